@@ -1,0 +1,142 @@
+import { createHash } from "node:crypto";
+import { clientIp } from "./ip";
+import { LOAD_BALANCER_RESOURCE_TYPE, LoadBalancerLogEntry } from "./logEntry";
+import type { CoreSettings } from "./settings";
+import { MAX_TENANT_BYTES, tableSuffix } from "./tenant";
+import { parseTimestamp } from "./timestamp";
+import { cleanText, coerceAttribute, ColumnValue } from "./values";
+
+/** Why an entry is not an event. Each code is documented in the README. */
+export const REFUSAL_REASONS = {
+  invalid_message: "The Pub/Sub message is not a base64 JSON log entry.",
+  not_load_balancer: 'The entry is not an "http_load_balancer" request log.',
+  cdn_subrequest: "Cloud CDN's own validation or byte-range request (it has jsonPayload.parentInsertId); the browser's request is counted instead.",
+  missing_http_request: "The entry has no httpRequest or no requestUrl.",
+  invalid_url: "httpRequest.requestUrl is not a URL.",
+  other_path: "The request was not for the pixel path (a favicon, a probe, a typo).",
+  method_not_counted: "Only GET requests are pixel views; HEAD and others are refused.",
+  status_not_counted: "Only 200 and 304 (a revalidated pixel) are events; 404s, denials and disconnects are not.",
+  invalid_entry: "The entry has no insertId or no valid RFC 3339 timestamp.",
+  missing_tenant: "The tenant attribute is missing or empty.",
+  ambiguous_tenant: "The tenant attribute is repeated with different values.",
+  invalid_tenant: `The tenant is longer than ${MAX_TENANT_BYTES} bytes of UTF-8, or is not valid text.`,
+  tenant_not_allowed: "The tenant is not in tenantAllowlist.",
+  bigquery_invalid_row: "BigQuery rejected the row as invalid (e.g. a day table with an older schema); the message goes to the dead-letter topic.",
+} as const;
+
+export type RefusalReason = keyof typeof REFUSAL_REASONS;
+
+export type Row = Record<string, ColumnValue>;
+
+export interface AcceptedEvent {
+  readonly ok: true;
+  /** Appended by BigQuery to the template table's name: `_<encoded tenant>_<YYYYMMDD>`. */
+  readonly tableSuffix: string;
+  /** Stable across redeliveries of the same log entry; BigQuery's insertId and the insert_id column. */
+  readonly insertId: string;
+  readonly row: Row;
+}
+
+export interface Refusal {
+  readonly ok: false;
+  readonly reason: RefusalReason;
+  readonly detail: string;
+}
+
+export type ParseResult = AcceptedEvent | Refusal;
+
+const COUNTED_STATUSES: ReadonlySet<number> = new Set([200, 304]);
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const DETAIL_PREVIEW = 120;
+
+export function refuse(reason: RefusalReason, detail: string): Refusal {
+  return { ok: false, reason, detail };
+}
+
+/** Hostile input is echoed in details only as a short JSON preview. */
+export function preview(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > DETAIL_PREVIEW ? `${json.slice(0, DETAIL_PREVIEW)}…` : json;
+}
+
+/**
+ * Turns one load balancer log entry into the row to stream, or says why it is not an event.
+ * Pure: no I/O and no clock, so a redelivered entry always gives the same table and insertId.
+ * Never throws, whatever the input.
+ */
+export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSettings): ParseResult {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+    return refuse("invalid_message", `a log entry is a JSON object, got ${preview(entry)}`);
+  }
+  if (entry.resource?.type !== LOAD_BALANCER_RESOURCE_TYPE) {
+    return refuse("not_load_balancer", `resource.type is ${preview(entry.resource?.type)}`);
+  }
+  if (entry.jsonPayload?.parentInsertId !== undefined) {
+    return refuse("cdn_subrequest", `parentInsertId ${preview(entry.jsonPayload.parentInsertId)}`);
+  }
+  const http = entry.httpRequest;
+  if (typeof http !== "object" || http === null || typeof http.requestUrl !== "string") {
+    return refuse("missing_http_request", "httpRequest.requestUrl is missing");
+  }
+  const url = URL.canParse(http.requestUrl) ? new URL(http.requestUrl) : undefined;
+  if (!url) return refuse("invalid_url", `requestUrl ${preview(http.requestUrl)}`);
+  if (url.pathname !== settings.pixelPath) return refuse("other_path", `path ${preview(url.pathname)}`);
+  if (http.requestMethod !== undefined && http.requestMethod !== "GET") {
+    return refuse("method_not_counted", `method ${preview(http.requestMethod)}`);
+  }
+  if (typeof http.status !== "number" || !COUNTED_STATUSES.has(http.status)) {
+    return refuse("status_not_counted", `status ${preview(http.status)}`);
+  }
+  const instant = parseTimestamp(entry.timestamp);
+  if (!instant) return refuse("invalid_entry", `timestamp ${preview(entry.timestamp)}`);
+  if (typeof entry.insertId !== "string" || entry.insertId === "") {
+    return refuse("invalid_entry", `insertId ${preview(entry.insertId)}`);
+  }
+
+  const tenantValues = new Set(url.searchParams.getAll(settings.tenantAttribute));
+  const [tenant] = tenantValues;
+  if (tenantValues.size > 1) return refuse("ambiguous_tenant", `values ${preview([...tenantValues])}`);
+  if (!tenant) return refuse("missing_tenant", `no "${settings.tenantAttribute}" in the query`);
+  if (Buffer.byteLength(tenant, "utf8") > MAX_TENANT_BYTES || LONE_SURROGATE.test(tenant)) {
+    return refuse("invalid_tenant", `tenant ${preview(tenant)}`);
+  }
+  if (settings.tenantAllowlist && !settings.tenantAllowlist.includes(tenant)) {
+    return refuse("tenant_not_allowed", `tenant ${preview(tenant)}`);
+  }
+
+  const insertId = stableInsertId(entry.insertId, entry.timestamp as string);
+  const text = (value: unknown): string | null =>
+    typeof value === "string" && value !== "" ? cleanText(value, settings.maxValueLength) : null;
+  const row: Row = {
+    event_timestamp: instant.iso,
+    insert_id: insertId,
+    receive_timestamp: parseTimestamp(entry.receiveTimestamp)?.iso ?? null,
+    log_insert_id: text(entry.insertId),
+    host: text(url.hostname),
+    user_agent: text(http.userAgent),
+    referer: text(http.referer),
+    remote_ip: clientIp(http.remoteIp ?? entry.jsonPayload?.remoteIp, settings.anonymizeIp),
+    status: http.status,
+    cache_hit: http.cacheHit === true,
+    cache_id: text(entry.jsonPayload?.cacheId),
+    invalid_attributes: null,
+  };
+  const invalid: string[] = [];
+  for (const attribute of settings.attributes) {
+    // A repeated key keeps its first value: later copies are usually a URL built by concatenation.
+    const raw = url.searchParams.get(attribute.name);
+    const value = raw === null ? null : coerceAttribute(attribute.type, raw, settings.maxValueLength);
+    if (value === undefined) invalid.push(attribute.name);
+    row[attribute.name] = value ?? null;
+  }
+  row.invalid_attributes = invalid.length > 0 ? invalid.join(",") : null;
+  return { ok: true, tableSuffix: tableSuffix(tenant, instant.utcDay), insertId, row };
+}
+
+/**
+ * Logging gives each entry an insertId unique within its timestamp; hashing the pair gives a
+ * fixed-length id that is the same on every redelivery and different for different entries.
+ */
+export function stableInsertId(logInsertId: string, timestamp: string): string {
+  return createHash("sha256").update(`${logInsertId}\n${timestamp}`).digest("base64url").slice(0, 32);
+}

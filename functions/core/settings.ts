@@ -1,0 +1,159 @@
+import {
+  ConfigError,
+  ConfigProblems,
+  RawConfig,
+  readBoolean,
+  readInteger,
+  readMap,
+  readString,
+  readStringList,
+} from "./configFields";
+import { MAX_TENANT_BYTES } from "./tenant";
+import { STANDARD_COLUMN_NAMES } from "./schema";
+
+/** The BigQuery types an attribute column may have. */
+export const ATTRIBUTE_TYPES = ["STRING", "INT64", "FLOAT64", "BOOL"] as const;
+export type AttributeType = (typeof ATTRIBUTE_TYPES)[number];
+
+export interface AttributeSpec {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+/**
+ * What the parser needs to turn a log entry into a row. The same object configures the deployed
+ * function (as JSON in an environment variable), the template table's schema, the local pipeline
+ * and the parse command, so the attribute whitelist exists once.
+ */
+export interface CoreSettings {
+  /** Whitelisted query parameters, in column order; includes the tenant attribute. */
+  readonly attributes: readonly AttributeSpec[];
+  /** The query parameter that names the tenant; its value picks the table. */
+  readonly tenantAttribute: string;
+  /** When set, any other tenant is refused before a table could be created. */
+  readonly tenantAllowlist?: readonly string[];
+  /** Only requests for this path are events. */
+  readonly pixelPath: string;
+  /** Cut client IPs to /24 (IPv4) or /48 (IPv6) before they are stored. */
+  readonly anonymizeIp: boolean;
+  /** Longer STRING values are cut to this many characters. */
+  readonly maxValueLength: number;
+  /** The template table; day tables are named `<templateTable>_<tenant>_<YYYYMMDD>`. */
+  readonly templateTable: string;
+}
+
+export const DEFAULT_CORE_SETTINGS = {
+  tenantAttribute: "user_id",
+  pixelPath: "/pixel.png",
+  anonymizeIp: true,
+  maxValueLength: 1024,
+  templateTable: "pixel",
+} as const;
+
+/** BigQuery column names are case-insensitive and must not start with a reserved prefix; we also keep them short. */
+const COLUMN_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
+/** A template name must leave room for the suffix within BigQuery's 1,024-character table name limit. */
+const TEMPLATE_TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
+const PIXEL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+
+/** Reads and validates the parser settings, adding every problem found to `problems`. */
+export function readCoreSettings(raw: RawConfig, problems: ConfigProblems): CoreSettings {
+  const tenantAttribute = readString(raw, "tenantAttribute", problems, {
+    fallback: DEFAULT_CORE_SETTINGS.tenantAttribute,
+    pattern: COLUMN_NAME,
+    hint: "use a query parameter name made of letters, digits and _ that starts with a letter",
+  });
+  const attributes = readAttributes(raw, tenantAttribute, problems);
+  const tenantAllowlist = readStringList(raw, "tenantAllowlist", problems);
+  tenantAllowlist?.forEach((tenant, index) => {
+    const bytes = Buffer.byteLength(tenant, "utf8");
+    if (bytes === 0 || bytes > MAX_TENANT_BYTES) {
+      problems.add(`tenantAllowlist[${index}]`, `a tenant must be 1 to ${MAX_TENANT_BYTES} bytes of UTF-8, got ${JSON.stringify(tenant)}.`);
+    }
+  });
+  return {
+    attributes,
+    tenantAttribute,
+    ...(tenantAllowlist ? { tenantAllowlist } : {}),
+    pixelPath: readString(raw, "pixelPath", problems, {
+      fallback: DEFAULT_CORE_SETTINGS.pixelPath,
+      pattern: PIXEL_PATH,
+      hint: 'use an absolute URL path such as "/pixel.png"',
+    }),
+    anonymizeIp: readBoolean(raw, "anonymizeIp", problems, DEFAULT_CORE_SETTINGS.anonymizeIp),
+    maxValueLength: readInteger(raw, "maxValueLength", problems, {
+      fallback: DEFAULT_CORE_SETTINGS.maxValueLength,
+      min: 1,
+      max: 65536,
+    }),
+    templateTable: readString(raw, "templateTable", problems, {
+      fallback: DEFAULT_CORE_SETTINGS.templateTable,
+      pattern: TEMPLATE_TABLE_NAME,
+      hint: "use 1 to 100 letters, digits and _, starting with a letter",
+    }),
+  };
+}
+
+function readAttributes(raw: RawConfig, tenantAttribute: string, problems: ConfigProblems): AttributeSpec[] {
+  const declared = readMap(raw, "attributes", problems);
+  if (!declared) {
+    if (raw.attributes === undefined) {
+      problems.add("attributes", `is required: list the query parameters to keep, e.g. "attributes: {${tenantAttribute}: STRING, type: STRING}".`);
+    }
+    return [];
+  }
+  const attributes: AttributeSpec[] = [];
+  const seen = new Set<string>();
+  for (const [name, type] of Object.entries(declared)) {
+    const key = `attributes.${name}`;
+    if (!COLUMN_NAME.test(name)) {
+      problems.add(key, "the name must be 1 to 128 letters, digits and _, starting with a letter (it becomes a BigQuery column).");
+      continue;
+    }
+    const folded = name.toLowerCase();
+    if (STANDARD_COLUMN_NAMES.has(folded)) {
+      problems.add(key, `"${name}" is a standard column of every row; rename the attribute.`);
+      continue;
+    }
+    if (seen.has(folded)) {
+      problems.add(key, "BigQuery column names ignore case, and another attribute differs from this one only in case.");
+      continue;
+    }
+    const upperType = typeof type === "string" ? type.toUpperCase() : type;
+    if (!ATTRIBUTE_TYPES.includes(upperType as AttributeType)) {
+      problems.add(key, `type ${JSON.stringify(type)} is not one of ${ATTRIBUTE_TYPES.join(", ")}.`);
+      continue;
+    }
+    seen.add(folded);
+    attributes.push({ name, type: upperType as AttributeType });
+  }
+  const tenant = attributes.find((attribute) => attribute.name === tenantAttribute);
+  if (!tenant && !problems.messages.some((message) => message.includes(`attributes.${tenantAttribute}:`))) {
+    problems.add("tenantAttribute", `"${tenantAttribute}" must also be listed in attributes (as STRING), because it names each event's tenant.`);
+  } else if (tenant && tenant.type !== "STRING") {
+    problems.add(`attributes.${tenantAttribute}`, `the tenant attribute must be STRING, not ${tenant.type}.`);
+  }
+  return attributes;
+}
+
+/** Validates settings that were serialised for the deployed function; throws with every problem. */
+export function parseCoreSettingsJson(json: string | undefined): CoreSettings {
+  const problems = new ConfigProblems();
+  let raw: RawConfig = {};
+  try {
+    raw = JSON.parse(json ?? "{}") as RawConfig;
+  } catch {
+    problems.add("settings", "the function's PIXEL_PIPELINE_SETTINGS environment variable is not JSON.");
+  }
+  const settings = readCoreSettings(raw, problems);
+  if (!problems.isEmpty) throw new ConfigError(problems.messages);
+  return settings;
+}
+
+/** The inverse of parseCoreSettingsJson: the raw form, with attributes as a name-to-type map. */
+export function serializeCoreSettings(settings: CoreSettings): string {
+  return JSON.stringify({
+    ...settings,
+    attributes: Object.fromEntries(settings.attributes.map((attribute) => [attribute.name, attribute.type])),
+  });
+}

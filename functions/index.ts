@@ -1,0 +1,14 @@
+// Entry point of the deployed bundle. Settings are read and the BigQuery client is created once
+// per instance, at cold start, not per event.
+import { BigQuery } from "@google-cloud/bigquery";
+import { registerPixelFunction } from "./app";
+import { bigQueryWriter } from "./bigqueryWriter";
+import { parseCoreSettingsJson } from "./core/settings";
+import { jsonLineLogger } from "./handler";
+
+const settings = parseCoreSettingsJson(process.env.PIXEL_PIPELINE_SETTINGS);
+const datasetId = process.env.PIXEL_DATASET_ID;
+if (!datasetId) throw new Error("PIXEL_DATASET_ID is not set: the Pulumi program sets it on the deployed function.");
+
+const templateTable = new BigQuery().dataset(datasetId).table(settings.templateTable);
+registerPixelFunction(settings, bigQueryWriter(templateTable), jsonLineLogger);
