@@ -1,0 +1,37 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { CONFIG_NAMESPACE, ConfigError, ConfigProblems, RawConfig } from "../functions/core/configFields";
+import { CoreSettings, readCoreSettings } from "../functions/core/settings";
+
+export const PROJECT_ROOT = path.join(__dirname, "..");
+
+/**
+ * The `pixel-pipeline:` keys of Pulumi.<stack>.yaml, without the namespace. Tools that run
+ * without the Pulumi CLI (the parse command, the local pipeline) read the stack file directly
+ * and validate it with the same readers as the Pulumi program.
+ */
+export function readStackFile(stack: string, root = PROJECT_ROOT): RawConfig {
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new ConfigError([`stack "${stack}": ${file} does not exist; create it or pass --stack with an existing stack name.`]);
+  }
+  const document = (parse(text) ?? {}) as { config?: Record<string, unknown> };
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  return Object.fromEntries(
+    Object.entries(document.config ?? {})
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, value]) => [key.slice(prefix.length), value]),
+  );
+}
+
+/** The parser settings of a stack; throws a ConfigError listing every problem. */
+export function readStackCoreSettings(stack: string, root = PROJECT_ROOT): CoreSettings {
+  const problems = new ConfigProblems();
+  const settings = readCoreSettings(readStackFile(stack, root), problems);
+  if (!problems.isEmpty) throw new ConfigError(problems.messages);
+  return settings;
+}
