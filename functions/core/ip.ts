@@ -27,8 +27,10 @@ function anonymizeIPv4(address: string): string {
   return address.replace(/\.\d+$/, ".0");
 }
 
+/** The /48 prefix in canonical form: trailing zero groups fold into the "::". */
 function anonymizeIPv6(address: string): string {
   const groups = expandIPv6(address).slice(0, 3).map((group) => parseInt(group, 16).toString(16));
+  while (groups.at(-1) === "0") groups.pop();
   return `${groups.join(":")}::`;
 }
 

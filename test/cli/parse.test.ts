@@ -1,0 +1,44 @@
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { loadBalancerEntry, pixelUrl } from "../support/logEntries";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+function runParse(input: string, args = ["--stack", "dev"]) {
+  const result = spawnSync(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "cli/parse.ts"), ...args], {
+    input,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { status: result.status, lines: result.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)), stderr: result.stderr };
+}
+
+it("answers every input line, in order, and never dies on a bad one", () => {
+  const lines = [
+    JSON.stringify(loadBalancerEntry()),
+    "not json {",
+    "[1,2,3]",
+    JSON.stringify({ insertId: "x", timestamp: "2026-01-01T00:00:00Z" }),
+    JSON.stringify(loadBalancerEntry({ httpRequest: undefined })),
+    JSON.stringify(loadBalancerEntry({ httpRequest: { requestUrl: "::::" } })),
+    JSON.stringify(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme_corp&type=open&secret=1") } })),
+  ];
+  const { status, lines: output } = runParse(lines.join("\n") + "\n");
+  expect(status).toBe(0);
+  expect(output).toEqual([
+    { ok: true, table: "pixel_acme_20170517", insertId: expect.any(String), row: expect.objectContaining({ user_id: "acme", event_timestamp: "2017-05-17T11:12:28.408747Z", user_agent: expect.any(String), referer: "https://shop.example.com/checkout", remote_ip: "89.160.20.0" }) },
+    { ok: false, reason: "invalid_message", detail: expect.stringContaining("not JSON") },
+    { ok: false, reason: "invalid_message", detail: expect.any(String) },
+    { ok: false, reason: "not_load_balancer", detail: expect.any(String) },
+    { ok: false, reason: "missing_http_request", detail: expect.any(String) },
+    { ok: false, reason: "invalid_url", detail: expect.any(String) },
+    { ok: true, table: "pixel_acmeX5Fcorp_20170517", insertId: expect.any(String), row: expect.objectContaining({ user_id: "acme_corp", type: "open" }) },
+  ]);
+  expect(output[6].row).not.toHaveProperty("secret");
+});
+
+it("names the missing stack file and exits 2", () => {
+  const { status, stderr } = runParse("{}\n", ["--stack", "does-not-exist"]);
+  expect(status).toBe(2);
+  expect(stderr).toContain("Pulumi.does-not-exist.yaml does not exist");
+});
