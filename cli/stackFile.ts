@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_NAMESPACE, ConfigError, ConfigProblems, RawConfig } from "../functions/core/configFields";
-import { CoreSettings, readCoreSettings } from "../functions/core/settings";
+import { CoreSettings, readCoreSettings, withSigningKeys } from "../functions/core/settings";
 
 export const PROJECT_ROOT = path.join(__dirname, "..");
 
@@ -28,10 +28,13 @@ export function readStackFile(stack: string, root = PROJECT_ROOT): RawConfig {
   );
 }
 
-/** The parser settings of a stack; throws a ConfigError listing every problem. */
-export function readStackCoreSettings(stack: string, root = PROJECT_ROOT): CoreSettings {
+/**
+ * The parser settings of a stack; throws a ConfigError listing every problem. The stack file
+ * holds signing keys only encrypted, so local tools take them from PIXEL_SIGNING_KEYS.
+ */
+export function readStackCoreSettings(stack: string, root = PROJECT_ROOT, environment: NodeJS.ProcessEnv = process.env): CoreSettings {
   const problems = new ConfigProblems();
   const settings = readCoreSettings(readStackFile(stack, root), problems);
   if (!problems.isEmpty) throw new ConfigError(problems.messages);
-  return settings;
+  return withSigningKeys(settings, environment);
 }

@@ -3,10 +3,11 @@
 import { BigQuery } from "@google-cloud/bigquery";
 import { registerPixelFunction } from "./app";
 import { bigQueryWriter } from "./bigqueryWriter";
-import { parseCoreSettingsJson } from "./core/settings";
+import { parseCoreSettingsJson, withSigningKeys } from "./core/settings";
 import { jsonLineLogger } from "./handler";
 
-const settings = parseCoreSettingsJson(process.env.PIXEL_PIPELINE_SETTINGS);
+// The signing keys arrive from Secret Manager as an environment variable, never in the settings JSON.
+const settings = withSigningKeys(parseCoreSettingsJson(process.env.PIXEL_PIPELINE_SETTINGS), process.env);
 const datasetId = process.env.PIXEL_DATASET_ID;
 if (!datasetId) throw new Error("PIXEL_DATASET_ID is not set: the Pulumi program sets it on the deployed function.");
 

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { classifyClient } from "./client";
 import { clientIp } from "./ip";
 import { LOAD_BALANCER_RESOURCE_TYPE, LoadBalancerLogEntry } from "./logEntry";
 import type { CoreSettings } from "./settings";
+import { checkSignature, SIGNATURE_PARAMETER } from "./signature";
 import { MAX_TENANT_BYTES, tableSuffix } from "./tenant";
 import { parseTimestamp } from "./timestamp";
 import { cleanText, coerceAttribute, ColumnValue } from "./values";
@@ -17,6 +19,8 @@ export const REFUSAL_REASONS = {
   method_not_counted: "Only GET requests are pixel views; HEAD and others are refused.",
   status_not_counted: "Only 200 and 304 (a revalidated pixel) are events; 404s, denials and disconnects are not.",
   invalid_entry: "The entry has no insertId or no valid RFC 3339 timestamp.",
+  missing_signature: "signedUrls is on and the URL has no sig parameter.",
+  invalid_signature: "The URL's sig does not match its parameters under any signing key (forged or altered).",
   missing_tenant: "The tenant attribute is missing or empty.",
   ambiguous_tenant: "The tenant attribute is repeated with different values.",
   invalid_tenant: `The tenant is longer than ${MAX_TENANT_BYTES} bytes of UTF-8, or is not valid text.`,
@@ -45,6 +49,7 @@ export interface Refusal {
 
 export type ParseResult = AcceptedEvent | Refusal;
 
+export const DNT_PARAMETER = "dnt";
 const COUNTED_STATUSES: ReadonlySet<number> = new Set([200, 304]);
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const DETAIL_PREVIEW = 120;
@@ -92,6 +97,11 @@ export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSetti
   if (typeof entry.insertId !== "string" || entry.insertId === "") {
     return refuse("invalid_entry", `insertId ${preview(entry.insertId)}`);
   }
+  if (settings.signedUrls) {
+    const signature = checkSignature(url.searchParams, settings.signingKeys ?? []);
+    if (signature === "missing") return refuse("missing_signature", `no ${SIGNATURE_PARAMETER} in the query`);
+    if (signature === "invalid") return refuse("invalid_signature", `query ${preview(url.search)}`);
+  }
 
   const tenantValues = new Set(url.searchParams.getAll(settings.tenantAttribute));
   const [tenant] = tenantValues;
@@ -107,18 +117,24 @@ export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSetti
   const insertId = stableInsertId(entry.insertId, entry.timestamp as string);
   const text = (value: unknown): string | null =>
     typeof value === "string" && value !== "" ? cleanText(value, settings.maxValueLength) : null;
+  const userAgent = text(http.userAgent);
+  const client = classifyClient(userAgent);
+  const dnt = isDoNotTrack(url.searchParams);
   const row: Row = {
     event_timestamp: instant.iso,
     insert_id: insertId,
     receive_timestamp: parseTimestamp(entry.receiveTimestamp)?.iso ?? null,
     log_insert_id: text(entry.insertId),
     host: text(url.hostname),
-    user_agent: text(http.userAgent),
+    user_agent: dnt ? null : userAgent,
     referer: text(http.referer),
-    remote_ip: clientIp(http.remoteIp ?? entry.jsonPayload?.remoteIp, settings.anonymizeIp),
+    remote_ip: dnt ? null : clientIp(http.remoteIp ?? entry.jsonPayload?.remoteIp, settings.anonymizeIp),
     status: http.status,
     cache_hit: http.cacheHit === true,
     cache_id: text(entry.jsonPayload?.cacheId),
+    is_bot: client.isBot,
+    email_proxy: client.emailProxy,
+    dnt,
     invalid_attributes: null,
   };
   const invalid: string[] = [];
@@ -131,6 +147,12 @@ export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSetti
   }
   row.invalid_attributes = invalid.length > 0 ? invalid.join(",") : null;
   return { ok: true, tableSuffix: tableSuffix(tenant, instant.utcDay), insertId, row };
+}
+
+/** `dnt` in the URL, with any value but 0 or false, asks that no IP and no user agent be stored. */
+function isDoNotTrack(query: URLSearchParams): boolean {
+  const value = query.get(DNT_PARAMETER);
+  return value !== null && value !== "0" && value.toLowerCase() !== "false";
 }
 
 /**

@@ -21,6 +21,9 @@ export const STANDARD_COLUMNS: readonly SchemaField[] = [
   { name: "status", type: "INT64", mode: "NULLABLE", description: "HTTP status the load balancer answered: 200, or 304 for a revalidated pixel." },
   { name: "cache_hit", type: "BOOL", mode: "NULLABLE", description: "Whether Cloud CDN answered from its cache." },
   { name: "cache_id", type: "STRING", mode: "NULLABLE", description: "The Cloud CDN cache location that served the request, e.g. SFO-fbae48ad." },
+  { name: "is_bot", type: "BOOL", mode: "NULLABLE", description: "The user agent is a crawler, monitor or script (isbot patterns), or missing. E-mail image proxies are not bots." },
+  { name: "email_proxy", type: "STRING", mode: "NULLABLE", description: "The e-mail image proxy that fetched the pixel: gmail, yahoo or apple_mail_privacy (a prefetch, not an open)." },
+  { name: "dnt", type: "BOOL", mode: "NULLABLE", description: "The URL carried dnt (not 0/false): remote_ip and user_agent were not stored." },
   { name: "invalid_attributes", type: "STRING", mode: "NULLABLE", description: "Comma-separated names of attributes whose value did not fit their type and were stored as NULL." },
 ];
 

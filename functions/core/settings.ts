@@ -10,6 +10,7 @@ import {
 } from "./configFields";
 import { MAX_TENANT_BYTES } from "./tenant";
 import { STANDARD_COLUMN_NAMES } from "./schema";
+import { SIGNATURE_PARAMETER } from "./signature";
 
 /** The BigQuery types an attribute column may have. */
 export const ATTRIBUTE_TYPES = ["STRING", "INT64", "FLOAT64", "BOOL"] as const;
@@ -40,6 +41,13 @@ export interface CoreSettings {
   readonly maxValueLength: number;
   /** The template table; day tables are named `<templateTable>_<tenant>_<YYYYMMDD>`. */
   readonly templateTable: string;
+  /** Refuse pixel URLs without a valid `sig` (HMAC-SHA256 with one of signingKeys). */
+  readonly signedUrls: boolean;
+  /**
+   * Secret keys, never part of the serialised settings: the function reads them from Secret
+   * Manager (PIXEL_SIGNING_KEYS), local tools from the environment. Two during a rotation.
+   */
+  readonly signingKeys?: readonly string[];
 }
 
 export const DEFAULT_CORE_SETTINGS = {
@@ -48,7 +56,12 @@ export const DEFAULT_CORE_SETTINGS = {
   anonymizeIp: true,
   maxValueLength: 1024,
   templateTable: "pixel",
+  signedUrls: false,
 } as const;
+
+/** The environment variable that carries the signing keys, one per line or comma-separated. */
+export const SIGNING_KEYS_VARIABLE = "PIXEL_SIGNING_KEYS";
+const MIN_SIGNING_KEY_LENGTH = 16;
 
 /** BigQuery column names are case-insensitive and must not start with a reserved prefix; we also keep them short. */
 const COLUMN_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
@@ -91,7 +104,28 @@ export function readCoreSettings(raw: RawConfig, problems: ConfigProblems): Core
       pattern: TEMPLATE_TABLE_NAME,
       hint: "use 1 to 100 letters, digits and _, starting with a letter",
     }),
+    signedUrls: readBoolean(raw, "signedUrls", problems, DEFAULT_CORE_SETTINGS.signedUrls),
   };
+}
+
+/**
+ * Adds the signing keys from the environment. With signedUrls on, a missing or short key is a
+ * start-up error, so a misconfigured function fails loudly instead of refusing every event.
+ */
+export function withSigningKeys(settings: CoreSettings, environment: NodeJS.ProcessEnv): CoreSettings {
+  const keys = (environment[SIGNING_KEYS_VARIABLE] ?? "")
+    .split(/[\n,]/)
+    .map((key) => key.trim())
+    .filter(Boolean);
+  if (!settings.signedUrls) return settings;
+  const problems = new ConfigProblems();
+  if (keys.length === 0) {
+    problems.add("signingKeys", `signedUrls is on but ${SIGNING_KEYS_VARIABLE} is empty; set the key as a secret: pulumi config set --secret pixel-pipeline:signingKeys <key>.`);
+  } else if (keys.some((key) => key.length < MIN_SIGNING_KEY_LENGTH)) {
+    problems.add("signingKeys", `every signing key needs at least ${MIN_SIGNING_KEY_LENGTH} characters; generate one with: openssl rand -base64 32.`);
+  }
+  if (!problems.isEmpty) throw new ConfigError(problems.messages);
+  return { ...settings, signingKeys: keys };
 }
 
 function readAttributes(raw: RawConfig, tenantAttribute: string, problems: ConfigProblems): AttributeSpec[] {
@@ -111,6 +145,10 @@ function readAttributes(raw: RawConfig, tenantAttribute: string, problems: Confi
       continue;
     }
     const folded = name.toLowerCase();
+    if (folded === SIGNATURE_PARAMETER) {
+      problems.add(key, `"${SIGNATURE_PARAMETER}" carries the URL signature and cannot be an attribute.`);
+      continue;
+    }
     if (STANDARD_COLUMN_NAMES.has(folded)) {
       problems.add(key, `"${name}" is a standard column of every row; rename the attribute.`);
       continue;
@@ -150,10 +188,12 @@ export function parseCoreSettingsJson(json: string | undefined): CoreSettings {
   return settings;
 }
 
-/** The inverse of parseCoreSettingsJson: the raw form, with attributes as a name-to-type map. */
+/** The inverse of parseCoreSettingsJson: the raw form, attributes as a name-to-type map, never the keys. */
 export function serializeCoreSettings(settings: CoreSettings): string {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { signingKeys, ...publicSettings } = settings;
   return JSON.stringify({
-    ...settings,
+    ...publicSettings,
     attributes: Object.fromEntries(settings.attributes.map((attribute) => [attribute.name, attribute.type])),
   });
 }

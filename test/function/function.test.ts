@@ -87,7 +87,7 @@ describe.each([
     const response = await post(loadBalancerEntry());
     expect(response.status).toBeLessThan(300);
     expect(bigQuery.requests).toEqual([EXPECTED_INSERT_ALL]);
-    expect(Object.keys((bigQuery.requests[0].body as { rows: { json: object }[] }).rows[0].json)).toHaveLength(15);
+    expect(Object.keys((bigQuery.requests[0].body as { rows: { json: object }[] }).rows[0].json)).toHaveLength(18);
     expect(logLines).toEqual([]);
   });
 });

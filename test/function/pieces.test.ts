@@ -88,6 +88,7 @@ describe("settings", () => {
       anonymizeIp: true,
       maxValueLength: 1024,
       templateTable: "pixel",
+      signedUrls: false,
     });
   });
 
