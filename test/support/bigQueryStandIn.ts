@@ -1,4 +1,4 @@
-import { BigQuery } from "@google-cloud/bigquery";
+import { BigQuery, BigQueryOptions } from "@google-cloud/bigquery";
 import { OAuth2Client } from "google-auth-library";
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +14,15 @@ export interface ScriptedAnswer {
   readonly status: number;
   readonly body: unknown;
 }
+
+/**
+ * Faults beyond a scripted answer: no answer until the client gives up, a connection dropped before
+ * the insert, or one dropped after the rows were stored (the client cannot know they were).
+ */
+export type ConnectionFault = "hang" | "drop" | "store_then_drop";
+
+/** Chooses what happens to one insertAll, from the insertIds it carries. */
+export type FaultPlan = (insertIds: readonly string[]) => ScriptedAnswer | ConnectionFault;
 
 export const INSERT_OK: ScriptedAnswer = { status: 200, body: { kind: "bigquery#tableDataInsertAllResponse" } };
 
@@ -33,7 +42,10 @@ const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[
  */
 export class BigQueryStandIn {
   readonly requests: RecordedRequest[] = [];
+  /** Rows stored by successful inserts, by insertId: BigQuery's dedup, made exact. */
+  readonly stored = new Map<string, unknown>();
   private answers: ScriptedAnswer[] = [];
+  private faultPlan?: FaultPlan;
   private readonly server: Server = createServer((request, response) => void this.answer(request, response));
 
   async start(): Promise<void> {
@@ -54,19 +66,27 @@ export class BigQueryStandIn {
     this.answers = answers;
   }
 
+  /** Decides every later insertAll with `plan` instead of the script. */
+  injectFaults(plan: FaultPlan): void {
+    this.faultPlan = plan;
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.answers = [];
+    this.stored.clear();
+    this.faultPlan = undefined;
   }
 
   /**
    * A real client pointed at the stand-in. A static token keeps google-auth-library from looking
    * for credentials on the network; automatic retries are off so each test sees one call per try.
    */
-  client(): BigQuery {
+  client(options: { timeoutMs?: number } = {}): BigQuery {
     const auth = new OAuth2Client();
     auth.setCredentials({ access_token: "stand-in-token", expiry_date: Date.now() + 3_600_000 });
-    return new BigQuery({ projectId: "test-project", apiEndpoint: this.endpoint, authClient: auth, autoRetry: false });
+    // `timeout` reaches the HTTP layer although BigQueryOptions does not declare it.
+    return new BigQuery({ projectId: "test-project", apiEndpoint: this.endpoint, authClient: auth, autoRetry: false, timeout: options.timeoutMs } as BigQueryOptions);
   }
 
   private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -74,8 +94,28 @@ export class BigQueryStandIn {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
     const path = (request.url ?? "").split("?")[0];
-    this.requests.push({ method: request.method ?? "", path, body: text ? JSON.parse(text) : undefined });
-    const answer = request.method === "POST" && INSERT_ALL.test(path) ? (this.answers.shift() ?? INSERT_OK) : { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } };
+    const body = text ? (JSON.parse(text) as { rows?: { insertId: string; json: unknown }[] }) : undefined;
+    this.requests.push({ method: request.method ?? "", path, body });
+    if (request.method !== "POST" || !INSERT_ALL.test(path)) {
+      this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
+      return;
+    }
+    const rows = body?.rows ?? [];
+    const answer = this.faultPlan?.(rows.map((row) => row.insertId)) ?? this.answers.shift() ?? INSERT_OK;
+    if (answer === "hang") return; // the client's timeout ends it; stop() closes the socket
+    if (answer === "drop") {
+      request.socket.destroy();
+      return;
+    }
+    const insertErrors = answer === "store_then_drop" ? undefined : (answer.body as { insertErrors?: unknown[] }).insertErrors;
+    if (answer === "store_then_drop" || (answer.status === 200 && !insertErrors)) {
+      for (const row of rows) if (!this.stored.has(row.insertId)) this.stored.set(row.insertId, row.json);
+    }
+    if (answer === "store_then_drop") request.socket.destroy();
+    else this.send(response, answer);
+  }
+
+  private send(response: ServerResponse, answer: ScriptedAnswer): void {
     response.writeHead(answer.status, { "content-type": "application/json" });
     response.end(JSON.stringify(answer.body));
   }
