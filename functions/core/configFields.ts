@@ -13,7 +13,12 @@ export class ConfigProblems {
   readonly messages: string[] = [];
 
   add(key: string, message: string): void {
-    this.messages.push(`${CONFIG_NAMESPACE}:${key}: ${message}`);
+    this.addQualified(`${CONFIG_NAMESPACE}:${key}`, message);
+  }
+
+  /** For keys outside the project's namespace, such as the provider's `gcp:project`. */
+  addQualified(qualifiedKey: string, message: string): void {
+    this.messages.push(`${qualifiedKey}: ${message}`);
   }
 
   get isEmpty(): boolean {
@@ -123,4 +128,11 @@ export function readStringList(raw: RawConfig, key: string, problems: ConfigProb
     return undefined;
   }
   return parsed.value as string[];
+}
+
+/** A mistyped optional key would otherwise be ignored without a word and its default used. */
+export function reportUnknownKeys(raw: RawConfig, knownKeys: readonly string[], problems: ConfigProblems): void {
+  for (const key of Object.keys(raw)) {
+    if (!knownKeys.includes(key)) problems.add(key, `is not a setting of this program; the settings are: ${knownKeys.join(", ")}.`);
+  }
 }

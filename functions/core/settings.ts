@@ -59,6 +59,18 @@ export const DEFAULT_CORE_SETTINGS = {
   signedUrls: false,
 } as const;
 
+/** The config keys readCoreSettings reads. */
+export const CORE_CONFIG_KEYS = [
+  "attributes",
+  "tenantAttribute",
+  "tenantAllowlist",
+  "pixelPath",
+  "anonymizeIp",
+  "maxValueLength",
+  "templateTable",
+  "signedUrls",
+] as const;
+
 /** The environment variable that carries the signing keys, one per line or comma-separated. */
 export const SIGNING_KEYS_VARIABLE = "PIXEL_SIGNING_KEYS";
 const MIN_SIGNING_KEY_LENGTH = 16;

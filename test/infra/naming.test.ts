@@ -1,0 +1,60 @@
+import fc from "fast-check";
+import { defaultDatasetId, pubsubServiceAgentMember, serviceAccountId, signingKeysSecretId } from "../../infra/naming";
+
+const SERVICE_ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+
+describe.each([
+  ["dev", "pixel_dev"],
+  ["prod-eu.2", "pixel_prod_eu_2"],
+])("defaultDatasetId(%p)", (stack, expected) => {
+  test(`is ${expected}`, () => {
+    expect(defaultDatasetId(stack)).toBe(expected);
+  });
+});
+
+describe.each([
+  ["dev", "fn", "pixel-dev-fn"],
+  ["prod-eu", "build", "pixel-prod-eu-build"],
+  ["Dev", "fn", "pixel-dev-9c24-fn"],
+  ["my_stack.v2", "push", "pixel-my-stack-v2-af9a-push"],
+  ["a-very-long-stack-name-for-staging", "build", "pixel-a-very-long-s-738b-build"],
+])("serviceAccountId(%p, %p)", (stack, purpose, expected) => {
+  test(`is ${expected}`, () => {
+    expect(serviceAccountId(stack, purpose)).toBe(expected);
+  });
+});
+
+describe("serviceAccountId for any stack name", () => {
+  const stackName = fc.stringMatching(/^[A-Za-z0-9_.-]{1,100}$/);
+
+  test("is a valid service account id", () => {
+    fc.assert(
+      fc.property(stackName, fc.constantFrom("fn", "build", "push"), (stack, purpose) => {
+        expect(serviceAccountId(stack, purpose)).toMatch(SERVICE_ACCOUNT_ID);
+      }),
+    );
+  });
+
+  test("differs between stacks whose names differ only in case or punctuation", () => {
+    fc.assert(
+      fc.property(stackName, stackName, (a, b) => {
+        fc.pre(a !== b);
+        expect(serviceAccountId(a, "fn")).not.toBe(serviceAccountId(b, "fn"));
+      }),
+      { examples: [["dev", "Dev"], ["prod-eu", "prod.eu"], ["prod_eu", "prod-eu"]] },
+    );
+  });
+});
+
+describe.each([
+  ["dev", "pixel-dev-signing-keys"],
+  ["prod.eu", "pixel-prod-eu-signing-keys"],
+])("signingKeysSecretId(%p)", (stack, expected) => {
+  test(`is ${expected}`, () => {
+    expect(signingKeysSecretId(stack)).toBe(expected);
+  });
+});
+
+test("the Pub/Sub service agent is named by the project number", () => {
+  expect(pubsubServiceAgentMember("123")).toBe("serviceAccount:service-123@gcp-sa-pubsub.iam.gserviceaccount.com");
+});

@@ -1,0 +1,127 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Runs index.ts against Pulumi's mocks: no cloud, no CLI. Each test file gets a fresh module
+ * registry from jest, so each file runs the program once with its own config.
+ */
+
+export const TEST_PROJECT = "pixel-test-project";
+export const TEST_PROJECT_NUMBER = "123456789012";
+export const TEST_IP = "203.0.113.7";
+export const SINK_WRITER = "serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com";
+
+export const BASE_CONFIG: Readonly<Record<string, string>> = {
+  "gcp:project": TEST_PROJECT,
+  "gcp:region": "europe-west1",
+  "pixel-pipeline:attributes": JSON.stringify({ user_id: "STRING", order_id: "INT64", type: "STRING" }),
+  "pixel-pipeline:deletionProtection": "false",
+};
+
+// A nested bag of resource inputs; the tests read it like the JSON the engine would send.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Bag = Record<string, any>;
+
+export interface CapturedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Bag;
+  readonly state: Bag;
+  readonly id: string;
+}
+
+export interface ProgramRun {
+  /** In the order the program registered them. */
+  readonly resources: readonly CapturedResource[];
+  readonly outputs: Bag;
+}
+
+/** Sets the mocks and the config, runs the program to completion and returns what it declared. */
+export async function runProgram(config: Readonly<Record<string, string>>): Promise<ProgramRun> {
+  const resources: CapturedResource[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const { id, state } = mockResult(args.type, args.name, args.inputs);
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, id });
+        return { id, state };
+      },
+      call(args) {
+        if (args.token === "gcp:organizations/getProject:getProject") {
+          return { ...args.inputs, number: TEST_PROJECT_NUMBER };
+        }
+        throw new Error(`unexpected invoke ${args.token}`);
+      },
+    },
+    "pixel-pipeline",
+    "dev",
+    false,
+  );
+  pulumi.runtime.setAllConfig({ ...config });
+  const program = (await import("../../index")) as Bag;
+  const outputs: Bag = {};
+  for (const [key, value] of Object.entries(program)) {
+    outputs[key] = pulumi.Output.isInstance(value) ? await new Promise((resolve) => value.apply(resolve)) : value;
+  }
+  // Waits for every outstanding registration, so the list is complete.
+  await pulumi.runtime.disconnect();
+  return { resources, outputs };
+}
+
+/** Stands in for the provider: the outputs that Google (or Pulumi's auto-naming) would fill in. */
+function mockResult(type: string, name: string, inputs: Bag): { id: string; state: Bag } {
+  const physicalName: string = inputs.name ?? `${name}-x1y2z3`;
+  const state = { ...inputs, name: physicalName };
+  switch (type) {
+    case "gcp:serviceaccount/account:Account": {
+      const email = `${inputs.accountId}@${TEST_PROJECT}.iam.gserviceaccount.com`;
+      const id = `projects/${TEST_PROJECT}/serviceAccounts/${email}`;
+      return { id, state: { ...state, email, member: `serviceAccount:${email}`, name: id } };
+    }
+    case "gcp:pubsub/topic:Topic":
+      return { id: `projects/${TEST_PROJECT}/topics/${physicalName}`, state };
+    case "gcp:pubsub/subscription:Subscription":
+      return { id: `projects/${TEST_PROJECT}/subscriptions/${physicalName}`, state };
+    case "gcp:logging/projectSink:ProjectSink":
+      return { id: `${name}-id`, state: { ...state, writerIdentity: SINK_WRITER } };
+    case "gcp:compute/globalAddress:GlobalAddress":
+      return { id: `projects/${TEST_PROJECT}/global/addresses/${physicalName}`, state: { ...state, address: TEST_IP } };
+    case "gcp:cloudfunctionsv2/function:Function":
+      return {
+        id: `projects/${TEST_PROJECT}/locations/${inputs.location}/functions/${physicalName}`,
+        state: {
+          ...state,
+          serviceConfig: {
+            ...inputs.serviceConfig,
+            uri: `https://${physicalName}-abc123-ew.a.run.app`,
+            service: `projects/${TEST_PROJECT}/locations/${inputs.location}/services/${physicalName}`,
+          },
+        },
+      };
+    default:
+      return { id: `${name}-id`, state: { ...state, selfLink: `https://www.googleapis.com/compute/v1/projects/${TEST_PROJECT}/global/${physicalName}` } };
+  }
+}
+
+export function ofType(run: ProgramRun, type: string): CapturedResource[] {
+  return run.resources.filter((resource) => resource.type === type);
+}
+
+/** The only resource of a type (that matches), failing loudly if there are none or several. */
+export function only(run: ProgramRun, type: string, matches: (resource: CapturedResource) => boolean = () => true): CapturedResource {
+  const found = ofType(run, type).filter(matches);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}: ${found.map((resource) => resource.name).join(", ")}`);
+  return found[0];
+}
+
+/** Every IAM grant the program declares, whatever the resource type, as role/member/resource. */
+export function grants(run: ProgramRun): CapturedResource[] {
+  return run.resources.filter((resource) => typeof resource.inputs.role === "string");
+}
+
+/** Every string anywhere in a resource's inputs. */
+export function strings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (value && typeof value === "object") return Object.values(value).flatMap(strings);
+  return [];
+}
