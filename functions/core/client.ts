@@ -22,7 +22,22 @@ export interface ClientKind {
  * user agent at all, which browsers always send. Rows are flagged, never dropped.
  */
 export function classifyClient(userAgent: string | null): ClientKind {
-  if (userAgent === null) return { isBot: true, emailProxy: null };
-  const emailProxy = EMAIL_IMAGE_PROXIES.find((proxy) => proxy.userAgent.test(userAgent))?.name ?? null;
-  return { isBot: emailProxy === null && isbot(userAgent), emailProxy };
+  if (userAgent === null) return NO_USER_AGENT;
+  let kind = recentlySeen.get(userAgent);
+  if (kind === undefined) {
+    const emailProxy = EMAIL_IMAGE_PROXIES.find((proxy) => proxy.userAgent.test(userAgent))?.name ?? null;
+    kind = { isBot: emailProxy === null && isbot(userAgent), emailProxy };
+    if (recentlySeen.size >= RECENTLY_SEEN_LIMIT) recentlySeen.clear();
+    recentlySeen.set(userAgent, kind);
+  }
+  return kind;
 }
+
+const NO_USER_AGENT: ClientKind = { isBot: true, emailProxy: null };
+
+/**
+ * isbot's pattern is the most expensive step per event, and a site's traffic repeats a small set
+ * of user agents, so answers are kept per instance. The bound keeps hostile variety from growing it.
+ */
+const RECENTLY_SEEN_LIMIT = 4096;
+const recentlySeen = new Map<string, ClientKind>();

@@ -9,16 +9,28 @@
  */
 export const MAX_TENANT_BYTES = 64;
 
-const PLAIN_BYTE = /[a-z0-9]/;
+const PLAIN_TENANT = /^[a-z0-9]*$/;
+/** The encoding of each ASCII character, looked up per character on the per-event path. */
+const ASCII_ENCODING = Array.from({ length: 128 }, (_, code) => {
+  const char = String.fromCharCode(code);
+  return /[a-z0-9]/.test(char) ? char : `X${code.toString(16).toUpperCase().padStart(2, "0")}`;
+});
 const ESCAPED = /X([0-9A-F]{2})|([a-z0-9])/gy;
 
 export function encodeTenant(tenant: string): string {
+  if (PLAIN_TENANT.test(tenant)) return tenant;
   let encoded = "";
-  for (const byte of Buffer.from(tenant, "utf8")) {
-    const char = String.fromCharCode(byte);
-    encoded += PLAIN_BYTE.test(char) ? char : `X${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  for (const char of tenant) {
+    const code = char.charCodeAt(0);
+    encoded += code < 128 ? ASCII_ENCODING[code] : escapeBytes(char);
   }
   return encoded;
+}
+
+function escapeBytes(char: string): string {
+  let escaped = "";
+  for (const byte of Buffer.from(char, "utf8")) escaped += `X${byte.toString(16).toUpperCase()}`;
+  return escaped;
 }
 
 /** The inverse of encodeTenant; undefined for a string encodeTenant cannot produce. */
