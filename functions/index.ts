@@ -1,6 +1,6 @@
 // Entry point of the deployed bundle. Settings are read and the BigQuery client is created once
 // per instance, at cold start, not per event.
-import { BigQuery, BigQueryOptions } from "@google-cloud/bigquery";
+import { BigQuery } from "@google-cloud/bigquery";
 import { registerPixelFunction } from "./app";
 import { bigQueryWriter } from "./bigqueryWriter";
 import { parseCoreSettingsJson, withSigningKeys } from "./core/settings";
@@ -11,8 +11,5 @@ const settings = withSigningKeys(parseCoreSettingsJson(process.env.PIXEL_PIPELIN
 const datasetId = process.env.PIXEL_DATASET_ID;
 if (!datasetId) throw new Error("PIXEL_DATASET_ID is not set: the Pulumi program sets it on the deployed function.");
 
-// A hung insertAll must end well within the function's timeout, as a Pub/Sub redelivery.
-// `timeout` reaches the HTTP layer although BigQueryOptions does not declare it.
-const INSERT_TIMEOUT_MS = 10_000;
-const templateTable = new BigQuery({ timeout: INSERT_TIMEOUT_MS } as BigQueryOptions).dataset(datasetId).table(settings.templateTable);
+const templateTable = new BigQuery().dataset(datasetId).table(settings.templateTable);
 registerPixelFunction(settings, bigQueryWriter(templateTable), jsonLineLogger);

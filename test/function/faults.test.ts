@@ -65,14 +65,15 @@ beforeAll(async () => {
     }
     return INSERT_OK;
   });
-  const templateTable = bigQuery.client({ timeoutMs: 400 }).dataset("pixel_dev").table("pixel");
-  registerPixelFunction(DEV_SETTINGS, bigQueryWriter(templateTable), (line) => logLines.push(line));
+  const templateTable = bigQuery.client().dataset("pixel_dev").table("pixel");
+  registerPixelFunction(DEV_SETTINGS, bigQueryWriter(templateTable, 400), (line) => logLines.push(line));
   server = getTestServer(FUNCTION_NAME);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/projects/demo-project/topics/pixel-requests`;
   deliveries = await pushWithRetries(endpoint, entries.map((entry, index) => pubSubMessage(entry, `m${index}`)), {
     maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
-    ackDeadlineMs: 5_000,
+    // As deployed, the ack deadline outlasts any run of the handler, so no attempt is abandoned mid-write.
+    ackDeadlineMs: 30_000,
     concurrency: 8,
   });
 }, 120_000);
@@ -88,6 +89,10 @@ function deliveryOf(index: number): Delivery {
 
 it("injected every kind of fault", () => {
   expect([...injected.keys()].sort()).toEqual(["429", "500", "503", "200 partial failure", "drop", "hang", "store_then_drop"].sort());
+});
+
+it("ends a hung insertAll at the writer's deadline, as a redelivery", () => {
+  expect(logLines.filter((line) => line.detail.includes("insertAll did not answer within 400 ms")).length).toBe(injected.get("hang"));
 });
 
 it("never retries a message forever", () => {

@@ -1,4 +1,4 @@
-import { BigQuery, BigQueryOptions } from "@google-cloud/bigquery";
+import { BigQuery } from "@google-cloud/bigquery";
 import { OAuth2Client } from "google-auth-library";
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -82,11 +82,10 @@ export class BigQueryStandIn {
    * A real client pointed at the stand-in. A static token keeps google-auth-library from looking
    * for credentials on the network; automatic retries are off so each test sees one call per try.
    */
-  client(options: { timeoutMs?: number } = {}): BigQuery {
+  client(): BigQuery {
     const auth = new OAuth2Client();
     auth.setCredentials({ access_token: "stand-in-token", expiry_date: Date.now() + 3_600_000 });
-    // `timeout` reaches the HTTP layer although BigQueryOptions does not declare it.
-    return new BigQuery({ projectId: "test-project", apiEndpoint: this.endpoint, authClient: auth, autoRetry: false, timeout: options.timeoutMs } as BigQueryOptions);
+    return new BigQuery({ projectId: "test-project", apiEndpoint: this.endpoint, authClient: auth, autoRetry: false });
   }
 
   private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -102,7 +101,7 @@ export class BigQueryStandIn {
     }
     const rows = body?.rows ?? [];
     const answer = this.faultPlan?.(rows.map((row) => row.insertId)) ?? this.answers.shift() ?? INSERT_OK;
-    if (answer === "hang") return; // the client's timeout ends it; stop() closes the socket
+    if (answer === "hang") return; // the writer's deadline ends it; stop() closes the socket
     if (answer === "drop") {
       request.socket.destroy();
       return;
