@@ -1,0 +1,128 @@
+import { timingSafeEqual } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import * as path from "node:path";
+import { REFUSAL_REASONS } from "../functions/core/event";
+import type { RefusalReason } from "../functions/core/event";
+import type { CoreSettings } from "../functions/core/settings";
+import { QueryError } from "./database";
+import type { LocalDatabase } from "./database";
+import type { SpoolWriter } from "./spool";
+
+export const QUERY_PATH = "/api/query";
+const STATS_PATH = "/api/stats";
+
+/** The dashboard is the local console, not part of the simulated load balancer: its requests are not logged. */
+export const DASHBOARD_PATHS: ReadonlySet<string> = new Set(["/", "/app.js", STATS_PATH, QUERY_PATH]);
+
+const CHART_MINUTES = 30;
+const LATEST_ROWS = 20;
+const MAX_QUERY_BYTES = 1 << 20;
+
+export interface DashboardOptions {
+  readonly settings: CoreSettings;
+  readonly database: LocalDatabase;
+  readonly spool: SpoolWriter;
+  readonly token: string;
+  /** Host names the server is reached by; any other Host header is refused (DNS rebinding). */
+  readonly hostNames: ReadonlySet<string>;
+}
+
+interface PageFile {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+// Self-contained: the page works offline and runs no script but its own.
+const PAGE_HEADERS = {
+  "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+};
+
+export async function createDashboard(options: DashboardOptions) {
+  const pageDir = path.join(__dirname, "page");
+  const files = new Map<string, PageFile>([
+    ["/", { type: "text/html; charset=utf-8", body: await readFile(path.join(pageDir, "index.html")) }],
+    ["/app.js", { type: "text/javascript; charset=utf-8", body: await readFile(path.join(pageDir, "app.js")) }],
+  ]);
+
+  return async (request: IncomingMessage, response: ServerResponse, pathname: string): Promise<void> => {
+    if (!options.hostNames.has(hostName(request.headers.host))) {
+      return sendJson(response, 403, { error: "the dashboard answers only on the address the server listens on" });
+    }
+    const file = files.get(pathname);
+    if (file) {
+      if (request.method !== "GET" && request.method !== "HEAD") return sendJson(response, 405, { error: "use GET" });
+      response.writeHead(200, { ...PAGE_HEADERS, "content-type": file.type }).end(file.body);
+      return;
+    }
+    if (pathname === STATS_PATH) {
+      if (request.method !== "GET") return sendJson(response, 405, { error: "use GET" });
+      return sendJson(response, 200, await stats(options));
+    }
+    // The only path left is QUERY_PATH.
+    if (request.method !== "POST") return sendJson(response, 405, { error: "use POST" });
+    if (!hasToken(request, options.token)) {
+      return sendJson(response, 401, { error: "a valid bearer token is required: the query command reads it from the server file" });
+    }
+    try {
+      const { sql } = JSON.parse(await readBody(request)) as { sql?: unknown };
+      if (typeof sql !== "string") return sendJson(response, 400, { error: 'the body must be {"sql": "..."}' });
+      return sendJson(response, 200, { rows: await options.database.query(sql) });
+    } catch (error) {
+      return sendJson(response, 400, { error: error instanceof QueryError ? error.message : `bad request: ${String(error)}` });
+    }
+  };
+}
+
+/** Everything the page shows, in one poll. */
+async function stats({ settings, database, spool }: DashboardOptions) {
+  const since = new Date(Date.now() - CHART_MINUTES * 60_000).toISOString();
+  const [totals, perMinute, latest, refusals] = await Promise.all([
+    database.read(`SELECT count(*) AS events, count(DISTINCT tenant) AS tenants FROM events`),
+    database.read(
+      `SELECT date_trunc('minute', event_timestamp) AS minute, count(*) AS events FROM events WHERE event_timestamp >= CAST($1 AS TIMESTAMP) GROUP BY ALL ORDER BY minute`,
+      [since],
+    ),
+    database.read(`SELECT * FROM events ORDER BY event_timestamp DESC, insert_id LIMIT ${LATEST_ROWS}`),
+    database.read(`SELECT reason, count(*) AS count FROM refusals GROUP BY ALL ORDER BY count DESC, reason`),
+  ]);
+  return {
+    pixelPath: settings.pixelPath,
+    tenantAttribute: settings.tenantAttribute,
+    attributes: settings.attributes,
+    chartMinutes: CHART_MINUTES,
+    totals: totals[0],
+    perMinute,
+    latest,
+    refusals: refusals.map((row) => ({ ...row, description: REFUSAL_REASONS[row.reason as RefusalReason] ?? "" })),
+    spool: spool.stats,
+  };
+}
+
+/** The Host header without its port; IPv6 literals keep their brackets. */
+export function hostName(host: string | undefined): string {
+  return (host ?? "").replace(/:\d+$/, "").toLowerCase();
+}
+
+function hasToken(request: IncomingMessage, token: string): boolean {
+  const given = Buffer.from(request.headers.authorization ?? "");
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_QUERY_BYTES) throw new Error(`the body is over ${MAX_QUERY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify(body));
+}

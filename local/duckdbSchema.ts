@@ -1,0 +1,96 @@
+import type { SchemaField } from "../functions/core/schema";
+import { decodeTenant } from "../functions/core/tenant";
+
+/**
+ * The cloud's table layout in DuckDB terms. Pure: SQL text is built here and run by database.ts.
+ * Table and column names come from the validated settings and the tenant encoding, whose
+ * alphabet is [A-Za-z0-9_]; they are quoted anyway.
+ */
+export const DUCKDB_TYPES: Readonly<Record<SchemaField["type"], string>> = {
+  STRING: "VARCHAR",
+  INT64: "BIGINT",
+  FLOAT64: "DOUBLE",
+  BOOL: "BOOLEAN",
+  TIMESTAMP: "TIMESTAMP",
+};
+
+const EVENTS_VIEW = "events";
+
+/** Deduplication key: the stable insertId, which BigQuery only deduplicates on a best-effort basis. */
+const KEY_COLUMN = "insert_id";
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A SQL string literal; DuckDB's parser cannot take a NUL inside quotes, so NULs become chr(0). */
+export function sqlString(value: string): string {
+  return value
+    .split("\0")
+    .map((part) => `'${part.replace(/'/g, "''")}'`)
+    .join(" || chr(0) || ");
+}
+
+/** `<template><suffix>`: the name BigQuery gives a table created through templateSuffix. */
+export function dayTableName(templateTable: string, tableSuffix: string): string {
+  return templateTable + tableSuffix;
+}
+
+export interface DayTable {
+  readonly name: string;
+  readonly tenant: string;
+  /** "YYYY-MM-DD" */
+  readonly date: string;
+}
+
+/** The tenant and UTC day of a table named `<template>_<encoded tenant>_<YYYYMMDD>`, or undefined for any other table. */
+export function parseDayTableName(templateTable: string, name: string): DayTable | undefined {
+  if (!name.startsWith(`${templateTable}_`)) return undefined;
+  const match = /^([A-Za-z0-9]+)_(\d{4})(\d{2})(\d{2})$/.exec(name.slice(templateTable.length + 1));
+  const tenant = match ? decodeTenant(match[1]) : undefined;
+  if (!match || tenant === undefined) return undefined;
+  return { name, tenant, date: `${match[2]}-${match[3]}-${match[4]}` };
+}
+
+/** Creates a table with the template's columns; the template table and every day table use it. */
+export function createTableSql(table: string, schema: readonly SchemaField[]): string {
+  const columns = schema.map(
+    (field) => `${quoteIdentifier(field.name)} ${DUCKDB_TYPES[field.type]}${field.mode === "REQUIRED" ? " NOT NULL" : ""}`,
+  );
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(table)} (${[...columns, `PRIMARY KEY (${quoteIdentifier(KEY_COLUMN)})`].join(", ")})`;
+}
+
+/**
+ * Brings an existing table up to the template, as BigQuery does for compatible changes: an
+ * attribute added to the config becomes a new NULLABLE column. Changed types are not touched;
+ * rows that no longer fit are rejected when inserted.
+ */
+export function addMissingColumnsSql(table: string, schema: readonly SchemaField[]): string[] {
+  return schema
+    .filter((field) => field.mode === "NULLABLE")
+    .map((field) => `ALTER TABLE ${quoteIdentifier(table)} ADD COLUMN IF NOT EXISTS ${quoteIdentifier(field.name)} ${DUCKDB_TYPES[field.type]}`);
+}
+
+/** A multi-row insert with one parameter per value; a row whose insert_id is already stored is skipped. */
+export function insertRowsSql(table: string, columns: readonly string[], rowCount: number): string {
+  const rows = Array.from(
+    { length: rowCount },
+    (_, row) => `(${columns.map((_, column) => `$${row * columns.length + column + 1}`).join(", ")})`,
+  );
+  return `INSERT OR IGNORE INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(", ")}) VALUES ${rows.join(", ")}`;
+}
+
+/**
+ * One view over every day table, with the tenant and the day that the cloud keeps only in the
+ * table name. Without day tables it reads the (empty) template table, so the view always exists
+ * with the full set of columns.
+ */
+export function eventsViewSql(templateTable: string, dayTables: readonly DayTable[]): string {
+  const selects =
+    dayTables.length === 0
+      ? [`SELECT *, CAST(NULL AS VARCHAR) AS tenant, CAST(NULL AS DATE) AS event_date FROM ${quoteIdentifier(templateTable)}`]
+      : [...dayTables]
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+          .map((table) => `SELECT *, ${sqlString(table.tenant)} AS tenant, DATE '${table.date}' AS event_date FROM ${quoteIdentifier(table.name)}`);
+  return `CREATE OR REPLACE VIEW ${quoteIdentifier(EVENTS_VIEW)} AS\n${selects.join("\nUNION ALL BY NAME\n")}`;
+}

@@ -1,0 +1,41 @@
+import { randomBytes } from "node:crypto";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+
+/**
+ * How the query command finds a running server. DuckDB lets one process write a file, so while
+ * the server runs, queries go through it. The token lives in a file only the user can read:
+ * a web page the browser opens cannot learn it, so it cannot make the browser run SQL here.
+ */
+export interface ServerFile {
+  /** Base URL on a loopback address. */
+  readonly url: string;
+  readonly token: string;
+  readonly pid: number;
+  /** The database file the server holds; queries for another file open it themselves. */
+  readonly database: string;
+}
+
+export function newToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+/** Written whole and then renamed into place, so a reader never sees half a file. */
+export async function writeServerFile(file: string, contents: ServerFile): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(contents), { mode: 0o600 });
+  await rename(temporary, file);
+}
+
+/** The file's contents, or undefined when no server has written one. */
+export async function readServerFile(file: string): Promise<ServerFile | undefined> {
+  const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  return text === undefined ? undefined : (JSON.parse(text) as ServerFile);
+}
+
+/** Removes the file if it is still this server's: another server may have replaced it. */
+export async function removeServerFile(file: string, token: string): Promise<void> {
+  if ((await readServerFile(file))?.token === token) await rm(file, { force: true });
+}

@@ -1,0 +1,228 @@
+import { EventEmitter } from "node:events";
+import { mkdir, open, readdir } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import * as path from "node:path";
+
+/**
+ * The spool is the local Cloud Logging: an append-only directory of newline-delimited JSON log
+ * entries. A request is answered only once its entry is synced here, so the spool, not DuckDB,
+ * is what makes an answered request durable. Each server run appends to a new segment, so a line
+ * torn by a crash stays at the end of a segment that nothing appends to again.
+ */
+export interface SpoolPosition {
+  readonly segment: number;
+  /** Byte offset within the segment. */
+  readonly offset: number;
+}
+
+/** Before the first segment: loading from here reads everything. */
+export const SPOOL_START: SpoolPosition = { segment: 0, offset: 0 };
+
+export function comparePositions(a: SpoolPosition, b: SpoolPosition): number {
+  return a.segment - b.segment || a.offset - b.offset;
+}
+
+const SEGMENT_FILE = /^(\d{8})\.ndjson$/;
+
+export function segmentFileName(segment: number): string {
+  return `${String(segment).padStart(8, "0")}.ndjson`;
+}
+
+async function listSegments(dir: string): Promise<number[]> {
+  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [];
+    throw error;
+  });
+  return names
+    .map((name) => SEGMENT_FILE.exec(name))
+    .filter((match) => match !== null)
+    .map((match) => Number(match[1]))
+    .sort((a, b) => a - b);
+}
+
+interface PendingLine {
+  readonly bytes: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface SpoolStats {
+  /** Lines synced since the server started. */
+  entries: number;
+  /** fsync calls since the server started; with group commit far fewer than entries under load. */
+  fsyncs: number;
+}
+
+/** Emits "durable" with the new durable end after each synced group. */
+export class SpoolWriter extends EventEmitter {
+  readonly stats: SpoolStats = { entries: 0, fsyncs: 0 };
+  private queue: PendingLine[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: unknown;
+  private closed = false;
+  private offset = 0;
+
+  private constructor(
+    private readonly file: FileHandle,
+    readonly segment: number,
+  ) {
+    super();
+  }
+
+  /** Starts a new segment after the existing ones. */
+  static async open(dir: string): Promise<SpoolWriter> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const segment = ((await listSegments(dir)).at(-1) ?? 0) + 1;
+    // Entries hold full client IPs, as Cloud Logging does: only rows are anonymised.
+    const file = await open(path.join(dir, segmentFileName(segment)), "ax", 0o600);
+    // The new file's directory entry must survive a crash too, or its synced lines would be lost with it.
+    await syncDirectory(dir);
+    return new SpoolWriter(file, segment);
+  }
+
+  /** Everything before this position is on disk. */
+  get durableEnd(): SpoolPosition {
+    return { segment: this.segment, offset: this.offset };
+  }
+
+  /** Resolves once the line is synced to disk. `line` is one JSON document, which never contains a newline. */
+  append(line: string): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("the spool is closed"));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ bytes: Buffer.from(`${line}\n`, "utf8"), resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /** Waits for every appended line to be synced, then closes the file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flushing;
+    await this.file.close();
+  }
+
+  /**
+   * Group commit: lines appended while one write and fsync run wait and go to disk together in
+   * the next one, so concurrent requests share an fsync instead of queueing for one each.
+   */
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0 && !this.failure) {
+      const group = this.queue.splice(0);
+      const bytes = Buffer.concat(group.map((line) => line.bytes));
+      try {
+        await writeFully(this.file, bytes);
+        await this.file.datasync();
+      } catch (error) {
+        // After a failed write or fsync the file's tail is unknown: stop writing rather than append after it.
+        this.failure = error;
+        for (const line of [...group, ...this.queue.splice(0)]) line.reject(error);
+        break;
+      }
+      this.offset += bytes.length;
+      this.stats.entries += group.length;
+      this.stats.fsyncs += 1;
+      for (const line of group) line.resolve();
+      this.emit("durable", this.durableEnd);
+    }
+    this.flushing = undefined;
+  }
+}
+
+async function writeFully(file: FileHandle, bytes: Buffer): Promise<void> {
+  for (let written = 0; written < bytes.length; ) {
+    written += (await file.write(bytes, written)).bytesWritten;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface SpoolLine {
+  /** The line without its newline: one log entry as JSON. */
+  readonly text: string;
+  readonly start: SpoolPosition;
+  readonly end: SpoolPosition;
+}
+
+export interface TornTail {
+  readonly segment: number;
+  readonly bytes: number;
+}
+
+export interface SpoolRead {
+  readonly lines: SpoolLine[];
+  /** Where the next read starts; past any torn tail that was skipped. */
+  readonly end: SpoolPosition;
+  readonly tornTails: TornTail[];
+}
+
+/** Far above the longest possible line: Node limits a request's headers, URL included, to 16 KiB. */
+const READ_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Reads up to `maxLines` complete lines from `from`, never past `limit` (the writer's durable
+ * end, which is always at a line boundary). Segments before the limit's segment are finished: if
+ * one ends without a newline, a crash cut that line off before it was synced, so its request was
+ * never answered, and it is skipped and reported.
+ */
+export async function readSpool(dir: string, from: SpoolPosition, limit: SpoolPosition, maxLines: number): Promise<SpoolRead> {
+  const lines: SpoolLine[] = [];
+  const tornTails: TornTail[] = [];
+  let position = from;
+  while (lines.length < maxLines && comparePositions(position, limit) < 0) {
+    const { segment, offset } = position;
+    const finished = segment < limit.segment;
+    const wanted = finished ? READ_CHUNK_BYTES : Math.min(READ_CHUNK_BYTES, limit.offset - offset);
+    const chunk = await readChunk(path.join(dir, segmentFileName(segment)), offset, wanted);
+    const lastNewline = chunk.lastIndexOf(0x0a);
+    if (lastNewline < 0) {
+      // Only the end of a finished segment can be torn: the durable end is always a line end.
+      if (!finished || chunk.length === wanted) {
+        throw new Error(`spool segment ${segmentFileName(segment)} has no line end in ${chunk.length} bytes from offset ${offset}: the file is damaged`);
+      }
+      if (chunk.length > 0) tornTails.push({ segment, bytes: chunk.length });
+      position = { segment: await nextSegment(dir, segment, limit.segment), offset: 0 };
+      continue;
+    }
+    let start = 0;
+    while (start <= lastNewline && lines.length < maxLines) {
+      const newline = chunk.indexOf(0x0a, start);
+      lines.push({
+        text: chunk.toString("utf8", start, newline),
+        start: { segment, offset: offset + start },
+        end: { segment, offset: offset + newline + 1 },
+      });
+      start = newline + 1;
+    }
+    position = { segment, offset: offset + start };
+  }
+  return { lines, end: position, tornTails };
+}
+
+/** Up to `length` bytes from `offset`; empty past the end or when the segment does not exist. */
+async function readChunk(file: string, offset: number, length: number): Promise<Buffer> {
+  const handle = await open(file, "r").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (!handle) return Buffer.alloc(0);
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, offset);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The next segment that exists before the active one; segments may have been deleted by hand. */
+async function nextSegment(dir: string, after: number, activeSegment: number): Promise<number> {
+  return (await listSegments(dir)).find((segment) => segment > after && segment < activeSegment) ?? activeSegment;
+}
