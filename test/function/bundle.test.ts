@@ -1,12 +1,12 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FUNCTION_NAME } from "../../functions/app";
 import { serializeCoreSettings } from "../../functions/core/settings";
 import { bundleFunction } from "../../infra/functionBundle";
 import { DEV_SETTINGS, loadBalancerEntry, pubSubMessage } from "../support/logEntries";
+import { freePort } from "../support/freePort";
 
 const ROOT = path.join(__dirname, "..", "..");
 const bundle = bundleFunction();
@@ -14,13 +14,6 @@ let directory: string;
 let child: ChildProcess;
 let output = "";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

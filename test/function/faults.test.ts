@@ -8,21 +8,13 @@ import type { LogLine } from "../../functions/handler";
 import { BigQueryStandIn, ConnectionFault, insertErrors, INSERT_OK, ScriptedAnswer, serverError } from "../support/bigQueryStandIn";
 import { DEV_SETTINGS, loadBalancerEntry, pixelUrl, pubSubMessage } from "../support/logEntries";
 import { Delivery, pushWithRetries } from "../support/pushDelivery";
+import { seededRandom } from "../support/seededRandom";
 
 const MAX_DELIVERY_ATTEMPTS = 5;
 const VALID = 240;
 const POISON = 10;
 const REFUSED = 10;
 
-/** A small seeded generator, so a failing run can be repeated exactly. */
-function seededRandom(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FAULTS: readonly [ScriptedAnswer | ConnectionFault, number][] = [
   [serverError(500), 0.1],

@@ -1,0 +1,169 @@
+// Local pipeline under load: sustained pixel requests per second with zero loss, and latency,
+// against nginx serving the same pixel file on the same machine. Only 127.0.0.1, bounded in time.
+import { DuckDBInstance } from "@duckdb/node-api";
+import autocannon from "autocannon";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { freePort } from "../test/support/freePort";
+
+const ROOT = path.join(__dirname, "..");
+const PIXEL = path.join(ROOT, "assets", "pixel.png");
+const CONNECTIONS = 32;
+
+export interface LoadRun {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly ok: number;
+  readonly errors: number;
+}
+
+export interface LocalLoadResult {
+  readonly seconds: number;
+  readonly connections: number;
+  readonly pipeline: LoadRun;
+  readonly nginx: LoadRun;
+  /** Node's own HTTP server answering the pixel and doing nothing else: what Node costs before the pipeline does anything. */
+  readonly bareNode: LoadRun;
+  readonly rows: number;
+  /** Answered requests without a row. */
+  readonly lost: number;
+  /** Rows whose answer the load generator did not count: spooled while it stopped. */
+  readonly extra: number;
+}
+
+
+async function load(url: string, seconds: number): Promise<LoadRun> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    ok: result["2xx"],
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = pattern.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output}`)));
+  });
+}
+
+/** nginx from Debian's package, installed on first use, serving the pixel with one worker, like the single Node process. */
+function ensureNginx(): string {
+  if (!existsSync("/usr/sbin/nginx")) {
+    execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore" });
+    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "nginx"], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", RUNLEVEL: "1" } });
+  }
+  return "/usr/sbin/nginx";
+}
+
+async function startNginx(directory: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const config = path.join(directory, "nginx.conf");
+  writeFileSync(
+    config,
+    `worker_processes 1; daemon off; pid ${directory}/nginx.pid; error_log ${directory}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { image/png png; }
+  client_body_temp_path ${directory}; proxy_temp_path ${directory}; fastcgi_temp_path ${directory}; uwsgi_temp_path ${directory}; scgi_temp_path ${directory};
+  server {
+    listen 127.0.0.1:${port};
+    location = /pixel.png { alias ${PIXEL}; add_header Cache-Control "public, max-age=0"; }
+  }
+}
+`,
+  );
+  const child = spawn(ensureNginx(), ["-c", config, "-p", directory], { stdio: "ignore" });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const response = await fetch(`http://127.0.0.1:${port}/pixel.png`).catch(() => undefined);
+    if (response?.ok) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url: `http://127.0.0.1:${port}/pixel.png`,
+    stop: async () => {
+      child.kill("SIGQUIT");
+      await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
+/** A bare node:http server answering the pixel with the same headers, in its own process like the others. */
+async function startBareNode(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const script = `const png = require("fs").readFileSync(${JSON.stringify(PIXEL)});
+require("http").createServer((request, response) => { request.resume(); response.writeHead(200, { "content-type": "image/png", "cache-control": "public, max-age=0" }); response.end(png); }).listen(${port}, "127.0.0.1", () => console.log("ready"));`;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  await waitForLine(child, /ready/, 10_000);
+  return {
+    url: `http://127.0.0.1:${port}/pixel.png`,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** `npm start` in a child process with its own data directory; SIGTERM flushes the spool into DuckDB. */
+async function startPipeline(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "local/server.ts"), "--port", "0", "--data-dir", dataDir], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PORT: "", HOST: "" },
+  });
+  const [, url] = await waitForLine(child, /listening on (http:\/\/[^\s]+)/, 60_000);
+  return {
+    url: url.replace(/\/$/, ""),
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function countRows(database: string): Promise<number> {
+  const instance = await DuckDBInstance.create(database, { access_mode: "READ_ONLY" });
+  try {
+    const connection = await instance.connect();
+    const reader = await connection.runAndReadAll("select count(*) as n from events");
+    return Number(reader.getRowObjects()[0].n);
+  } finally {
+    instance.closeSync();
+  }
+}
+
+export async function measureLocalLoad(seconds: number): Promise<LocalLoadResult> {
+  const directory = mkdtempSync(path.join(tmpdir(), "pixel-load-"));
+  try {
+    const nginxServer = await startNginx(directory);
+    const nginx = await load(nginxServer.url, seconds).finally(nginxServer.stop);
+    const bareNodeServer = await startBareNode();
+    const bareNode = await load(bareNodeServer.url, seconds).finally(bareNodeServer.stop);
+    const dataDir = path.join(directory, "data");
+    const pipelineServer = await startPipeline(dataDir);
+    const pipeline = await load(`${pipelineServer.url}/pixel.png?user_id=bench&type=load`, seconds).finally(pipelineServer.stop);
+    const rows = await countRows(path.join(dataDir, "pixel.duckdb"));
+    return { seconds, connections: CONNECTIONS, pipeline, nginx, bareNode, rows, lost: Math.max(0, pipeline.ok - rows), extra: Math.max(0, rows - pipeline.ok) };
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,100 @@
+// npm run bench [-- --quick]
+// Measures what the pipeline costs per event, each figure against a baseline from the same run,
+// prints a table and (without --quick) writes bench/results.md. Never a timed assertion in tests.
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { readStackCoreSettings } from "../cli/stackFile";
+import { measureCalls } from "./calls";
+import { measureColdStart } from "./coldStart";
+import { measureCore } from "./core";
+import { corpusMessages } from "./corpus";
+import { measureLocalLoad } from "./localLoad";
+
+interface Row {
+  readonly measure: string;
+  readonly result: string;
+  readonly baseline: string;
+  readonly ratio: string;
+  readonly target: string;
+  readonly met: boolean;
+}
+
+const round = (value: number, digits = 2) => Number(value.toFixed(digits));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+  const quick = values.quick;
+  const settings = readStackCoreSettings("dev", undefined, {});
+  const rows: Row[] = [];
+  const report = (row: Row) => {
+    rows.push(row);
+    console.log(`${row.met ? "met   " : "MISSED"} ${row.measure}: ${row.result} vs ${row.baseline} (${row.ratio}; target ${row.target})`);
+  };
+
+  const corpus = corpusMessages(quick ? 10_000 : 100_000);
+  const core = measureCore(corpus, settings, quick ? 3 : 9);
+  const coreRatio = core.coreMicros / core.floorMicros;
+  report({
+    measure: `core: decode + parse + row, per message (${core.messages.toLocaleString("en")} messages, ${core.accepted.toLocaleString("en")} accepted)`,
+    result: `${round(core.coreMicros)} µs`,
+    baseline: `${round(core.floorMicros)} µs floor (base64 + JSON.parse + new URL)`,
+    ratio: `${round(coreRatio)}×`,
+    target: "≤ 1.5×",
+    met: coreRatio <= 1.5,
+  });
+
+  const cold = await measureColdStart(settings, quick ? 3 : 11);
+  const extra = cold.bundleMs - cold.bareMs;
+  report({
+    measure: `cold start to first message handled, median of ${cold.runs} (bundle ${Math.round(cold.bundleBytes / 1024)} KiB)`,
+    result: `${round(cold.bundleMs, 0)} ms`,
+    baseline: `${round(cold.bareMs, 0)} ms bare CloudEvent function`,
+    ratio: `+${round(extra, 0)} ms`,
+    target: "≤ +50 ms",
+    met: extra <= 50,
+  });
+
+  const calls = await measureCalls(corpus.slice(0, quick ? 200 : 2_000), settings);
+  report({
+    measure: `BigQuery calls per accepted event (${calls.accepted} of ${calls.messages} messages)`,
+    result: `${round(calls.insertAllCalls / calls.accepted)} insertAll, ${calls.otherCalls} other calls`,
+    baseline: "1 insertAll",
+    ratio: `${calls.requestBytesPerEvent} request bytes per event`,
+    target: "exactly 1 insertAll, no other call",
+    met: calls.insertAllCalls === calls.accepted && calls.otherCalls === 0,
+  });
+
+  const local = await measureLocalLoad(quick ? 2 : 10);
+  const loadRatio = local.pipeline.requestsPerSecond / local.nginx.requestsPerSecond;
+  const rate = (run: { requestsPerSecond: number }) => `${run.requestsPerSecond.toLocaleString("en")} req/s`;
+  report({
+    measure: `local pipeline, ${local.connections} connections for ${local.seconds} s (p50/p99 ${local.pipeline.p50Ms}/${local.pipeline.p99Ms} ms; nginx ${local.nginx.p50Ms}/${local.nginx.p99Ms} ms)`,
+    result: `${rate(local.pipeline)}: ${local.pipeline.ok.toLocaleString("en")} answered, ${local.rows.toLocaleString("en")} rows, ${local.lost} lost (${local.extra} spooled as the load stopped)`,
+    baseline: `${rate(local.nginx)} nginx, same pixel; bare node:http ${rate(local.bareNode)} (${round(local.bareNode.requestsPerSecond / local.nginx.requestsPerSecond)}× nginx)`,
+    ratio: `${round(loadRatio)}×`,
+    target: "≥ 0.5× with 0 lost",
+    met: loadRatio >= 0.5 && local.lost === 0 && local.pipeline.errors === 0,
+  });
+
+  if (!quick) writeResults(rows);
+}
+
+function writeResults(rows: readonly Row[]): void {
+  const machine = `${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+  const table = [
+    "| measure | result | baseline (same run) | ratio | target | met |",
+    "|---|---|---|---|---|---|",
+    ...rows.map((row) => `| ${row.measure} | ${row.result} | ${row.baseline} | ${row.ratio} | ${row.target} | ${row.met ? "yes" : "**no**"} |`),
+  ].join("\n");
+  const file = path.join(__dirname, "results.md");
+  const notes = path.join(__dirname, "notes.md");
+  writeFileSync(file, `# Benchmark results\n\nWritten by \`npm run bench\` on ${machine}.\n\n${table}\n\nWhat the figures mean, and what dominates where a target is missed: [notes.md](notes.md).\n`);
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}; read ${path.relative(process.cwd(), notes)} beside it`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
