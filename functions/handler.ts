@@ -22,6 +22,7 @@ export interface LogLine {
   message: string;
   reason: RefusalReason | "write_failed";
   detail: string;
+  /** The log entry's own insertId: with it the raw entry can be found in Cloud Logging or the archive. */
   insertId?: string;
   messageId?: string;
 }
@@ -54,8 +55,8 @@ export async function handlePixelMessage(
   const messageId = typeof message?.messageId === "string" ? message.messageId : undefined;
   const decoded = decodeLogEntry(message);
   const result = decoded.ok ? logEntryToEvent(decoded.entry, settings) : decoded;
+  const insertId = decoded.ok && typeof decoded.entry?.insertId === "string" ? decoded.entry.insertId : undefined;
   if (!result.ok) {
-    const insertId = decoded.ok && typeof decoded.entry?.insertId === "string" ? decoded.entry.insertId : undefined;
     log({
       severity: ROUTINE_REFUSALS.has(result.reason) ? "INFO" : "WARNING",
       message: `pixel event refused: ${result.reason}`,
@@ -76,7 +77,7 @@ export async function handlePixelMessage(
       message: rejected ? "row rejected by the store; the message will be dead-lettered" : "write failed; the message will be retried",
       reason: rejected ? "bigquery_invalid_row" : "write_failed",
       detail: rejected ? error.detail : String(error),
-      insertId: result.insertId,
+      insertId,
       messageId,
     });
     throw error;

@@ -114,7 +114,7 @@ it("asks for redelivery when BigQuery answers 500", async () => {
   const response = await postCloudEvent(loadBalancerEntry());
   expect(response.status).toBe(500);
   expect(bigQuery.requests).toHaveLength(1);
-  expect(logLines).toEqual([expect.objectContaining({ severity: "WARNING", reason: "write_failed" })]);
+  expect(logLines).toEqual([expect.objectContaining({ severity: "WARNING", reason: "write_failed", insertId: "1oek5rg3l3fxj7", messageId: "4711" })]);
 });
 
 it("asks for redelivery when BigQuery rate-limits (429)", async () => {
