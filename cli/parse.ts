@@ -5,24 +5,31 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { logEntryToEvent, preview, refuse } from "../functions/core/event";
+import type { ParseResult } from "../functions/core/event";
 import type { LoadBalancerLogEntry } from "../functions/core/logEntry";
+import { storedRow, storedTableName } from "../functions/core/layout";
 import type { CoreSettings } from "../functions/core/settings";
 import { readStackCoreSettings } from "./stackFile";
 
 const USAGE = "usage: npm run --silent parse -- [--stack <name>]   (reads LogEntry JSON lines on stdin; the stack defaults to dev)";
 
-/** What the function would do with one input line, as the line to print. */
-export function parseLine(line: string, settings: CoreSettings): string {
+/** What the function would do with one line of LogEntry JSON: the event, or why it is not one. */
+export function parseEntryLine(line: string, settings: CoreSettings): ParseResult {
   let entry: LoadBalancerLogEntry;
   try {
     entry = JSON.parse(line) as LoadBalancerLogEntry;
   } catch {
-    return JSON.stringify(refuse("invalid_message", `not JSON: ${preview(line)}`));
+    return refuse("invalid_message", `not JSON: ${preview(line)}`);
   }
-  const result = logEntryToEvent(entry, settings);
-  return JSON.stringify(
-    result.ok ? { ok: true, table: settings.templateTable + result.tableSuffix, insertId: result.insertId, row: result.row } : result,
-  );
+  return logEntryToEvent(entry, settings);
+}
+
+/** What the function would do with one input line, as the line to print. */
+export function parseLine(line: string, settings: CoreSettings): string {
+  const result = parseEntryLine(line, settings);
+  if (!result.ok) return JSON.stringify(result);
+  const table = storedTableName(settings.layout, settings.templateTable, result.tableSuffix);
+  return JSON.stringify({ ok: true, table, insertId: result.insertId, row: storedRow(settings.layout, result) });
 }
 
 async function main(): Promise<void> {

@@ -12,6 +12,22 @@ export const PROJECT_ROOT = path.join(__dirname, "..");
  * and validate it with the same readers as the Pulumi program.
  */
 export function readStackFile(stack: string, root = PROJECT_ROOT): RawConfig {
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  return Object.fromEntries(
+    Object.entries(readStackDocumentConfig(stack, root))
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, value]) => [key.slice(prefix.length), value]),
+  );
+}
+
+/** The stack's `gcp:project`, for tools that call Google APIs without the Pulumi CLI. */
+export function readStackProject(stack: string, root = PROJECT_ROOT): string | undefined {
+  const project = readStackDocumentConfig(stack, root)["gcp:project"];
+  return typeof project === "string" && project !== "" ? project : undefined;
+}
+
+/** Every key of the stack file's `config`, namespaces included. */
+function readStackDocumentConfig(stack: string, root: string): Record<string, unknown> {
   const file = path.join(root, `Pulumi.${stack}.yaml`);
   let text: string;
   try {
@@ -19,13 +35,7 @@ export function readStackFile(stack: string, root = PROJECT_ROOT): RawConfig {
   } catch {
     throw new ConfigError([`stack "${stack}": ${file} does not exist; create it or pass --stack with an existing stack name.`]);
   }
-  const document = (parse(text) ?? {}) as { config?: Record<string, unknown> };
-  const prefix = `${CONFIG_NAMESPACE}:`;
-  return Object.fromEntries(
-    Object.entries(document.config ?? {})
-      .filter(([key]) => key.startsWith(prefix))
-      .map(([key, value]) => [key.slice(prefix.length), value]),
-  );
+  return ((parse(text) ?? {}) as { config?: Record<string, unknown> }).config ?? {};
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { Table } from "@google-cloud/bigquery";
 import type { AcceptedEvent } from "./core/event";
+import { storedRow } from "./core/layout";
+import type { Layout } from "./core/layout";
 import { RowRejectedError, RowWriter } from "./handler";
 
 interface InsertError {
@@ -17,15 +19,17 @@ export class InsertDeadlineError extends Error {
 }
 
 /**
- * Streams each event with one insertAll call on the template table: BigQuery creates the day
- * table from the template on first use, so there is no dataset or table lookup per event.
+ * Streams each event with one insertAll call, so there is no dataset or table lookup per event.
+ * per-tenant-day: on the template table with the event's templateSuffix; BigQuery creates the day
+ * table from the template on first use. partitioned: on the partitioned table, with the tenant and
+ * day as columns. `table` is the one insertTableName names for the layout.
  */
-export function bigQueryWriter(templateTable: Table, deadlineMs = DEFAULT_INSERT_DEADLINE_MS): RowWriter {
+export function bigQueryWriter(table: Table, deadlineMs = DEFAULT_INSERT_DEADLINE_MS, layout: Layout = "per-tenant-day"): RowWriter {
   return {
     async insert(event: AcceptedEvent): Promise<void> {
-      const insert = templateTable.insert([{ insertId: event.insertId, json: event.row }], {
+      const insert = table.insert([{ insertId: event.insertId, json: storedRow(layout, event) }], {
         raw: true,
-        templateSuffix: event.tableSuffix,
+        ...(layout === "partitioned" ? {} : { templateSuffix: event.tableSuffix }),
         // Pub/Sub redelivery is the retry: the client's own partial retries would add API calls.
         partialRetries: 0,
       });

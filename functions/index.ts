@@ -2,7 +2,8 @@
 // per instance, at cold start, not per event.
 import { BigQuery } from "@google-cloud/bigquery";
 import { registerPixelFunction } from "./app";
-import { bigQueryWriter } from "./bigqueryWriter";
+import { bigQueryWriter, DEFAULT_INSERT_DEADLINE_MS } from "./bigqueryWriter";
+import { insertTableName } from "./core/layout";
 import { parseCoreSettingsJson, withSigningKeys } from "./core/settings";
 import { jsonLineLogger } from "./handler";
 
@@ -11,5 +12,5 @@ const settings = withSigningKeys(parseCoreSettingsJson(process.env.PIXEL_PIPELIN
 const datasetId = process.env.PIXEL_DATASET_ID;
 if (!datasetId) throw new Error("PIXEL_DATASET_ID is not set: the Pulumi program sets it on the deployed function.");
 
-const templateTable = new BigQuery().dataset(datasetId).table(settings.templateTable);
-registerPixelFunction(settings, bigQueryWriter(templateTable), jsonLineLogger);
+const table = new BigQuery().dataset(datasetId).table(insertTableName(settings.layout, settings.templateTable));
+registerPixelFunction(settings, bigQueryWriter(table, DEFAULT_INSERT_DEADLINE_MS, settings.layout), jsonLineLogger);

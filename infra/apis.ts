@@ -8,6 +8,7 @@ export const REQUIRED_APIS = [
   "compute.googleapis.com",
   "storage.googleapis.com",
   "logging.googleapis.com",
+  "monitoring.googleapis.com",
   "pubsub.googleapis.com",
   "bigquery.googleapis.com",
   "cloudfunctions.googleapis.com",

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, partitionedSchema, TENANT_COLUMN } from "../functions/core/layout";
 import { templateSchema } from "../functions/core/schema";
 import type { CoreSettings } from "../functions/core/settings";
 
@@ -12,12 +13,16 @@ export interface EventWarehouseArgs {
 }
 
 /**
- * The dataset and the template table. The function streams rows with a templateSuffix, and
- * BigQuery creates each `<template>_<tenant>_<YYYYMMDD>` table from the template on first use.
+ * The dataset and the tables the function streams into. per-tenant-day: the template table, from
+ * which BigQuery creates each `<template>_<tenant>_<YYYYMMDD>` table on first use. partitioned:
+ * one table partitioned by event date; the template stays, empty, so switching to it deletes no
+ * table.
  */
 export class EventWarehouse extends pulumi.ComponentResource {
   public readonly datasetId: pulumi.Output<string>;
   public readonly templateTableId: pulumi.Output<string>;
+  /** What the events view reads: the template, whose wildcard also reaches the day tables, or the partitioned table. */
+  public readonly eventSource: gcp.bigquery.Table;
 
   constructor(name: string, args: EventWarehouseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:EventWarehouse", name, {}, opts);
@@ -30,7 +35,10 @@ export class EventWarehouse extends pulumi.ComponentResource {
         location: args.location,
         isCaseInsensitive: false,
         deleteContentsOnDestroy: !args.deletionProtection,
-        description: "Pixel events: one table per tenant and UTC day, created from the template table.",
+        description:
+          args.core.layout === "partitioned"
+            ? "Pixel events: one table partitioned by UTC day and clustered by tenant; query the events view."
+            : "Pixel events: one table per tenant and UTC day, created from the template table.",
       },
       { parent: this },
     );
@@ -46,8 +54,27 @@ export class EventWarehouse extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // A query for some days of some tenants reads only their partitions and blocks, not the table.
+    const partitioned =
+      args.core.layout === "partitioned"
+        ? new gcp.bigquery.Table(
+            `${name}-partitioned`,
+            {
+              datasetId: dataset.datasetId,
+              tableId: PARTITIONED_TABLE,
+              schema: JSON.stringify(partitionedSchema(args.core.attributes)),
+              timePartitioning: { type: "DAY", field: EVENT_DATE_COLUMN },
+              clusterings: [TENANT_COLUMN, ...(args.core.eventTypeAttribute ? [args.core.eventTypeAttribute] : [])],
+              deletionProtection: args.deletionProtection,
+              description: "Every event, partitioned by its UTC day and clustered by tenant (then event type); streamed without templateSuffix.",
+            },
+            { parent: this },
+          )
+        : undefined;
+
     this.datasetId = dataset.datasetId;
     this.templateTableId = template.tableId;
+    this.eventSource = partitioned ?? template;
     this.registerOutputs({ datasetId: this.datasetId, templateTableId: this.templateTableId });
   }
 }

@@ -1,5 +1,7 @@
+import { VIEWS } from "../functions/core/layout";
 import type { AttributeType, CoreSettings } from "../functions/core/settings";
 import { encodeTenant } from "../functions/core/tenant";
+import { googleSqlString } from "../functions/core/views";
 
 /**
  * The ready-to-use snippets in the stack outputs: where the pixel is, an <img> tag that sends
@@ -55,16 +57,25 @@ export function lastUtcDays(now: Date, days: number): DayRange {
 }
 
 /**
- * One tenant's events over a date range. The wildcard `<template>_<tenant>_*` reaches that
- * tenant's day tables only (encoded tenants contain no "_"), so `_TABLE_SUFFIX` is just the day.
+ * One tenant's events over a date range, reading only that tenant's days. per-tenant-day: the
+ * wildcard `<template>_<tenant>_*` reaches that tenant's day tables only (encoded tenants contain
+ * no "_"), so `_TABLE_SUFFIX` is just the day. partitioned: the events view, filtered on the
+ * partitioning column event_date and the first clustering column tenant.
  */
 export function exampleQuery(project: string, datasetId: string, core: CoreSettings, days: DayRange): string {
-  const tables = `${project}.${datasetId}.${core.templateTable}_${encodeTenant(exampleTenant(core))}_*`;
-  return [
-    // Backticks, because an attribute may be named like a keyword ("order", "from").
-    `SELECT event_timestamp, ${core.attributes.map((attribute) => `\`${attribute.name}\``).join(", ")}`,
-    `FROM \`${tables}\``,
-    `WHERE _TABLE_SUFFIX BETWEEN '${days.from}' AND '${days.to}'`,
-    "ORDER BY event_timestamp",
-  ].join("\n");
+  // Backticks, because an attribute may be named like a keyword ("order", "from").
+  const select = `SELECT event_timestamp, ${core.attributes.map((attribute) => `\`${attribute.name}\``).join(", ")}`;
+  const tenant = exampleTenant(core);
+  const from =
+    core.layout === "partitioned"
+      ? [
+          `FROM \`${project}.${datasetId}.${VIEWS.events}\``,
+          `WHERE tenant = ${googleSqlString(tenant)} AND event_date BETWEEN DATE '${isoDay(days.from)}' AND DATE '${isoDay(days.to)}'`,
+        ]
+      : [`FROM \`${project}.${datasetId}.${core.templateTable}_${encodeTenant(tenant)}_*\``, `WHERE _TABLE_SUFFIX BETWEEN '${days.from}' AND '${days.to}'`];
+  return [select, ...from, "ORDER BY event_timestamp"].join("\n");
+}
+
+function isoDay(day: string): string {
+  return `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`;
 }

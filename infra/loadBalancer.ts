@@ -23,6 +23,8 @@ export interface PixelLoadBalancerArgs {
   readonly bucketName: pulumi.Input<string>;
   /** With a domain: HTTPS with a Google-managed certificate, and HTTP redirecting to it. Without: HTTP only. */
   readonly domain?: string;
+  /** A Cloud Armor edge security policy, checked before the cache answers. */
+  readonly edgeSecurityPolicy?: pulumi.Input<string>;
 }
 
 /** A global IP in front of the pixel bucket, served through Cloud CDN. */
@@ -36,7 +38,7 @@ export class PixelLoadBalancer extends pulumi.ComponentResource {
 
     const backend = new gcp.compute.BackendBucket(
       `${name}-backend`,
-      { bucketName: args.bucketName, enableCdn: true, cdnPolicy: PIXEL_CDN_POLICY },
+      { bucketName: args.bucketName, enableCdn: true, cdnPolicy: PIXEL_CDN_POLICY, edgeSecurityPolicy: args.edgeSecurityPolicy },
       { parent: this },
     );
     const pixelMap = new gcp.compute.URLMap(`${name}-pixel`, { defaultService: backend.selfLink }, { parent: this });

@@ -30,6 +30,8 @@ export interface PushDeliveryArgs {
  */
 export class PushDelivery extends pulumi.ComponentResource {
   public readonly deadLetterSubscriptionId: pulumi.Output<string>;
+  /** The subscription that pushes to the function: its backlog is what monitoring watches. */
+  public readonly pushSubscriptionId: pulumi.Output<string>;
 
   constructor(name: string, args: PushDeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:PushDelivery", name, {}, opts);
@@ -91,6 +93,7 @@ export class PushDelivery extends pulumi.ComponentResource {
     );
 
     this.deadLetterSubscriptionId = deadLetters.id;
-    this.registerOutputs({ deadLetterSubscriptionId: this.deadLetterSubscriptionId });
+    this.pushSubscriptionId = pushSubscription.id;
+    this.registerOutputs({ deadLetterSubscriptionId: this.deadLetterSubscriptionId, pushSubscriptionId: this.pushSubscriptionId });
   }
 }

@@ -4,20 +4,31 @@ import * as gcp from "@pulumi/gcp";
 export interface RequestLogExportArgs {
   /** The forwarding rule serving the pixel; other load balancers in the project are not exported. */
   readonly forwardingRuleName: pulumi.Input<string>;
+  /**
+   * Keep these entries out of the project's `_Default` log bucket. Sinks and log-based metrics
+   * still see excluded entries; only their storage (and its bill) in Cloud Logging goes.
+   */
+  readonly excludeFromDefaultBucket: boolean;
+}
+
+/** This load balancer's request logs: the sinks, the `_Default` exclusion and the request metric all use it. */
+export function requestLogFilter(forwardingRuleName: string): string {
+  return `resource.type="http_load_balancer" AND resource.labels.forwarding_rule_name="${forwardingRuleName}"`;
 }
 
 /** Routes the pixel's load balancer request logs to a Pub/Sub topic, one message per request. */
 export class RequestLogExport extends pulumi.ComponentResource {
   public readonly topic: gcp.pubsub.Topic;
+  public readonly filter: pulumi.Output<string>;
 
   constructor(name: string, args: RequestLogExportArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:RequestLogExport", name, {}, opts);
 
     this.topic = new gcp.pubsub.Topic(`${name}-topic`, {}, { parent: this });
-    const filter = pulumi.interpolate`resource.type="http_load_balancer" AND resource.labels.forwarding_rule_name="${args.forwardingRuleName}"`;
+    this.filter = pulumi.output(args.forwardingRuleName).apply(requestLogFilter);
     const sink = new gcp.logging.ProjectSink(
       `${name}-sink`,
-      { destination: pulumi.interpolate`pubsub.googleapis.com/${this.topic.id}`, filter, uniqueWriterIdentity: true },
+      { destination: pulumi.interpolate`pubsub.googleapis.com/${this.topic.id}`, filter: this.filter, uniqueWriterIdentity: true },
       { parent: this },
     );
     // The sink's own identity may publish to this topic and nothing else.
@@ -27,6 +38,15 @@ export class RequestLogExport extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.registerOutputs({ topic: this.topic.id });
+    if (args.excludeFromDefaultBucket) {
+      // Applies to the project's _Default sink only: every other sink still routes these entries.
+      new gcp.logging.ProjectExclusion(
+        `${name}-default-exclusion`,
+        { description: "Pixel request logs: exported to Pub/Sub (and the raw archive), not stored twice", filter: this.filter },
+        { parent: this },
+      );
+    }
+
+    this.registerOutputs({ topic: this.topic.id, filter: this.filter });
   }
 }

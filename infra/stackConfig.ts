@@ -10,6 +10,8 @@ import {
 } from "../functions/core/configFields";
 import { CORE_CONFIG_KEYS, CoreSettings, readCoreSettings, SIGNING_KEYS_VARIABLE, withSigningKeys } from "../functions/core/settings";
 import { defaultDatasetId } from "./naming";
+import { OPERATIONS_CONFIG_KEYS, OperationsSettings, readOperationsSettings } from "./operationsConfig";
+import { readTenantReaders, TENANT_READER_CONFIG_KEYS, TenantReaders } from "./tenantReaders";
 
 /** How the collector function runs; the limits follow Cloud Run's CPU, memory and concurrency rules. */
 export interface CollectorSettings {
@@ -40,6 +42,10 @@ export interface StackConfig {
   readonly maxDeliveryAttempts: number;
   /** With signedUrls only: the signing keys, one per line, as the function reads them. */
   readonly signingKeys?: string;
+  /** With the partitioned layout: who may read which tenant's rows (docs/analytics.md). */
+  readonly tenantReaders?: TenantReaders;
+  /** Raw archive, log exclusion, monitoring and the edge policy (docs/operations.md). */
+  readonly operations: OperationsSettings;
 }
 
 /** Values that live outside the `pixel-pipeline:` namespace. */
@@ -78,6 +84,8 @@ export const INFRA_CONFIG_KEYS = [
   "functionTimeoutSeconds",
   "maxDeliveryAttempts",
   "signingKeys",
+  ...TENANT_READER_CONFIG_KEYS,
+  ...OPERATIONS_CONFIG_KEYS,
 ] as const;
 
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
@@ -126,6 +134,7 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
     hint: 'use a BigQuery location such as "US", "EU" or "europe-west3"',
   });
   const signingKeys = core.signedUrls ? readSigningKeys(raw, core, problems) : undefined;
+  const tenantReaders = readTenantReaders(raw, core, problems);
   const config = {
     stack: context.stack,
     project,
@@ -142,6 +151,8 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
       max: 100,
     }),
     ...(signingKeys ? { signingKeys } : {}),
+    ...(tenantReaders ? { tenantReaders } : {}),
+    operations: readOperationsSettings(raw, problems),
   };
   if (!problems.isEmpty) throw new ConfigError(problems.messages);
   return config;

@@ -9,11 +9,22 @@ import {
 } from "@duckdb/node-api";
 import type { DuckDBConnection, DuckDBResultReader, DuckDBValue, DuckDBValueConverter, Json } from "@duckdb/node-api";
 import type { Row } from "../functions/core/event";
+import { PARTITIONED_TABLE, partitionedRow, partitionedSchema, VIEWS } from "../functions/core/layout";
 import { templateSchema } from "../functions/core/schema";
 import type { SchemaField } from "../functions/core/schema";
 import type { CoreSettings } from "../functions/core/settings";
+import { dailyCountsQuery, dedupQuery, partitionedEventsQuery } from "../functions/core/views";
 import { RowRejectedError } from "../functions/handler";
-import { addMissingColumnsSql, createTableSql, eventsViewSql, insertRowsSql, parseDayTableName } from "./duckdbSchema";
+import {
+  addMissingColumnsSql,
+  createTableSql,
+  createViewSql,
+  duckDbDialect,
+  eventsViewSql,
+  insertRowsSql,
+  parseDayTableName,
+  tableSuffixOf,
+} from "./duckdbSchema";
 import type { DayTable } from "./duckdbSchema";
 import { SPOOL_START } from "./spool";
 import type { SpoolPosition } from "./spool";
@@ -58,6 +69,7 @@ const DATA_ERROR = /^(Conversion|Constraint|Binder|Invalid Input|Out of Range) E
  */
 export class LocalDatabase {
   private readonly schema: readonly SchemaField[];
+  private readonly partitionedSchema: readonly SchemaField[];
   /** Tables created or brought up to the template by this process. */
   private readonly readyTables = new Set<string>();
 
@@ -67,6 +79,7 @@ export class LocalDatabase {
     private readonly settings: CoreSettings,
   ) {
     this.schema = templateSchema(settings.attributes);
+    this.partitionedSchema = partitionedSchema(settings.attributes);
   }
 
   static async open(file: string, settings: CoreSettings): Promise<LocalDatabase> {
@@ -75,12 +88,17 @@ export class LocalDatabase {
       throw new Error(`cannot open ${file}: ${error.message}\n(DuckDB allows one writing process per file: is another local server, or a query, using it?)`);
     });
     const database = new LocalDatabase(instance, await instance.connect(), settings);
+    // As in the cloud, the template exists in both layouts; the partitioned table only in its own.
+    const tables = settings.layout === "partitioned" ? [settings.templateTable, PARTITIONED_TABLE] : [settings.templateTable];
     await database.transaction(async () => {
       for (const sql of BOOKKEEPING_TABLES) await database.loader.run(sql);
-      await database.prepareTable(settings.templateTable);
+      for (const table of tables) await database.prepareTable(table);
       await database.refreshEventsView();
+      // DuckDB binds a view's query when it is read, so these survive every refresh of `events`.
+      await database.loader.run(createViewSql(VIEWS.dedup, dedupQuery(duckDbDialect)));
+      await database.loader.run(createViewSql(VIEWS.dailyCounts, dailyCountsQuery(settings, duckDbDialect)));
     });
-    database.readyTables.add(settings.templateTable);
+    for (const table of tables) database.readyTables.add(table);
     return database;
   }
 
@@ -95,11 +113,12 @@ export class LocalDatabase {
    * Rejects with RowRejectedError when DuckDB refuses a row itself.
    */
   async commit(batch: LoadBatch, checkpoint: SpoolPosition): Promise<void> {
-    const newTables = [...batch.rows.keys()].filter((table) => !this.readyTables.has(table));
+    const stored = this.inLayout(batch.rows);
+    const newTables = [...stored.keys()].filter((table) => !this.readyTables.has(table));
     await this.transaction(async () => {
       for (const table of newTables) await this.prepareTable(table);
-      for (const [table, rows] of batch.rows) {
-        await this.insert(table, this.schema.map((field) => field.name), rows).catch((error: { message?: unknown }) => {
+      for (const [table, rows] of stored) {
+        await this.insert(table, this.schemaOf(table).map((field) => field.name), rows).catch((error: { message?: unknown }) => {
           // Not `instanceof Error`: the native binding's errors may come from another realm (as under jest).
           const message = String(error?.message ?? "");
           throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
@@ -149,8 +168,24 @@ export class LocalDatabase {
     }
   }
 
+  /**
+   * The batch's rows, keyed by day table as the writer addressed them, where the stack's layout
+   * stores them: in their day tables, or all in the partitioned table with their tenant and day.
+   */
+  private inLayout(rows: LoadBatch["rows"]): LoadBatch["rows"] {
+    if (this.settings.layout !== "partitioned" || rows.size === 0) return rows;
+    const { templateTable } = this.settings;
+    const partitionedRows = [...rows].flatMap(([table, tableRows]) => tableRows.map((row) => partitionedRow(row, tableSuffixOf(templateTable, table))));
+    return new Map([[PARTITIONED_TABLE, partitionedRows]]);
+  }
+
+  private schemaOf(table: string): readonly SchemaField[] {
+    return table === PARTITIONED_TABLE ? this.partitionedSchema : this.schema;
+  }
+
   private async prepareTable(table: string): Promise<void> {
-    for (const sql of [createTableSql(table, this.schema), ...addMissingColumnsSql(table, this.schema)]) {
+    const schema = this.schemaOf(table);
+    for (const sql of [createTableSql(table, schema), ...addMissingColumnsSql(table, schema)]) {
       await this.loader.run(sql);
     }
   }
@@ -164,6 +199,10 @@ export class LocalDatabase {
   }
 
   private async refreshEventsView(): Promise<void> {
+    if (this.settings.layout === "partitioned") {
+      await this.loader.run(createViewSql(VIEWS.events, partitionedEventsQuery(duckDbDialect)));
+      return;
+    }
     const tables = (
       await this.loader.runAndReadAll(
         `SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_type = 'BASE TABLE'`,

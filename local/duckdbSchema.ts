@@ -1,5 +1,6 @@
+import { EVENT_DATE_COLUMN, parseTableSuffix, TENANT_COLUMN, VIEWS } from "../functions/core/layout";
 import type { SchemaField } from "../functions/core/schema";
-import { decodeTenant } from "../functions/core/tenant";
+import type { SqlDialect } from "../functions/core/views";
 
 /**
  * The cloud's table layout in DuckDB terms. Pure: SQL text is built here and run by database.ts.
@@ -12,9 +13,8 @@ export const DUCKDB_TYPES: Readonly<Record<SchemaField["type"], string>> = {
   FLOAT64: "DOUBLE",
   BOOL: "BOOLEAN",
   TIMESTAMP: "TIMESTAMP",
+  DATE: "DATE",
 };
-
-const EVENTS_VIEW = "events";
 
 /** Deduplication key: the stable insertId, which BigQuery only deduplicates on a best-effort basis. */
 const KEY_COLUMN = "insert_id";
@@ -36,6 +36,18 @@ export function dayTableName(templateTable: string, tableSuffix: string): string
   return templateTable + tableSuffix;
 }
 
+/** The inverse of dayTableName. */
+export function tableSuffixOf(templateTable: string, dayTable: string): string {
+  return dayTable.slice(templateTable.length);
+}
+
+/** The views' dialect here: every table and view is in the one database, so names stay unqualified. */
+export const duckDbDialect: SqlDialect = { identifier: quoteIdentifier, table: quoteIdentifier, string: sqlString };
+
+export function createViewSql(name: string, query: string): string {
+  return `CREATE OR REPLACE VIEW ${quoteIdentifier(name)} AS\n${query}`;
+}
+
 export interface DayTable {
   readonly name: string;
   readonly tenant: string;
@@ -46,10 +58,8 @@ export interface DayTable {
 /** The tenant and UTC day of a table named `<template>_<encoded tenant>_<YYYYMMDD>`, or undefined for any other table. */
 export function parseDayTableName(templateTable: string, name: string): DayTable | undefined {
   if (!name.startsWith(`${templateTable}_`)) return undefined;
-  const match = /^([A-Za-z0-9]+)_(\d{4})(\d{2})(\d{2})$/.exec(name.slice(templateTable.length + 1));
-  const tenant = match ? decodeTenant(match[1]) : undefined;
-  if (!match || tenant === undefined) return undefined;
-  return { name, tenant, date: `${match[2]}-${match[3]}-${match[4]}` };
+  const parsed = parseTableSuffix(tableSuffixOf(templateTable, name));
+  return parsed && { name, ...parsed };
 }
 
 /** Creates a table with the template's columns; the template table and every day table use it. */
@@ -88,9 +98,9 @@ export function insertRowsSql(table: string, columns: readonly string[], rowCoun
 export function eventsViewSql(templateTable: string, dayTables: readonly DayTable[]): string {
   const selects =
     dayTables.length === 0
-      ? [`SELECT *, CAST(NULL AS VARCHAR) AS tenant, CAST(NULL AS DATE) AS event_date FROM ${quoteIdentifier(templateTable)}`]
+      ? [`SELECT *, CAST(NULL AS VARCHAR) AS ${TENANT_COLUMN}, CAST(NULL AS DATE) AS ${EVENT_DATE_COLUMN} FROM ${quoteIdentifier(templateTable)}`]
       : [...dayTables]
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-          .map((table) => `SELECT *, ${sqlString(table.tenant)} AS tenant, DATE '${table.date}' AS event_date FROM ${quoteIdentifier(table.name)}`);
-  return `CREATE OR REPLACE VIEW ${quoteIdentifier(EVENTS_VIEW)} AS\n${selects.join("\nUNION ALL BY NAME\n")}`;
+          .map((table) => `SELECT *, ${sqlString(table.tenant)} AS ${TENANT_COLUMN}, DATE '${table.date}' AS ${EVENT_DATE_COLUMN} FROM ${quoteIdentifier(table.name)}`);
+  return createViewSql(VIEWS.events, selects.join("\nUNION ALL BY NAME\n"));
 }

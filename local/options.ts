@@ -29,13 +29,13 @@ export class UsageError extends Error {
   }
 }
 
-const DATA_OPTIONS = {
+export const DATA_OPTIONS = {
   "data-dir": { type: "string", default: ".data" },
   db: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies ParseArgsConfig["options"];
 
-const DATA_USAGE = `  --data-dir DIR   spool, database and server file (default .data)
+export const DATA_USAGE = `  --data-dir DIR   spool, database and server file (default .data)
   --db FILE        DuckDB file (default DIR/pixel.duckdb)
   -h, --help       this help`;
 

@@ -3,7 +3,7 @@ import type { AttributeSpec, AttributeType } from "./settings";
 /** A BigQuery table field, in the JSON form that both the API and `gcp.bigquery.Table.schema` take. */
 export interface SchemaField {
   readonly name: string;
-  readonly type: "STRING" | "INT64" | "FLOAT64" | "BOOL" | "TIMESTAMP";
+  readonly type: "STRING" | "INT64" | "FLOAT64" | "BOOL" | "TIMESTAMP" | "DATE";
   readonly mode: "REQUIRED" | "NULLABLE";
   readonly description: string;
 }

@@ -8,6 +8,7 @@ import {
   readString,
   readStringList,
 } from "./configFields";
+import { DECLARED_TABLE_NAMES, Layout, LAYOUTS, TABLE_NAME_COLUMNS } from "./layout";
 import { MAX_TENANT_BYTES } from "./tenant";
 import { STANDARD_COLUMN_NAMES } from "./schema";
 import { SIGNATURE_PARAMETER } from "./signature";
@@ -41,6 +42,10 @@ export interface CoreSettings {
   readonly maxValueLength: number;
   /** The template table; day tables are named `<templateTable>_<tenant>_<YYYYMMDD>`. */
   readonly templateTable: string;
+  /** A table per tenant and day (templateSuffix), or one partitioned table; see layout.ts. */
+  readonly layout: Layout;
+  /** The attribute that names the event's type: a column of daily_counts and a clustering column. */
+  readonly eventTypeAttribute?: string;
   /** Refuse pixel URLs without a valid `sig` (HMAC-SHA256 with one of signingKeys). */
   readonly signedUrls: boolean;
   /**
@@ -56,8 +61,12 @@ export const DEFAULT_CORE_SETTINGS = {
   anonymizeIp: true,
   maxValueLength: 1024,
   templateTable: "pixel",
+  layout: "per-tenant-day",
   signedUrls: false,
 } as const;
+
+/** The event-type attribute when the stack names none and has an attribute of this name. */
+export const DEFAULT_EVENT_TYPE_ATTRIBUTE = "type";
 
 /** The config keys readCoreSettings reads. */
 export const CORE_CONFIG_KEYS = [
@@ -68,6 +77,8 @@ export const CORE_CONFIG_KEYS = [
   "anonymizeIp",
   "maxValueLength",
   "templateTable",
+  "layout",
+  "eventTypeAttribute",
   "signedUrls",
 ] as const;
 
@@ -80,6 +91,8 @@ const COLUMN_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 /** A template name must leave room for the suffix within BigQuery's 1,024-character table name limit. */
 const TEMPLATE_TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
 const PIXEL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+const LAYOUT = new RegExp(`^(?:${LAYOUTS.join("|")})$`);
+const DERIVED_COLUMN_NAMES: ReadonlySet<string> = new Set(TABLE_NAME_COLUMNS.map((column) => column.name));
 
 /** Reads and validates the parser settings, adding every problem found to `problems`. */
 export function readCoreSettings(raw: RawConfig, problems: ConfigProblems): CoreSettings {
@@ -89,6 +102,7 @@ export function readCoreSettings(raw: RawConfig, problems: ConfigProblems): Core
     hint: "use a query parameter name made of letters, digits and _ that starts with a letter",
   });
   const attributes = readAttributes(raw, tenantAttribute, problems);
+  const eventTypeAttribute = readEventTypeAttribute(raw, attributes, tenantAttribute, problems);
   const tenantAllowlist = readStringList(raw, "tenantAllowlist", problems);
   tenantAllowlist?.forEach((tenant, index) => {
     const bytes = Buffer.byteLength(tenant, "utf8");
@@ -111,13 +125,60 @@ export function readCoreSettings(raw: RawConfig, problems: ConfigProblems): Core
       min: 1,
       max: 65536,
     }),
-    templateTable: readString(raw, "templateTable", problems, {
-      fallback: DEFAULT_CORE_SETTINGS.templateTable,
-      pattern: TEMPLATE_TABLE_NAME,
-      hint: "use 1 to 100 letters, digits and _, starting with a letter",
-    }),
+    templateTable: readTemplateTable(raw, problems),
+    layout: readString(raw, "layout", problems, {
+      fallback: DEFAULT_CORE_SETTINGS.layout,
+      pattern: LAYOUT,
+      hint: 'use "per-tenant-day" (a table per tenant and UTC day, the default) or "partitioned" (one table partitioned by day, for high volume)',
+    }) as Layout,
+    ...(eventTypeAttribute ? { eventTypeAttribute } : {}),
     signedUrls: readBoolean(raw, "signedUrls", problems, DEFAULT_CORE_SETTINGS.signedUrls),
   };
+}
+
+/**
+ * The views read every table named `<templateTable>*` (BigQuery refuses a wildcard that matches
+ * a view), and DuckDB names are case-insensitive, so no declared name may start with it in any case.
+ */
+function readTemplateTable(raw: RawConfig, problems: ConfigProblems): string {
+  const templateTable = readString(raw, "templateTable", problems, {
+    fallback: DEFAULT_CORE_SETTINGS.templateTable,
+    pattern: TEMPLATE_TABLE_NAME,
+    hint: "use 1 to 100 letters, digits and _, starting with a letter",
+  });
+  const clashes = DECLARED_TABLE_NAMES.filter((name) => name.toLowerCase().startsWith(templateTable.toLowerCase()));
+  if (clashes.length === 0) return templateTable;
+  problems.add(
+    "templateTable",
+    `"${templateTable}" is the start of ${clashes.join(", ")}, which this program declares next to the day tables; the views read every table whose name starts with the template's, so choose another name, such as "${DEFAULT_CORE_SETTINGS.templateTable}".`,
+  );
+  return DEFAULT_CORE_SETTINGS.templateTable;
+}
+
+/**
+ * The event-type attribute: the one named in the config, else "type" when the stack keeps it.
+ * It must be a whitelisted attribute other than the tenant, and clusterable (not FLOAT64).
+ */
+function readEventTypeAttribute(raw: RawConfig, attributes: readonly AttributeSpec[], tenantAttribute: string, problems: ConfigProblems): string | undefined {
+  const named = readString(raw, "eventTypeAttribute", problems, {
+    pattern: COLUMN_NAME,
+    hint: "use the name of one of the attributes",
+  });
+  if (named === undefined) {
+    const fallback = attributes.find((attribute) => attribute.name === DEFAULT_EVENT_TYPE_ATTRIBUTE);
+    return fallback && fallback.name !== tenantAttribute && fallback.type !== "FLOAT64" ? fallback.name : undefined;
+  }
+  const attribute = attributes.find((candidate) => candidate.name === named);
+  if (!attribute) {
+    problems.add("eventTypeAttribute", `"${named}" is not one of the attributes; add it to attributes or name another (${attributes.map((candidate) => candidate.name).join(", ")}).`);
+  } else if (attribute.name === tenantAttribute) {
+    problems.add("eventTypeAttribute", `"${named}" is the tenant attribute, which every view already has as the tenant column; name the attribute that carries the event's type.`);
+  } else if (attribute.type === "FLOAT64") {
+    problems.add("eventTypeAttribute", `"${named}" is FLOAT64, and BigQuery cannot cluster on FLOAT64; use a STRING, INT64 or BOOL attribute.`);
+  } else {
+    return named;
+  }
+  return undefined;
 }
 
 /**
@@ -163,6 +224,10 @@ function readAttributes(raw: RawConfig, tenantAttribute: string, problems: Confi
     }
     if (STANDARD_COLUMN_NAMES.has(folded)) {
       problems.add(key, `"${name}" is a standard column of every row; rename the attribute.`);
+      continue;
+    }
+    if (DERIVED_COLUMN_NAMES.has(folded)) {
+      problems.add(key, `"${name}" is a column the views add (and the partitioned table stores); rename the attribute.`);
       continue;
     }
     if (seen.has(folded)) {

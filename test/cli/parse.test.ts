@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { loadBalancerEntry, pixelUrl } from "../support/logEntries";
+import { parseLine } from "../../cli/parse";
+import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../support/logEntries";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -41,4 +42,13 @@ it("names the missing stack file and exits 2", () => {
   const { status, stderr } = runParse("{}\n", ["--stack", "does-not-exist"]);
   expect(status).toBe(2);
   expect(stderr).toContain("Pulumi.does-not-exist.yaml does not exist");
+});
+
+it("names the table and row the function writes in the partitioned layout", () => {
+  const line = parseLine(JSON.stringify(loadBalancerEntry()), { ...DEV_SETTINGS, layout: "partitioned" });
+  expect(JSON.parse(line)).toMatchObject({
+    ok: true,
+    table: "events_partitioned",
+    row: { user_id: "acme", tenant: "acme", event_date: "2017-05-17" },
+  });
 });

@@ -92,6 +92,8 @@ describe("settings", () => {
       anonymizeIp: true,
       maxValueLength: 1024,
       templateTable: "pixel",
+      layout: "per-tenant-day",
+      eventTypeAttribute: "type",
       signedUrls: false,
     });
   });

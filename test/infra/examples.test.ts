@@ -11,7 +11,7 @@ function core(raw: Record<string, unknown>): CoreSettings {
 
 const DEV = core({ attributes: { user_id: "STRING", order_id: "INT64", type: "STRING" } });
 const TYPED = core({ attributes: { price: "FLOAT64", customer: "STRING", opened: "BOOL" }, tenantAttribute: "customer", pixelPath: "/t/p.png" });
-const ALLOWLISTED = core({ attributes: { user_id: "STRING" }, tenantAllowlist: ["Acme-Corp", "beta"], templateTable: "events" });
+const ALLOWLISTED = core({ attributes: { user_id: "STRING" }, tenantAllowlist: ["Acme-Corp", "beta"], templateTable: "hits" });
 
 describe.each([
   [DEV, "1.2.3.4", undefined, "http://1.2.3.4/pixel.png"],
@@ -73,7 +73,7 @@ describe.each([
 
 describe.each([
   [DEV, "FROM `p.pixel_dev.pixel_acme_*`", "SELECT event_timestamp, `user_id`, `order_id`, `type`"],
-  [ALLOWLISTED, "FROM `p.pixel_dev.events_X41cmeX2DX43orp_*`", "SELECT event_timestamp, `user_id`"],
+  [ALLOWLISTED, "FROM `p.pixel_dev.hits_X41cmeX2DX43orp_*`", "SELECT event_timestamp, `user_id`"],
 ])("exampleQuery(%#)", (settings, from, select) => {
   const query = exampleQuery("p", "pixel_dev", settings, { from: "20260101", to: "20260131" });
 

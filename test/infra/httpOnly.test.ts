@@ -19,7 +19,7 @@ test("serves the pixel map over HTTP on port 80, with no certificate, HTTPS prox
 
 test("exports the HTTP rule's request logs", () => {
   const rule = only(run, "gcp:compute/globalForwardingRule:GlobalForwardingRule");
-  expect(only(run, "gcp:logging/projectSink:ProjectSink").inputs.filter).toContain(`resource.labels.forwarding_rule_name="${rule.state.name}"`);
+  expect(only(run, "gcp:logging/projectSink:ProjectSink", (sink) => sink.name === "pixel-logs-sink").inputs.filter).toContain(`resource.labels.forwarding_rule_name="${rule.state.name}"`);
 });
 
 test("the outputs say the pixel is served over plain HTTP on the IP", () => {

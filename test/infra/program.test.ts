@@ -53,6 +53,7 @@ describe("Google APIs", () => {
       "compute.googleapis.com",
       "iam.googleapis.com",
       "logging.googleapis.com",
+      "monitoring.googleapis.com",
       "pubsub.googleapis.com",
       "run.googleapis.com",
       "secretmanager.googleapis.com",
@@ -85,7 +86,7 @@ describe("pixel bucket", () => {
   });
 
   test("the function source bucket is private, with public access prevention enforced", () => {
-    const source = only(run, "gcp:storage/bucket:Bucket", (bucket) => bucket !== pixelBucket());
+    const source = only(run, "gcp:storage/bucket:Bucket", (bucket) => bucket.name === "pixel-collector-source");
     expect(source.inputs).toMatchObject({ publicAccessPrevention: "enforced", uniformBucketLevelAccess: true });
   });
 });
@@ -132,16 +133,22 @@ describe("load balancer and CDN", () => {
 
 describe("log routing", () => {
   test("the sink sends the HTTPS rule's request logs to the topic, with its own writer identity", () => {
-    const sink = only(run, "gcp:logging/projectSink:ProjectSink");
+    const sink = only(run, "gcp:logging/projectSink:ProjectSink", (candidate) => candidate.name === "pixel-logs-sink");
     expect(sink.inputs.destination).toBe(`pubsub.googleapis.com/projects/${TEST_PROJECT}/topics/${logTopic().state.name}`);
     expect(sink.inputs.filter).toBe(`resource.type="http_load_balancer" AND resource.labels.forwarding_rule_name="${rule("443").state.name}"`);
     expect(sink.inputs.uniqueWriterIdentity).toBe(true);
   });
 
-  test("the sink's identity may publish to that topic and has no other grant", () => {
-    expect(grantsTo(SINK_WRITER).map((grant) => [grant.type, grant.inputs.topic, grant.inputs.role])).toEqual([
-      ["gcp:pubsub/topicIAMMember:TopicIAMMember", logTopic().state.name, "roles/pubsub.publisher"],
-    ]);
+  test("the sinks' identity may publish to that topic and add objects to the raw archive, and has no other grant", () => {
+    const archive = only(run, "gcp:storage/bucket:Bucket", (bucket) => bucket.name === "pixel-archive-bucket");
+    const granted = grantsTo(SINK_WRITER).map((grant) => [grant.type, grant.inputs.topic ?? grant.inputs.bucket, grant.inputs.role]);
+    expect(granted).toEqual(
+      expect.arrayContaining([
+        ["gcp:pubsub/topicIAMMember:TopicIAMMember", logTopic().state.name, "roles/pubsub.publisher"],
+        ["gcp:storage/bucketIAMMember:BucketIAMMember", archive.state.name, "roles/storage.objectCreator"],
+      ]),
+    );
+    expect(granted).toHaveLength(2);
   });
 });
 
@@ -260,7 +267,7 @@ describe("BigQuery", () => {
   });
 
   test("the template table's schema comes from the same attribute config as the function", () => {
-    const table = only(run, "gcp:bigquery/table:Table");
+    const table = only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.view === undefined);
     const attributes = parseCoreSettingsJson(collector().inputs.serviceConfig.environmentVariables.PIXEL_PIPELINE_SETTINGS).attributes;
     expect(table.inputs).toMatchObject({ datasetId: "pixel_dev", tableId: "pixel", deletionProtection: false });
     expect(JSON.parse(table.inputs.schema)).toEqual(templateSchema(attributes));

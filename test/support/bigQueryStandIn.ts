@@ -1,7 +1,7 @@
 import { BigQuery } from "@google-cloud/bigquery";
 import { OAuth2Client } from "google-auth-library";
-import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { LoopbackStandIn } from "./loopbackStandIn";
 
 export interface RecordedRequest {
   readonly method: string;
@@ -40,26 +40,14 @@ const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[
  * A loopback HTTP server that answers like BigQuery's tabledata.insertAll, records every request,
  * and answers 404 to anything else, so a test sees any call besides insertAll.
  */
-export class BigQueryStandIn {
+export class BigQueryStandIn extends LoopbackStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Rows stored by successful inserts, by insertId: BigQuery's dedup, made exact. */
   readonly stored = new Map<string, unknown>();
   private answers: ScriptedAnswer[] = [];
   private faultPlan?: FaultPlan;
-  private readonly server: Server = createServer((request, response) => void this.answer(request, response));
 
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-  }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
 
   /** The answers to the next insertAll calls, in order; afterwards every call succeeds. */
   script(...answers: ScriptedAnswer[]): void {
@@ -88,7 +76,7 @@ export class BigQueryStandIn {
     return new BigQuery({ projectId: "test-project", apiEndpoint: this.endpoint, authClient: auth, autoRetry: false });
   }
 
-  private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");

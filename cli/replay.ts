@@ -1,0 +1,264 @@
+// npm run replay -- --stack <name> [--dry-run | --local] <archive file | directory | gs://bucket/prefix> ...
+// Runs archived load balancer log entries through the function's core again and writes the rows to
+// the stack's BigQuery dataset, or to the local DuckDB file. docs/operations.md explains when.
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { BigQuery } from "@google-cloud/bigquery";
+import { ConfigError, RawConfig } from "../functions/core/configFields";
+import type { AcceptedEvent } from "../functions/core/event";
+import { insertTableName, storedTableName } from "../functions/core/layout";
+import type { CoreSettings } from "../functions/core/settings";
+import { defaultDatasetId } from "../infra/naming";
+import { DATA_OPTIONS, DATA_USAGE, dataPaths, UsageError } from "../local/options";
+import type { DataPaths } from "../local/options";
+import { ArchiveFile, listArchive } from "./archiveSource";
+import { serviceApi } from "./googleApi";
+import { parseEntryLine } from "./parse";
+import { ReplayProgress, terminalProgress } from "./progress";
+import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";
+import { readStackCoreSettings, readStackFile, readStackProject } from "./stackFile";
+
+export const REPLAY_USAGE = `Usage: npm run replay -- --stack NAME [options] SOURCE...
+Replays archived request logs through the function's core. SOURCE is a file the archive sink
+wrote, a directory of them, or gs://BUCKET/PREFIX (e.g. gs://BUCKET/requests/2026/01/05/).
+  --stack NAME         settings from Pulumi.NAME.yaml (required)
+  --dry-run            write nothing; print the events per table and the refusals per reason
+  --local              write to the local DuckDB file instead of BigQuery (stop npm start first)
+  --project ID         BigQuery project (default gcp:project of the stack)
+  --dataset ID         BigQuery dataset (default the stack's datasetId, else pixel_NAME)
+  --concurrency N      insertAll calls in flight, 1 to 100 (default ${DEFAULT_BIGQUERY_TARGET_OPTIONS.concurrency})
+With --local:
+${DATA_USAGE}`;
+
+export type ReplayMode = "dry-run" | "bigquery" | "local";
+
+export interface ReplayCommand {
+  readonly help: boolean;
+  readonly stack: string;
+  readonly sources: readonly string[];
+  readonly mode: ReplayMode;
+  readonly project?: string;
+  readonly dataset?: string;
+  readonly concurrency: number;
+  readonly paths: DataPaths;
+}
+
+/** The command line as options; throws UsageError for anything it cannot run. */
+export function parseReplayArgs(args: readonly string[]): ReplayCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: {
+        ...DATA_OPTIONS,
+        stack: { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        local: { type: "boolean", default: false },
+        project: { type: "string" },
+        dataset: { type: "string" },
+        concurrency: { type: "string" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const paths = dataPaths(values["data-dir"], values.db);
+  if (values.help) return { help: true, stack: "", sources: [], mode: "dry-run", concurrency: 1, paths };
+  if (!values.stack) throw new UsageError("pass --stack with the stack whose settings and dataset to use");
+  if (positionals.length === 0) throw new UsageError("name at least one archive file, directory or gs:// prefix");
+  if (values["dry-run"] && values.local) throw new UsageError("--dry-run and --local exclude each other: a dry run writes nowhere");
+  const mode: ReplayMode = values["dry-run"] ? "dry-run" : values.local ? "local" : "bigquery";
+  if (mode !== "bigquery" && (values.project || values.dataset || values.concurrency)) {
+    throw new UsageError("--project, --dataset and --concurrency are for writing to BigQuery, not with --dry-run or --local");
+  }
+  if (mode !== "local" && (values.db || args.some((arg) => arg.startsWith("--data-dir")))) {
+    throw new UsageError("--data-dir and --db are for --local");
+  }
+  const concurrency = values.concurrency === undefined ? DEFAULT_BIGQUERY_TARGET_OPTIONS.concurrency : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) {
+    throw new UsageError(`--concurrency must be a whole number from 1 to 100, got ${JSON.stringify(values.concurrency)}`);
+  }
+  return {
+    help: false,
+    stack: values.stack,
+    sources: positionals,
+    mode,
+    ...(values.project ? { project: values.project } : {}),
+    ...(values.dataset ? { dataset: values.dataset } : {}),
+    concurrency,
+    paths,
+  };
+}
+
+/** The BigQuery dataset to write to: flags first, then the stack file, then the program's defaults. */
+export function replayDestination(command: ReplayCommand, stackConfig: RawConfig, stackProject: string | undefined): { project: string; dataset: string } {
+  const project = command.project ?? stackProject;
+  if (!project) throw new UsageError(`Pulumi.${command.stack}.yaml sets no gcp:project: pass --project`);
+  const configured = typeof stackConfig.datasetId === "string" && stackConfig.datasetId !== "" ? stackConfig.datasetId : undefined;
+  return { project, dataset: command.dataset ?? configured ?? defaultDatasetId(command.stack) };
+}
+
+export interface ReplaySummary {
+  files: number;
+  entries: number;
+  /** Events by day table, as the function would write them (an entry the archive holds twice counts twice). */
+  readonly accepted: Map<string, number>;
+  /** Entries that are not events, by refusal reason. */
+  readonly refused: Map<string, number>;
+  /** Events written (or already there: the stores drop a repeated insertId). */
+  stored: number;
+  readonly rejected: RejectedRow[];
+}
+
+export interface ReplayOptions {
+  readonly files: readonly ArchiveFile[];
+  readonly settings: CoreSettings;
+  /** Without a target nothing is written: a dry run. */
+  readonly target?: ReplayTarget;
+  readonly progress?: ReplayProgress;
+  /** Events handed to the target at once. */
+  readonly batchSize?: number;
+}
+
+export class ReplayError extends Error {
+  constructor(
+    readonly summary: ReplaySummary,
+    file: string,
+    cause: unknown,
+  ) {
+    super(
+      `replay stopped in ${file} after ${summary.entries} log entries (${summary.stored} events written): ${cause instanceof Error ? cause.message : String(cause)}\n` +
+        "Running the same replay again is safe: every event keeps its insertId.",
+    );
+    this.name = "ReplayError";
+  }
+}
+
+const DEFAULT_BATCH_SIZE = 500;
+
+/** Reads every file line by line, runs each entry through the core, and writes the events in batches. */
+export async function replayArchive(options: ReplayOptions): Promise<ReplaySummary> {
+  const { files, settings, target, progress } = options;
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const summary: ReplaySummary = { files: 0, entries: 0, accepted: new Map(), refused: new Map(), stored: 0, rejected: [] };
+  let batch: AcceptedEvent[] = [];
+  const flush = async (): Promise<void> => {
+    if (!target || batch.length === 0) return;
+    const rejected = await target.store(batch);
+    summary.stored += batch.length - rejected.length;
+    summary.rejected.push(...rejected);
+    batch = [];
+  };
+
+  progress?.start(files.reduce((total, file) => total + file.size, 0));
+  let bytesBefore = 0;
+  try {
+    for (const file of files) {
+      let bytesRead = bytesBefore;
+      try {
+        for await (const line of createInterface({ input: await file.open(), crlfDelay: Infinity })) {
+          bytesRead += Buffer.byteLength(line) + 1;
+          if (line.trim() === "") continue;
+          summary.entries++;
+          const result = parseEntryLine(line, settings);
+          if (result.ok) {
+            increment(summary.accepted, storedTableName(settings.layout, settings.templateTable, result.tableSuffix));
+            batch.push(result);
+            if (batch.length >= batchSize) await flush();
+          } else {
+            increment(summary.refused, result.reason);
+          }
+          progress?.update(bytesRead, summary.entries);
+        }
+        await flush();
+      } catch (error) {
+        throw new ReplayError(summary, file.name, error);
+      }
+      summary.files++;
+      bytesBefore += file.size;
+      progress?.update(bytesBefore, summary.entries);
+    }
+  } finally {
+    progress?.stop();
+  }
+  return summary;
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** What the run did, for a person: totals, then one line per table and per refusal reason. */
+export function formatSummary(summary: ReplaySummary, mode: ReplayMode, destination?: string): string {
+  const count = (map: Map<string, number>) => [...map.values()].reduce((sum, value) => sum + value, 0);
+  const lines = [
+    `${summary.files} file(s), ${summary.entries} log entries: ${count(summary.accepted)} events, ${count(summary.refused)} refused`,
+    ...section("events by table", summary.accepted),
+    ...section("refusals by reason", summary.refused),
+  ];
+  if (mode === "dry-run") {
+    lines.push("dry run: nothing was written");
+  } else {
+    lines.push(`wrote ${summary.stored} events to ${destination}; a repeated entry keeps its insertId, so it is one row`);
+  }
+  if (summary.rejected.length > 0) {
+    lines.push(`${summary.rejected.length} events were rejected by the store and are not written:`);
+    lines.push(...summary.rejected.slice(0, 5).map((row) => `  ${row.table} ${row.insertId}: ${row.detail}`));
+  }
+  return lines.join("\n");
+}
+
+function section(title: string, counts: Map<string, number>): string[] {
+  if (counts.size === 0) return [];
+  const keys = [...counts.keys()].sort();
+  const width = Math.max(...keys.map((key) => key.length));
+  return [`${title}:`, ...keys.map((key) => `  ${key.padEnd(width)}  ${counts.get(key)}`)];
+}
+
+async function main(): Promise<void> {
+  const command = parseReplayArgs(process.argv.slice(2));
+  if (command.help) {
+    console.log(REPLAY_USAGE);
+    return;
+  }
+  const settings = readStackCoreSettings(command.stack);
+  const files = await listArchive(command.sources, () => serviceApi("storage"));
+  if (files.length === 0) throw new UsageError(`no archive files (*.json) under ${command.sources.join(", ")}`);
+
+  let target: ReplayTarget | undefined;
+  let destination: string | undefined;
+  if (command.mode === "bigquery") {
+    const { project, dataset } = replayDestination(command, readStackFile(command.stack), readStackProject(command.stack));
+    const table = new BigQuery({ projectId: project }).dataset(dataset).table(insertTableName(settings.layout, settings.templateTable));
+    target = bigQueryTarget(table, settings, { ...DEFAULT_BIGQUERY_TARGET_OPTIONS, concurrency: command.concurrency });
+    destination = `BigQuery ${project}.${dataset}`;
+  } else if (command.mode === "local") {
+    target = await localTarget(command.paths.database, settings);
+    destination = command.paths.database;
+  }
+  try {
+    const summary = await replayArchive({ files, settings, target, progress: process.stderr.isTTY ? terminalProgress(process.stderr) : undefined });
+    console.log(formatSummary(summary, command.mode, destination));
+    if (summary.rejected.length > 0) process.exitCode = 1;
+  } finally {
+    await target?.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${REPLAY_USAGE}`);
+      process.exitCode = 2;
+    } else if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exitCode = 2;
+    } else {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exitCode = 1;
+    }
+  });
+}
