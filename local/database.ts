@@ -23,6 +23,7 @@ import {
   eventsViewSql,
   insertRowsSql,
   parseDayTableName,
+  rowsParameter,
   tableSuffixOf,
 } from "./duckdbSchema";
 import type { DayTable } from "./duckdbSchema";
@@ -56,9 +57,6 @@ const BOOKKEEPING_TABLES = [
   `CREATE TABLE IF NOT EXISTS spool_checkpoint (id INTEGER PRIMARY KEY, segment BIGINT NOT NULL, "offset" BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS refusals (message_id VARCHAR PRIMARY KEY, reason VARCHAR NOT NULL, severity VARCHAR NOT NULL, detail VARCHAR, request_timestamp TIMESTAMP, log_entry VARCHAR)`,
 ];
-
-/** Keeps each statement's parameter count in the thousands. */
-const ROWS_PER_INSERT = 200;
 
 /** DuckDB errors about the data itself: retrying the same rows cannot help. */
 const DATA_ERROR = /^(Conversion|Constraint|Binder|Invalid Input|Out of Range) Error/;
@@ -191,11 +189,7 @@ export class LocalDatabase {
   }
 
   private async insert<T extends object>(table: string, columns: readonly (keyof T & string)[], rows: readonly T[]): Promise<void> {
-    for (let first = 0; first < rows.length; first += ROWS_PER_INSERT) {
-      const chunk = rows.slice(first, first + ROWS_PER_INSERT);
-      const values = chunk.flatMap((row) => columns.map((column) => (row[column] ?? null) as DuckDBValue));
-      await this.loader.run(insertRowsSql(table, columns, chunk.length), values);
-    }
+    if (rows.length > 0) await this.loader.run(insertRowsSql(table, columns), [rowsParameter(columns, rows)]);
   }
 
   private async refreshEventsView(): Promise<void> {

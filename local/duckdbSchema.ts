@@ -81,13 +81,31 @@ export function addMissingColumnsSql(table: string, schema: readonly SchemaField
     .map((field) => `ALTER TABLE ${quoteIdentifier(table)} ADD COLUMN IF NOT EXISTS ${quoteIdentifier(field.name)} ${DUCKDB_TYPES[field.type]}`);
 }
 
-/** A multi-row insert with one parameter per value; a row whose insert_id is already stored is skipped. */
-export function insertRowsSql(table: string, columns: readonly string[], rowCount: number): string {
-  const rows = Array.from(
-    { length: rowCount },
-    (_, row) => `(${columns.map((_, column) => `$${row * columns.length + column + 1}`).join(", ")})`,
-  );
-  return `INSERT OR IGNORE INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(", ")}) VALUES ${rows.join(", ")}`;
+/**
+ * Inserts a whole batch bound as one parameter, the JSON text of `rowsParameter`: binding one
+ * parameter per value costs the loader far more than DuckDB's JSON parser does. Every value
+ * arrives as text and is cast to its column's type, as BigQuery casts the JSON of insertAll; a
+ * value that does not fit fails the statement. A row whose insert_id is already stored is skipped.
+ */
+export function insertRowsSql(table: string, columns: readonly string[]): string {
+  const values = columns.map((_, index) => `row[${index + 1}]`);
+  return `INSERT OR IGNORE INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(", ")}) SELECT ${values.join(", ")} FROM (SELECT unnest(json_transform_strict($1, '[["VARCHAR"]]')) AS row)`;
+}
+
+/** JSON.stringify escapes an unpaired surrogate (paired ones stay raw); a literal backslash before "ud8" only costs the slow path. */
+const ESCAPED_SURROGATE = /\\ud[89a-f]/;
+const LONE_SURROGATE = /[\uD800-\uDFFF]/gu;
+
+/**
+ * The parameter of insertRowsSql: a JSON array with one array of values, in `columns` order, per
+ * row. DuckDB's JSON parser refuses unpaired surrogates, so they become U+FFFD, as they did when
+ * each string was bound as a value.
+ */
+export function rowsParameter<T extends object>(columns: readonly (keyof T & string)[], rows: readonly T[]): string {
+  const values = rows.map((row) => columns.map((column) => row[column] ?? null));
+  const json = JSON.stringify(values);
+  if (!ESCAPED_SURROGATE.test(json)) return json;
+  return JSON.stringify(values, (_key, value: unknown) => (typeof value === "string" ? value.replace(LONE_SURROGATE, "\uFFFD") : value));
 }
 
 /**

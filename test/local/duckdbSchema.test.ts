@@ -13,6 +13,7 @@ import {
   eventsViewSql,
   insertRowsSql,
   parseDayTableName,
+  rowsParameter,
   sqlString,
 } from "../../local/duckdbSchema";
 import { settingsFor } from "./helpers";
@@ -88,16 +89,34 @@ describe("SQL text in a real DuckDB", () => {
   it("stores the core's JSON values exactly: INT64 as decimal strings beyond 2^53, timestamps in microseconds", async () => {
     await connection.run(createTableSql("t", schema));
     const row = { event_timestamp: "2026-05-17T06:40:00.123456Z", insert_id: "id-1", order_id: "9223372036854775807", price: 9.5, beta: false, user_id: "a'b\0c" };
-    const columns = Object.keys(row);
-    await connection.run(insertRowsSql("t", columns, 1), Object.values(row));
+    const columns = Object.keys(row) as (keyof typeof row)[];
+    await connection.run(insertRowsSql("t", columns), [rowsParameter(columns, [row])]);
     expect(await rows(`SELECT ${columns.join(", ")} FROM t`)).toEqual([row]);
     expect(await rows(`SELECT order_id - 1 AS below FROM t`)).toEqual([{ below: "9223372036854775806" }]);
+  });
+
+  it("inserts a batch in one parameter: missing values as NULL, unpaired surrogates as U+FFFD, a value that does not fit as a Conversion Error", async () => {
+    await connection.run(createTableSql("t", schema));
+    const columns = ["event_timestamp", "insert_id", "user_id", "order_id", "price"] as const;
+    type BatchRow = Partial<Record<(typeof columns)[number], string | number>>;
+    const batch: BatchRow[] = [
+      { event_timestamp: "2026-05-17T00:00:00Z", insert_id: "a", user_id: "lone \ud800 and paired 😀", order_id: "1", price: 0.1 },
+      { event_timestamp: "2026-05-17T00:00:01Z", insert_id: "b", user_id: "back\\ud800slash" },
+    ];
+    await connection.run(insertRowsSql("t", columns), [rowsParameter(columns, batch)]);
+    expect(await rows(`SELECT ${columns.join(", ")} FROM t ORDER BY insert_id`)).toEqual([
+      { ...batch[0], event_timestamp: "2026-05-17T00:00:00.000000Z", user_id: "lone \ufffd and paired 😀", order_id: 1 },
+      { ...batch[1], event_timestamp: "2026-05-17T00:00:01.000000Z", order_id: null, price: null },
+    ]);
+    const misfit: BatchRow = { event_timestamp: "2026-05-17T00:00:00Z", insert_id: "c", order_id: "not-a-number" };
+    await expect(connection.run(insertRowsSql("t", columns), [rowsParameter(columns, [misfit])])).rejects.toThrow(/^Conversion Error/);
   });
 
   it("skips a row whose insert_id is already stored", async () => {
     await connection.run(createTableSql("t", schema));
     for (const type of ["first", "second"]) {
-      await connection.run(insertRowsSql("t", ["event_timestamp", "insert_id", "type"], 1), ["2026-05-17T00:00:00Z", "same", type]);
+      const columns = ["event_timestamp", "insert_id", "type"] as const;
+      await connection.run(insertRowsSql("t", columns), [rowsParameter(columns, [{ event_timestamp: "2026-05-17T00:00:00Z", insert_id: "same", type }])]);
     }
     expect(await rows(`SELECT type FROM t`)).toEqual([{ type: "first" }]);
   });
@@ -123,7 +142,8 @@ describe("SQL text in a real DuckDB", () => {
     });
     for (const { name } of dayTables) {
       await connection.run(createTableSql(name, schema));
-      await connection.run(insertRowsSql(name, ["event_timestamp", "insert_id"], 1), ["2026-05-17T00:00:00Z", name]);
+      const columns = ["event_timestamp", "insert_id"] as const;
+      await connection.run(insertRowsSql(name, columns), [rowsParameter(columns, [{ event_timestamp: "2026-05-17T00:00:00Z", insert_id: name }])]);
     }
     await connection.run(eventsViewSql("pixel", dayTables));
     expect(await rows(`SELECT tenant, CAST(event_date AS VARCHAR) AS day, insert_id FROM events ORDER BY day`)).toEqual(
