@@ -9,6 +9,7 @@ import { serializeCoreSettings, CoreSettings } from "../functions/core/settings"
 import { bundleFunction } from "../infra/functionBundle";
 import { corpusEntry } from "./corpus";
 import { freePort } from "../test/support/freePort";
+import { waitForLine } from "../test/support/waitForLine";
 
 const ROOT = path.join(__dirname, "..");
 const FRAMEWORK_MAIN = path.join(ROOT, "node_modules/@google-cloud/functions-framework/build/src/main.js");
@@ -30,16 +31,7 @@ async function timeFirstMessage(source: string, target: string, env: NodeJS.Proc
     stdio: ["ignore", "pipe", "pipe"],
   });
   try {
-    await new Promise<void>((resolve, reject) => {
-      let output = "";
-      const onData = (chunk: Buffer) => {
-        output += chunk;
-        if (output.includes("URL: ")) resolve();
-      };
-      child.stdout.on("data", onData);
-      child.stderr.on("data", onData);
-      child.on("exit", () => reject(new Error(`the framework exited before serving:\n${output}`)));
-    });
+    await waitForLine(child, /URL: /, 60_000);
     const response = await fetch(`http://127.0.0.1:${port}/projects/p/topics/t`, { method: "POST", headers: { "content-type": "application/json" }, body });
     await response.arrayBuffer();
     if (!response.ok) throw new Error(`first message answered ${response.status}`);

@@ -2,11 +2,12 @@
 // against nginx serving the same pixel file on the same machine. Only 127.0.0.1, bounded in time.
 import { DuckDBInstance } from "@duckdb/node-api";
 import autocannon from "autocannon";
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { freePort } from "../test/support/freePort";
+import { waitForLine } from "../test/support/waitForLine";
 
 const ROOT = path.join(__dirname, "..");
 const PIXEL = path.join(ROOT, "assets", "pixel.png");
@@ -44,24 +45,6 @@ async function load(url: string, seconds: number): Promise<LoadRun> {
     ok: result["2xx"],
     errors: result.errors + result.timeouts + result.non2xx,
   };
-}
-
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = pattern.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output}`)));
-  });
 }
 
 /** nginx from Debian's package, installed on first use, serving the pixel with one worker, like the single Node process. */

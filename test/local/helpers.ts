@@ -17,6 +17,8 @@ import type { DataPaths } from "../../local/options";
 import { startPipeline } from "../../local/pipeline";
 import type { RunningPipeline } from "../../local/pipeline";
 import { runQuery } from "../../local/queryClient";
+import { CliResult, runScript } from "../support/runScript";
+import { waitForLine } from "../support/waitForLine";
 
 /** Settings as a stack file would give them; one attribute of each type. */
 export function settingsFor(raw: RawConfig = {}): CoreSettings {
@@ -78,11 +80,6 @@ export async function countRows(dataDir: string, where = "true"): Promise<number
   return Number(row.n);
 }
 
-/** Runs a local/ entry point as its own process, as npm's scripts do but without npm in between. */
-export function spawnLocal(script: "server.ts" | "query.ts", args: readonly string[]): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ["--import", "tsx", path.join("local", script), ...args], { cwd: PROJECT_ROOT });
-}
-
 export interface ServerProcess {
   readonly child: ChildProcessWithoutNullStreams;
   readonly url: string;
@@ -92,40 +89,20 @@ export interface ServerProcess {
 
 /** Starts `npm start`'s server on a free port and resolves once it prints its URL. */
 export async function spawnServer(dataDir: string, timeoutMs = 90_000): Promise<ServerProcess> {
-  const child = spawnLocal("server.ts", ["--port", "0", "--data-dir", dataDir]);
+  const child = spawn(process.execPath, ["--import", "tsx", path.join("local", "server.ts"), "--port", "0", "--data-dir", dataDir], { cwd: PROJECT_ROOT });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), timeoutMs);
-    const check = () => {
-      const match = /listening on (http:\/\/\S+\/)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout.on("data", check);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited before it started:\n${output}`));
-    });
-  });
+  const [, url] = await waitForLine(child, /listening on (http:\/\/\S+\/)/, timeoutMs);
   return { child, url, exited, output: () => output };
 }
 
 /** Runs the query command as a process: its stdout lines, stderr and exit code. */
-export async function runQueryCommand(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawnLocal("query.ts", args);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-  return { code, stdout, stderr };
+export function runQueryCommand(args: readonly string[]): Promise<CliResult> {
+  return runScript("local/query.ts", args);
 }
 
 export interface HttpResult {

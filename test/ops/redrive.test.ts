@@ -7,7 +7,7 @@ import { UsageError } from "../../local/options";
 import { ARCHIVE_DIR, ARCHIVE_OBJECTS } from "../support/archiveSample";
 import { DEV_SETTINGS } from "../support/logEntries";
 import { PubSubStandIn } from "../support/pubsubStandIn";
-import { runCli } from "../support/runCli";
+import { runScript } from "../support/runScript";
 
 const SUBSCRIPTION = "projects/pixel-test/subscriptions/pixel-delivery-dead-letters-x1";
 const TOPIC = "projects/pixel-test/topics/pixel-logs-topic-x1";
@@ -124,7 +124,7 @@ describe("against Pub/Sub", () => {
 
   test("through the command, with the stack outputs piped in and PUBSUB_EMULATOR_HOST", async () => {
     const outputs = JSON.stringify({ requestLogTopic: TOPIC, deadLetterSubscription: SUBSCRIPTION });
-    const result = await runCli("redrive.ts", ["--stack", "dev", "--outputs", "-"], { env: { PUBSUB_EMULATOR_HOST: pubsub.host }, input: outputs });
+    const result = await runScript("cli/redrive.ts", ["--stack", "dev", "--outputs", "-"], { env: { PUBSUB_EMULATOR_HOST: pubsub.host }, input: outputs });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`moved 7 dead letters from ${SUBSCRIPTION} to ${TOPIC}`);
@@ -133,7 +133,7 @@ describe("against Pub/Sub", () => {
 });
 
 test("the command exits 2 when it cannot tell which subscription to drain", async () => {
-  const result = await runCli("redrive.ts", ["--stack", "dev"], { env: { PUBSUB_EMULATOR_HOST: "127.0.0.1:9" } });
+  const result = await runScript("cli/redrive.ts", ["--stack", "dev"], { env: { PUBSUB_EMULATOR_HOST: "127.0.0.1:9" } });
   expect(result.code).toBe(2);
   expect(result.stderr).toContain("name the dead-letter subscription and the topic");
 });

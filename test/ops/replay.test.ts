@@ -17,7 +17,7 @@ import { ARCHIVE_DIR, ARCHIVE_DISTINCT_EVENTS, ARCHIVE_EVENTS_BY_TABLE, ARCHIVE_
 import { BigQueryStandIn, insertErrors, serverError } from "../support/bigQueryStandIn";
 import { GcsStandIn } from "../support/gcsStandIn";
 import { DEV_SETTINGS, pubSubMessage } from "../support/logEntries";
-import { runCli } from "../support/runCli";
+import { runScript } from "../support/runScript";
 
 const NO_WAIT = { concurrency: 4, attempts: 3, retryDelayMs: 0 };
 const archiveFiles = () => listArchive([ARCHIVE_DIR], () => {
@@ -240,7 +240,7 @@ describe("from Cloud Storage", () => {
   });
 
   test("the whole bucket, through the command and STORAGE_EMULATOR_HOST", async () => {
-    const result = await runCli("replay.ts", ["--stack", "dev", "--dry-run", "gs://pixel-archive-x1"], { env: { STORAGE_EMULATOR_HOST: gcs.endpoint } });
+    const result = await runScript("cli/replay.ts", ["--stack", "dev", "--dry-run", "gs://pixel-archive-x1"], { env: { STORAGE_EMULATOR_HOST: gcs.endpoint } });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("3 file(s), 11 log entries: 6 events, 5 refused\n");
@@ -285,7 +285,7 @@ describe("into the local DuckDB file", () => {
   });
 
   test("through the command", async () => {
-    const result = await runCli("replay.ts", ["--stack", "dev", "--local", "--data-dir", dir, ARCHIVE_DIR]);
+    const result = await runScript("cli/replay.ts", ["--stack", "dev", "--local", "--data-dir", dir, ARCHIVE_DIR]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`wrote 6 events to ${path.join(dir, "pixel.duckdb")}`);
     expect((await readBack(path.join(dir, "pixel.duckdb"))).rows).toHaveLength(ARCHIVE_DISTINCT_EVENTS);
@@ -293,7 +293,7 @@ describe("into the local DuckDB file", () => {
 });
 
 test("the command exits 2 with the usage on a bad command line", async () => {
-  const result = await runCli("replay.ts", ["--stack", "dev"]);
+  const result = await runScript("cli/replay.ts", ["--stack", "dev"]);
   expect(result.code).toBe(2);
   expect(result.stderr).toContain("name at least one archive file");
   expect(result.stderr).toContain("Usage: npm run replay");

@@ -10,12 +10,13 @@ export interface CliResult {
 const ROOT = path.join(__dirname, "..", "..");
 
 /**
- * Runs `cli/<script>` as `npm run` would (through tsx), without blocking this process, so a
- * stand-in server in the test keeps answering it. Killed after `timeoutMs`.
+ * Runs a TypeScript script of the repo (`cli/replay.ts`, `local/query.ts`) as `npm run` would,
+ * through tsx, without blocking this process, so a stand-in server in the test keeps answering
+ * it. Killed after `timeoutMs`.
  */
-export function runCli(script: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runScript(script: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", script), ...args], {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {
       cwd: ROOT,
       env: { ...process.env, ...options.env },
       timeout: options.timeoutMs ?? 60_000,
