@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseUrl } from "../functions/core/event";
 import type { CoreSettings } from "../functions/core/settings";
 import { absoluteRequestUrl, buildLogEntry } from "./logEntry";
 import { answerNotFound, answerPixel } from "./pixelResponse";
@@ -42,7 +43,7 @@ export function createFrontEnd({ settings, pixel, spool, warn }: FrontEndOptions
     const host = request.headers.host ?? `${request.socket.localAddress}:${request.socket.localPort}`;
     const requestUrl = absoluteRequestUrl(request.url ?? "/", host);
     // The same URL parsing the core applies, so what is served as the pixel is what is counted.
-    const path = URL.canParse(requestUrl) ? new URL(requestUrl).pathname : undefined;
+    const path = parseUrl(requestUrl)?.pathname;
     const answer = path === settings.pixelPath ? answerPixel(pixel, method, request.headers) : answerNotFound();
     const loggedAtNs = nowNs();
     const entry = buildLogEntry({

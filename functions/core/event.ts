@@ -150,7 +150,7 @@ export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSetti
 }
 
 /** One parse per event: URL.canParse followed by new URL would parse every valid URL twice. */
-function parseUrl(text: string): URL | undefined {
+export function parseUrl(text: string): URL | undefined {
   try {
     return new URL(text);
   } catch {
