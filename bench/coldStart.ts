@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { FUNCTION_NAME } from "../functions/app";
 import { serializeCoreSettings, CoreSettings } from "../functions/core/settings";
 import { bundleFunction } from "../infra/functionBundle";
+import { median } from "./core";
 import { corpusEntry } from "./corpus";
 import { freePort } from "../test/support/freePort";
 import { waitForLine } from "../test/support/waitForLine";
@@ -40,8 +41,6 @@ async function timeFirstMessage(source: string, target: string, env: NodeJS.Proc
     child.kill("SIGKILL");
   }
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**
  * The first message is a real log entry for a tenant outside the allowlist: the core runs in full

@@ -35,7 +35,8 @@ function microsPerMessage(pass: () => number, count: number): { micros: number; 
   return { micros: Number(process.hrtime.bigint() - started) / 1000 / count, result };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** The middle of the measurements, which a noisy neighbour moves less than the mean. */
+export const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Alternates floor and core passes and keeps the median of each, so drift on a shared machine hits both. */
 export function measureCore(messages: readonly PubSubMessage[], settings: CoreSettings, rounds: number): CoreResult {
