@@ -1,10 +1,11 @@
 // Calls and bytes: the BigQuery requests each message costs, counted at the loopback insertAll
 // stand-in with the real client, the real writer and the real handler.
 import { bigQueryWriter } from "../functions/bigqueryWriter";
-import type { PubSubMessage } from "../functions/core/message";
-import type { CoreSettings } from "../functions/core/settings";
+import type { PubSubMessage } from "../core/message";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { cloudDelivery } from "../core/delivery";
 import { handlePixelMessage } from "../functions/handler";
-import { BigQueryStandIn } from "../test/support/bigQueryStandIn";
+import { BigQueryStandIn } from "../testkit/bigQueryStandIn";
 
 export interface CallsResult {
   readonly messages: number;
@@ -21,8 +22,8 @@ export async function measureCalls(messages: readonly PubSubMessage[], settings:
     const writer = bigQueryWriter(standIn.client().dataset("bench").table(settings.templateTable));
     let accepted = 0;
     for (const message of messages) {
-      const outcome = await handlePixelMessage(message, settings, writer, () => undefined);
-      if ("inserted" in outcome) accepted++;
+      const { outcome } = await handlePixelMessage(message, { settings, writer, log: () => undefined, policy: cloudDelivery(1) });
+      if (outcome.kind === "stored") accepted++;
     }
     const insertAll = standIn.requests.filter((request) => request.path.endsWith("/insertAll"));
     const bytes = insertAll.reduce((total, request) => total + Buffer.byteLength(JSON.stringify(request.body)), 0);

@@ -4,13 +4,13 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { FUNCTION_NAME } from "../functions/app";
-import { serializeCoreSettings, CoreSettings } from "../functions/core/settings";
-import { bundleFunction } from "../infra/functionBundle";
+import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../core/functionContract";
+import { serializeCoreSettings, CoreSettings } from "../core/config/coreSettings";
+import { bundleFunction } from "../infra/ingest/functionBundle";
 import { median } from "./core";
 import { corpusEntry } from "./corpus";
-import { freePort } from "../test/support/freePort";
-import { waitForLine } from "../test/support/waitForLine";
+import { freePort } from "../testkit/freePort";
+import { waitForLine } from "../testkit/waitForLine";
 
 const ROOT = path.join(__dirname, "..");
 const FRAMEWORK_MAIN = path.join(ROOT, "node_modules/@google-cloud/functions-framework/build/src/main.js");
@@ -62,13 +62,18 @@ export async function measureColdStart(settings: CoreSettings, runs: number): Pr
     }
     const entry = corpusEntry(1, () => 0.5);
     const body = JSON.stringify({ message: { data: Buffer.from(JSON.stringify(entry)).toString("base64"), messageId: "1" }, subscription: "s" });
-    const env = { PIXEL_PIPELINE_SETTINGS: serializeCoreSettings({ ...settings, tenantAllowlist: ["someone-else"] }), PIXEL_DATASET_ID: "bench", GOOGLE_CLOUD_PROJECT: "bench" };
+    const env = {
+      [SETTINGS_VARIABLE]: serializeCoreSettings({ ...settings, tenantAllowlist: ["someone-else"] }),
+      [DATASET_VARIABLE]: "bench",
+      [DELIVERY_ATTEMPTS_VARIABLE]: "5",
+      GOOGLE_CLOUD_PROJECT: "bench",
+    };
     const bare: number[] = [];
     const ours: number[] = [];
     // Alternating keeps the machine's drift from favouring either side.
     for (let run = 0; run < runs; run++) {
       bare.push(await timeFirstMessage(bareDir, "bare", {}, body));
-      ours.push(await timeFirstMessage(bundleDir, FUNCTION_NAME, env, body));
+      ours.push(await timeFirstMessage(bundleDir, FUNCTION_ENTRY_POINT, env, body));
     }
     return { runs, bareMs: median(bare), bundleMs: median(ours), bundleBytes: Buffer.byteLength(bundle.files["index.js"]) };
   } finally {

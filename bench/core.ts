@@ -1,8 +1,8 @@
 // Core cost: decode + parse + row build per Pub/Sub message, against the floor measured in the
 // same process on the same messages: base64 decode + JSON.parse + new URL().
-import { logEntryToEvent } from "../functions/core/event";
-import { decodeLogEntry, PubSubMessage } from "../functions/core/message";
-import type { CoreSettings } from "../functions/core/settings";
+import { logEntryToEvent } from "../core/event";
+import { decodeLogEntry, PubSubMessage } from "../core/message";
+import type { CoreSettings } from "../core/config/coreSettings";
 
 export interface CoreResult {
   readonly messages: number;

@@ -1,8 +1,8 @@
 // A realistic corpus of Pub/Sub messages as the log sink publishes them: varied tenants and
 // attributes, browsers, bots and e-mail proxies, IPv4 and IPv6 (some with ports), 304
 // revalidations, and a share of entries the core refuses (favicons, CDN sub-requests, 404s).
-import type { PubSubMessage } from "../functions/core/message";
-import { seededRandom } from "../test/support/seededRandom";
+import type { PubSubMessage } from "../core/message";
+import { seededRandom } from "../testkit/seededRandom";
 
 /** Browsers differ by version and build, so real traffic has thousands of distinct user agents with a heavy head. */
 const USER_AGENTS = [

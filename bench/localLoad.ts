@@ -6,8 +6,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { freePort } from "../test/support/freePort";
-import { waitForLine } from "../test/support/waitForLine";
+import { freePort } from "../testkit/freePort";
+import { waitForLine } from "../testkit/waitForLine";
 
 const ROOT = path.join(__dirname, "..");
 const PIXEL = path.join(ROOT, "assets", "pixel.png");

@@ -4,7 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { defineCommand, runCommand } from "../cli/runner";
 import { readStackCoreSettings } from "../cli/stackFile";
 import { measureCalls } from "./calls";
 import { measureColdStart } from "./coldStart";
@@ -23,9 +23,19 @@ interface Row {
 
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
-  const quick = values.quick;
+const USAGE = `Usage: npm run bench [-- --quick]
+Measures what the pipeline costs per event, each figure against a baseline from the same run,
+and writes bench/results.md.
+  --quick          a few seconds instead of minutes; writes nothing
+  -h, --help       this help`;
+
+export const benchCommand = defineCommand({
+  usage: USAGE,
+  args: { options: { quick: { type: "boolean", default: false } } },
+  run: ({ values }) => bench(values.quick),
+});
+
+async function bench(quick: boolean): Promise<void> {
   const settings = readStackCoreSettings("dev", undefined, {});
   const rows: Row[] = [];
   const report = (row: Row) => {
@@ -94,7 +104,4 @@ function writeResults(rows: readonly Row[]): void {
   console.log(`\nwrote ${path.relative(process.cwd(), file)}; read ${path.relative(process.cwd(), notes)} beside it`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+if (require.main === module) void runCommand(benchCommand);

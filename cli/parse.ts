@@ -3,15 +3,20 @@
 // prints them), and writes for each what the deployed function would do with it, one JSON line each.
 import { once } from "node:events";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
-import { logEntryToEvent, preview, refuse } from "../functions/core/event";
-import type { ParseResult } from "../functions/core/event";
-import type { LoadBalancerLogEntry } from "../functions/core/logEntry";
-import { storedRow, storedTableName } from "../functions/core/layout";
-import type { CoreSettings } from "../functions/core/settings";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { logEntryToEvent } from "../core/event";
+import type { ParseResult } from "../core/event";
+import { storedRow, storedTableName } from "../core/layout";
+import type { LoadBalancerLogEntry } from "../core/logEntry";
+import { preview, refuse } from "../core/refusals";
+import { defineCommand, runCommand } from "./runner";
 import { readStackCoreSettings } from "./stackFile";
 
-const USAGE = "usage: npm run --silent parse -- [--stack <name>]   (reads LogEntry JSON lines on stdin; the stack defaults to dev)";
+const USAGE = `Usage: npm run --silent parse -- [--stack NAME]
+Reads LogEntry JSON objects on stdin, one per line, and prints for each what the deployed function
+would do with it: the row and its table, or the refusal and its reason.
+  --stack NAME     settings from Pulumi.NAME.yaml (default dev)
+  -h, --help       this help`;
 
 /** What the function would do with one line of LogEntry JSON: the event, or why it is not one. */
 export function parseEntryLine(line: string, settings: CoreSettings): ParseResult {
@@ -32,23 +37,16 @@ export function parseLine(line: string, settings: CoreSettings): string {
   return JSON.stringify({ ok: true, table, insertId: result.insertId, row: storedRow(settings.layout, result) });
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { stack: { type: "string", default: "dev" }, help: { type: "boolean", short: "h" } } });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
-  const settings = readStackCoreSettings(values.stack);
-  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-    if (line.trim() === "") continue;
-    if (!process.stdout.write(`${parseLine(line, settings)}\n`)) await once(process.stdout, "drain");
-  }
-}
+export const parseCommand = defineCommand({
+  usage: USAGE,
+  args: { options: { stack: { type: "string", default: "dev" } } },
+  async run({ values }) {
+    const settings = readStackCoreSettings(values.stack);
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+      if (line.trim() === "") continue;
+      if (!process.stdout.write(`${parseLine(line, settings)}\n`)) await once(process.stdout, "drain");
+    }
+  },
+});
 
-if (require.main === module) {
-  main().catch((error: Error) => {
-    console.error(error.message);
-    console.error(USAGE);
-    process.exitCode = 2;
-  });
-}
+if (require.main === module) void runCommand(parseCommand);

@@ -1,14 +1,13 @@
 // npm run redrive -- --stack <name> [--dry-run] [--max N] (--outputs FILE | --topic T --subscription S)
 // Moves dead-lettered messages back to the log topic once the reason they failed is fixed.
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { ConfigError } from "../functions/core/configFields";
-import { logEntryToEvent } from "../functions/core/event";
-import { decodeLogEntry } from "../functions/core/message";
-import type { CoreSettings } from "../functions/core/settings";
-import { storedTableName } from "../functions/core/layout";
-import { UsageError } from "../local/options";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { logEntryToEvent } from "../core/event";
+import { storedTableName } from "../core/layout";
+import { decodeLogEntry } from "../core/message";
 import { GoogleApi, serviceApi } from "./googleApi";
+import { defineCommand, parseCommandLine, runCommand, UsageError } from "./runner";
+import type { ParsedArgs } from "./runner";
 import { readStackCoreSettings, readStackProject } from "./stackFile";
 
 export const REDRIVE_USAGE = `Usage: npm run redrive -- --stack NAME [options]
@@ -23,7 +22,6 @@ Moves messages from the dead-letter subscription back to the request log topic.
   -h, --help             this help`;
 
 export interface RedriveCommand {
-  readonly help: boolean;
   readonly stack: string;
   readonly outputs?: string;
   readonly subscription?: string;
@@ -33,32 +31,24 @@ export interface RedriveCommand {
   readonly max?: number;
 }
 
-export function parseRedriveArgs(args: readonly string[]): RedriveCommand {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        stack: { type: "string" },
-        outputs: { type: "string" },
-        subscription: { type: "string" },
-        topic: { type: "string" },
-        project: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        max: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) return { help: true, stack: "", dryRun: false };
+const REDRIVE_ARGS = {
+  options: {
+    stack: { type: "string" },
+    outputs: { type: "string" },
+    subscription: { type: "string" },
+    topic: { type: "string" },
+    project: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    max: { type: "string" },
+  },
+} as const;
+
+/** The parsed command line as options; throws UsageError for anything it cannot run. */
+export function redriveCommandFrom({ values }: ParsedArgs<typeof REDRIVE_ARGS>): RedriveCommand {
   if (!values.stack) throw new UsageError("pass --stack with the stack whose dead letters to move");
   const max = values.max === undefined ? undefined : Number(values.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new UsageError(`--max must be a whole number of at least 1, got ${JSON.stringify(values.max)}`);
   return {
-    help: false,
     stack: values.stack,
     ...(values.outputs ? { outputs: values.outputs } : {}),
     ...(values.subscription ? { subscription: values.subscription } : {}),
@@ -67,6 +57,10 @@ export function parseRedriveArgs(args: readonly string[]): RedriveCommand {
     dryRun: values["dry-run"],
     ...(max === undefined ? {} : { max }),
   };
+}
+
+export function parseRedriveArgs(argv: readonly string[]): RedriveCommand {
+  return redriveCommandFrom(parseCommandLine(REDRIVE_ARGS, argv));
 }
 
 /** The two stack outputs redrive needs, from `pulumi stack output --json`. */
@@ -204,34 +198,24 @@ export function formatRedriveSummary(summary: RedriveSummary, command: Pick<Redr
   return lines.join("\n");
 }
 
-async function main(): Promise<void> {
-  const command = parseRedriveArgs(process.argv.slice(2));
-  if (command.help) {
-    console.log(REDRIVE_USAGE);
-    return;
-  }
-  const settings = readStackCoreSettings(command.stack);
-  const fromOutputs = command.outputs ? stackOutputNames(readFileSync(command.outputs === "-" ? 0 : command.outputs, "utf8")) : {};
-  const subscriptionName = command.subscription ?? fromOutputs.subscription;
-  const topicName = command.topic ?? fromOutputs.topic;
-  if (!subscriptionName || !topicName) {
-    throw new UsageError("name the dead-letter subscription and the topic: pipe `pulumi stack output --json` into --outputs -, or pass --subscription and --topic");
-  }
-  const project = command.project ?? readStackProject(command.stack);
-  const subscription = pubsubResource("subscriptions", subscriptionName, project);
-  const topic = pubsubResource("topics", topicName, project);
-  const summary = await redrive({ pubsub: serviceApi("pubsub"), subscription, topic, settings, dryRun: command.dryRun, max: command.max });
-  console.log(formatRedriveSummary(summary, command, subscription, topic));
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\n\n${REDRIVE_USAGE}`);
-      process.exitCode = 2;
-    } else {
-      console.error(error instanceof Error ? error.message : String(error));
-      process.exitCode = error instanceof ConfigError ? 2 : 1;
+export const redriveCommand = defineCommand({
+  usage: REDRIVE_USAGE,
+  args: REDRIVE_ARGS,
+  async run(parsed) {
+    const command = redriveCommandFrom(parsed);
+    const settings = readStackCoreSettings(command.stack);
+    const fromOutputs = command.outputs ? stackOutputNames(readFileSync(command.outputs === "-" ? 0 : command.outputs, "utf8")) : {};
+    const subscriptionName = command.subscription ?? fromOutputs.subscription;
+    const topicName = command.topic ?? fromOutputs.topic;
+    if (!subscriptionName || !topicName) {
+      throw new UsageError("name the dead-letter subscription and the topic: pipe `pulumi stack output --json` into --outputs -, or pass --subscription and --topic");
     }
-  });
-}
+    const project = command.project ?? readStackProject(command.stack);
+    const subscription = pubsubResource("subscriptions", subscriptionName, project);
+    const topic = pubsubResource("topics", topicName, project);
+    const summary = await redrive({ pubsub: serviceApi("pubsub"), subscription, topic, settings, dryRun: command.dryRun, max: command.max });
+    console.log(formatRedriveSummary(summary, command, subscription, topic));
+  },
+});
+
+if (require.main === module) void runCommand(redriveCommand);

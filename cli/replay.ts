@@ -2,20 +2,21 @@
 // Runs archived load balancer log entries through the function's core again and writes the rows to
 // the stack's BigQuery dataset, or to the local DuckDB file. docs/operations.md explains when.
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { BigQuery } from "@google-cloud/bigquery";
-import { ConfigError, RawConfig } from "../functions/core/configFields";
-import type { AcceptedEvent } from "../functions/core/event";
-import { insertTableName, storedTableName } from "../functions/core/layout";
-import type { CoreSettings } from "../functions/core/settings";
-import { defaultDatasetId } from "../infra/naming";
-import { DATA_OPTIONS, DATA_USAGE, dataPaths, UsageError } from "../local/options";
-import type { DataPaths } from "../local/options";
+import type { CoreSettings } from "../core/config/coreSettings";
+import type { RawConfig } from "../core/config/fields";
+import { defaultDatasetId } from "../core/config/stackConfig";
+import type { AcceptedEvent } from "../core/event";
+import { insertTableName, storedTableName } from "../core/layout";
+import type { DataPaths } from "../local/paths";
 import { ArchiveFile, listArchive } from "./archiveSource";
+import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { serviceApi } from "./googleApi";
 import { parseEntryLine } from "./parse";
 import { ReplayProgress, terminalProgress } from "./progress";
 import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";
+import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
+import type { ParsedArgs } from "./runner";
 import { readStackCoreSettings, readStackFile, readStackProject } from "./stackFile";
 
 export const REPLAY_USAGE = `Usage: npm run replay -- --stack NAME [options] SOURCE...
@@ -28,12 +29,12 @@ wrote, a directory of them, or gs://BUCKET/PREFIX (e.g. gs://BUCKET/requests/202
   --dataset ID         BigQuery dataset (default the stack's datasetId, else pixel_NAME)
   --concurrency N      insertAll calls in flight, 1 to 100 (default ${DEFAULT_BIGQUERY_TARGET_OPTIONS.concurrency})
 With --local:
-${DATA_USAGE}`;
+${DATA_USAGE}
+  -h, --help           this help`;
 
 export type ReplayMode = "dry-run" | "bigquery" | "local";
 
 export interface ReplayCommand {
-  readonly help: boolean;
   readonly stack: string;
   readonly sources: readonly string[];
   readonly mode: ReplayMode;
@@ -43,30 +44,21 @@ export interface ReplayCommand {
   readonly paths: DataPaths;
 }
 
-/** The command line as options; throws UsageError for anything it cannot run. */
-export function parseReplayArgs(args: readonly string[]): ReplayCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        ...DATA_OPTIONS,
-        stack: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        local: { type: "boolean", default: false },
-        project: { type: "string" },
-        dataset: { type: "string" },
-        concurrency: { type: "string" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const paths = dataPaths(values["data-dir"], values.db);
-  if (values.help) return { help: true, stack: "", sources: [], mode: "dry-run", concurrency: 1, paths };
+const REPLAY_ARGS = {
+  options: {
+    ...DATA_OPTIONS,
+    stack: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    local: { type: "boolean", default: false },
+    project: { type: "string" },
+    dataset: { type: "string" },
+    concurrency: { type: "string" },
+  },
+  allowPositionals: true,
+} as const;
+
+/** The parsed command line as options; throws UsageError for anything it cannot run. */
+export function replayCommandFrom({ values, positionals }: ParsedArgs<typeof REPLAY_ARGS>): ReplayCommand {
   if (!values.stack) throw new UsageError("pass --stack with the stack whose settings and dataset to use");
   if (positionals.length === 0) throw new UsageError("name at least one archive file, directory or gs:// prefix");
   if (values["dry-run"] && values.local) throw new UsageError("--dry-run and --local exclude each other: a dry run writes nowhere");
@@ -74,7 +66,7 @@ export function parseReplayArgs(args: readonly string[]): ReplayCommand {
   if (mode !== "bigquery" && (values.project || values.dataset || values.concurrency)) {
     throw new UsageError("--project, --dataset and --concurrency are for writing to BigQuery, not with --dry-run or --local");
   }
-  if (mode !== "local" && (values.db || args.some((arg) => arg.startsWith("--data-dir")))) {
+  if (mode !== "local" && (values.db !== undefined || values["data-dir"] !== undefined)) {
     throw new UsageError("--data-dir and --db are for --local");
   }
   const concurrency = values.concurrency === undefined ? DEFAULT_BIGQUERY_TARGET_OPTIONS.concurrency : Number(values.concurrency);
@@ -82,15 +74,18 @@ export function parseReplayArgs(args: readonly string[]): ReplayCommand {
     throw new UsageError(`--concurrency must be a whole number from 1 to 100, got ${JSON.stringify(values.concurrency)}`);
   }
   return {
-    help: false,
     stack: values.stack,
     sources: positionals,
     mode,
     ...(values.project ? { project: values.project } : {}),
     ...(values.dataset ? { dataset: values.dataset } : {}),
     concurrency,
-    paths,
+    paths: pathsFrom(values),
   };
+}
+
+export function parseReplayArgs(argv: readonly string[]): ReplayCommand {
+  return replayCommandFrom(parseCommandLine(REPLAY_ARGS, argv));
 }
 
 /** The BigQuery dataset to write to: flags first, then the stack file, then the program's defaults. */
@@ -218,47 +213,34 @@ function section(title: string, counts: Map<string, number>): string[] {
   return [`${title}:`, ...keys.map((key) => `  ${key.padEnd(width)}  ${counts.get(key)}`)];
 }
 
-async function main(): Promise<void> {
-  const command = parseReplayArgs(process.argv.slice(2));
-  if (command.help) {
-    console.log(REPLAY_USAGE);
-    return;
-  }
-  const settings = readStackCoreSettings(command.stack);
-  const files = await listArchive(command.sources, () => serviceApi("storage"));
-  if (files.length === 0) throw new UsageError(`no archive files (*.json) under ${command.sources.join(", ")}`);
+export const replayCommand = defineCommand({
+  usage: REPLAY_USAGE,
+  args: REPLAY_ARGS,
+  async run(parsed) {
+    const command = replayCommandFrom(parsed);
+    const settings = readStackCoreSettings(command.stack);
+    const files = await listArchive(command.sources, () => serviceApi("storage"));
+    if (files.length === 0) throw new UsageError(`no archive files (*.json) under ${command.sources.join(", ")}`);
 
-  let target: ReplayTarget | undefined;
-  let destination: string | undefined;
-  if (command.mode === "bigquery") {
-    const { project, dataset } = replayDestination(command, readStackFile(command.stack), readStackProject(command.stack));
-    const table = new BigQuery({ projectId: project }).dataset(dataset).table(insertTableName(settings.layout, settings.templateTable));
-    target = bigQueryTarget(table, settings, { ...DEFAULT_BIGQUERY_TARGET_OPTIONS, concurrency: command.concurrency });
-    destination = `BigQuery ${project}.${dataset}`;
-  } else if (command.mode === "local") {
-    target = await localTarget(command.paths.database, settings);
-    destination = command.paths.database;
-  }
-  try {
-    const summary = await replayArchive({ files, settings, target, progress: process.stderr.isTTY ? terminalProgress(process.stderr) : undefined });
-    console.log(formatSummary(summary, command.mode, destination));
-    if (summary.rejected.length > 0) process.exitCode = 1;
-  } finally {
-    await target?.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\n\n${REPLAY_USAGE}`);
-      process.exitCode = 2;
-    } else if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exitCode = 2;
-    } else {
-      console.error(error instanceof Error ? error.message : String(error));
-      process.exitCode = 1;
+    let target: ReplayTarget | undefined;
+    let destination: string | undefined;
+    if (command.mode === "bigquery") {
+      const { project, dataset } = replayDestination(command, readStackFile(command.stack), readStackProject(command.stack));
+      const table = new BigQuery({ projectId: project }).dataset(dataset).table(insertTableName(settings.layout, settings.templateTable));
+      target = bigQueryTarget(table, settings, { ...DEFAULT_BIGQUERY_TARGET_OPTIONS, concurrency: command.concurrency });
+      destination = `BigQuery ${project}.${dataset}`;
+    } else if (command.mode === "local") {
+      target = await localTarget(command.paths.database, settings);
+      destination = command.paths.database;
     }
-  });
-}
+    try {
+      const summary = await replayArchive({ files, settings, target, progress: process.stderr.isTTY ? terminalProgress(process.stderr) : undefined });
+      console.log(formatSummary(summary, command.mode, destination));
+      return summary.rejected.length > 0 ? EXIT.failure : EXIT.ok;
+    } finally {
+      await target?.close();
+    }
+  },
+});
+
+if (require.main === module) void runCommand(replayCommand);

@@ -1,10 +1,12 @@
 import type { Table } from "@google-cloud/bigquery";
+import type { CoreSettings } from "../core/config/coreSettings";
+import type { AcceptedEvent } from "../core/event";
+import { storedTableName } from "../core/layout";
+import type { Row } from "../core/schema";
 import { bigQueryWriter, DEFAULT_INSERT_DEADLINE_MS } from "../functions/bigqueryWriter";
-import type { AcceptedEvent, Row } from "../functions/core/event";
-import type { CoreSettings } from "../functions/core/settings";
-import { RowRejectedError } from "../functions/handler";
+import { decide, replayDelivery } from "../core/delivery";
+import { RowRejectedError, unstoredOutcome } from "../functions/handler";
 import { LocalDatabase } from "../local/database";
-import { storedTableName } from "../functions/core/layout";
 import { dayTableName } from "../local/duckdbSchema";
 
 /** A row the store itself refused, e.g. a day table created before a schema change. */
@@ -24,7 +26,7 @@ export interface ReplayTarget {
 export interface BigQueryTargetOptions {
   /** insertAll calls in flight at once. */
   readonly concurrency: number;
-  /** Tries per row for transient failures (5xx, 429, network, deadline). */
+  /** Tries per row for transient failures (5xx, 429, network, deadline): the replay delivery policy's budget. */
   readonly attempts: number;
   /** Doubles after each failed try. */
   readonly retryDelayMs: number;
@@ -44,12 +46,23 @@ export function bigQueryTarget(table: Table, settings: CoreSettings, options = D
   return {
     async store(events) {
       const rejected: RejectedRow[] = [];
+      const policy = replayDelivery(options.attempts);
       await forEachConcurrently(events, options.concurrency, async (event) => {
-        try {
-          await withRetries(() => writer.insert(event), options);
-        } catch (error) {
-          if (!(error instanceof RowRejectedError)) throw error;
-          rejected.push(rejectedRow(event, settings, error));
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await writer.insert(event);
+          } catch (error) {
+            const outcome = unstoredOutcome(event, error);
+            const decision = decide(outcome.kind, attempt, policy);
+            if (decision === "retry") {
+              await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs * 2 ** (attempt - 1)));
+              continue;
+            }
+            // Replay has no dead-letter topic: a rejected row is reported, and a write that keeps failing stops the run.
+            if (outcome.kind === "failed") throw error;
+            rejected.push(rejectedRow(event, settings, outcome.detail));
+            return;
+          }
         }
       });
       return rejected;
@@ -72,7 +85,7 @@ export async function localTarget(databaseFile: string, settings: CoreSettings):
       return [];
     } catch (error) {
       if (!(error instanceof RowRejectedError)) throw error;
-      if (events.length === 1) return [rejectedRow(events[0], settings, error)];
+      if (events.length === 1) return [rejectedRow(events[0], settings, error.detail)];
       // One transaction per row finds the rows DuckDB refuses and keeps all the others.
       const rejected: RejectedRow[] = [];
       for (const event of events) rejected.push(...(await store([event])));
@@ -98,19 +111,8 @@ function rowsByTable(events: readonly AcceptedEvent[], templateTable: string): M
   return new Map([...tables].map(([table, rows]) => [table, [...rows.values()]]));
 }
 
-function rejectedRow(event: AcceptedEvent, settings: CoreSettings, error: RowRejectedError): RejectedRow {
-  return { table: storedTableName(settings.layout, settings.templateTable, event.tableSuffix), insertId: event.insertId, detail: error.detail };
-}
-
-async function withRetries<T>(attempt: () => Promise<T>, options: BigQueryTargetOptions): Promise<T> {
-  for (let tried = 1; ; tried++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (error instanceof RowRejectedError || tried >= options.attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs * 2 ** (tried - 1)));
-    }
-  }
+function rejectedRow(event: AcceptedEvent, settings: CoreSettings, detail: string): RejectedRow {
+  return { table: storedTableName(settings.layout, settings.templateTable, event.tableSuffix), insertId: event.insertId, detail };
 }
 
 /** Runs `work` on every item with at most `limit` at once; the first failure stops new work and is rethrown. */

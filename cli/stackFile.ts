@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, ConfigError, ConfigProblems, RawConfig } from "../functions/core/configFields";
-import { CoreSettings, readCoreSettings, withSigningKeys } from "../functions/core/settings";
+import { CoreSettings, readCoreSettings, withSigningKeys } from "../core/config/coreSettings";
+import { CONFIG_NAMESPACE, ConfigError, ConfigProblems, RawConfig } from "../core/config/fields";
 
 export const PROJECT_ROOT = path.join(__dirname, "..");
 

@@ -1,7 +1,7 @@
 import type { Table } from "@google-cloud/bigquery";
-import type { AcceptedEvent } from "./core/event";
-import { storedRow } from "./core/layout";
-import type { Layout } from "./core/layout";
+import type { AcceptedEvent } from "../core/event";
+import { storedRow } from "../core/layout";
+import type { Layout } from "../core/layout";
 import { RowRejectedError, RowWriter } from "./handler";
 
 interface InsertError {

@@ -1,6 +1,13 @@
-import { AcceptedEvent, logEntryToEvent, Refusal, RefusalReason } from "./core/event";
-import { decodeLogEntry, PubSubMessage } from "./core/message";
-import type { CoreSettings } from "./core/settings";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { logEntryToEvent } from "../core/event";
+import type { AcceptedEvent } from "../core/event";
+import { decodeLogEntry } from "../core/message";
+import type { PubSubMessage } from "../core/message";
+import { isRoutineRefusal } from "../core/refusals";
+import { decide, unstoredLine } from "../core/delivery";
+import type { Decision, DeliveryOutcome, DeliveryPolicy, Logger, MessageIds, UnstoredOutcome } from "../core/delivery";
+
+export const jsonLineLogger: Logger = (line) => console.log(JSON.stringify(line));
 
 /** Where accepted events go: BigQuery in the cloud, DuckDB locally. */
 export interface RowWriter {
@@ -8,7 +15,7 @@ export interface RowWriter {
   insert(event: AcceptedEvent): Promise<void>;
 }
 
-/** The store refused the row itself, so retrying cannot help; the message must reach the dead-letter topic. */
+/** The store refused the row itself, so the same write would fail again. */
 export class RowRejectedError extends Error {
   constructor(readonly detail: string) {
     super(`row rejected: ${detail}`);
@@ -16,70 +23,63 @@ export class RowRejectedError extends Error {
   }
 }
 
-/** One JSON line per refusal or failure; Cloud Logging reads `severity` and `message` from it. */
-export interface LogLine {
-  severity: "INFO" | "WARNING" | "ERROR";
-  message: string;
-  reason: RefusalReason | "write_failed";
-  detail: string;
-  /** The log entry's own insertId: with it the raw entry can be found in Cloud Logging or the archive. */
-  insertId?: string;
-  messageId?: string;
+export interface MessageHandling {
+  readonly settings: CoreSettings;
+  readonly writer: RowWriter;
+  readonly log: Logger;
+  readonly policy: DeliveryPolicy;
+  /**
+   * This message's delivery attempt, counted from 1, where the path knows it. Pub/Sub's push does
+   * not reach the function with it, so there the first is assumed and Pub/Sub keeps the count.
+   */
+  readonly attempt?: number;
 }
 
-export type Logger = (line: LogLine) => void;
-
-export const jsonLineLogger: Logger = (line) => console.log(JSON.stringify(line));
-
-// Traffic that is expected at any pixel (favicons, CDN revalidation): logged, but not a warning.
-const ROUTINE_REFUSALS: ReadonlySet<RefusalReason> = new Set([
-  "cdn_subrequest",
-  "other_path",
-  "method_not_counted",
-  "status_not_counted",
-]);
-
-export type HandleOutcome = { inserted: AcceptedEvent } | { refused: Refusal };
+export interface Handled {
+  readonly outcome: DeliveryOutcome;
+  readonly decision: Decision;
+  /** The ids the handler's log lines carry. */
+  readonly ids: MessageIds;
+}
 
 /**
- * Turns one Pub/Sub message into at most one stored row.
- * Resolves (the message is acked) when the row is stored or the input is refused;
- * rejects (the message is redelivered, then dead-lettered) when the write fails.
+ * Turns one Pub/Sub message into at most one stored row, and decides by the delivery policy what
+ * the subscriber does with the message. Logs each refusal, and each row that was not stored.
+ * Never throws: a failed write is an outcome.
  */
-export async function handlePixelMessage(
-  message: PubSubMessage | undefined,
-  settings: CoreSettings,
-  writer: RowWriter,
-  log: Logger,
-): Promise<HandleOutcome> {
-  const messageId = typeof message?.messageId === "string" ? message.messageId : undefined;
+export async function handlePixelMessage(message: PubSubMessage | undefined, handling: MessageHandling): Promise<Handled> {
   const decoded = decodeLogEntry(message);
-  const result = decoded.ok ? logEntryToEvent(decoded.entry, settings) : decoded;
-  const insertId = decoded.ok && typeof decoded.entry?.insertId === "string" ? decoded.entry.insertId : undefined;
+  const result = decoded.ok ? logEntryToEvent(decoded.entry, handling.settings) : decoded;
+  const ids: MessageIds = {
+    insertId: decoded.ok && typeof decoded.entry?.insertId === "string" ? decoded.entry.insertId : undefined,
+    messageId: typeof message?.messageId === "string" ? message.messageId : undefined,
+  };
   if (!result.ok) {
-    log({
-      severity: ROUTINE_REFUSALS.has(result.reason) ? "INFO" : "WARNING",
+    handling.log({
+      severity: isRoutineRefusal(result.reason) ? "INFO" : "WARNING",
       message: `pixel event refused: ${result.reason}`,
       reason: result.reason,
       detail: result.detail,
-      insertId,
-      messageId,
+      ...ids,
     });
-    return { refused: result };
+    return { outcome: { kind: "refused", refusal: result }, decision: "ack", ids };
   }
+  const outcome = await store(result, handling.writer);
+  const decision = decide(outcome.kind, handling.attempt ?? 1, handling.policy);
+  if (outcome.kind !== "stored" && decision !== "ack") handling.log(unstoredLine(outcome, decision, ids));
+  return { outcome, decision, ids };
+}
+
+async function store(event: AcceptedEvent, writer: RowWriter): Promise<Exclude<DeliveryOutcome, { kind: "refused" }>> {
   try {
-    await writer.insert(result);
-    return { inserted: result };
+    await writer.insert(event);
+    return { kind: "stored", event };
   } catch (error) {
-    const rejected = error instanceof RowRejectedError;
-    log({
-      severity: rejected ? "ERROR" : "WARNING",
-      message: rejected ? "row rejected by the store; the message will be dead-lettered" : "write failed; the message will be retried",
-      reason: rejected ? "bigquery_invalid_row" : "write_failed",
-      detail: rejected ? error.detail : String(error),
-      insertId,
-      messageId,
-    });
-    throw error;
+    return unstoredOutcome(event, error);
   }
+}
+
+/** What a failed insert means to the delivery policy: the store rejected the row, or the write failed. */
+export function unstoredOutcome(event: AcceptedEvent, error: unknown): UnstoredOutcome {
+  return error instanceof RowRejectedError ? { kind: "rejected", event, detail: error.detail } : { kind: "failed", event, detail: String(error) };
 }

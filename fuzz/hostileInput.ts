@@ -1,11 +1,11 @@
 // Hostile log entries for the fuzz run and its fast-check twin in the tests: one generator, one
 // set of invariants, so `npm test` checks in seconds what `npm run fuzz` checks a million times.
 import fc from "fast-check";
-import { logEntryToEvent } from "../functions/core/event";
-import type { LoadBalancerLogEntry } from "../functions/core/logEntry";
-import { STANDARD_COLUMN_NAMES } from "../functions/core/schema";
-import type { CoreSettings } from "../functions/core/settings";
-import { decodeTenant } from "../functions/core/tenant";
+import { logEntryToEvent } from "../core/event";
+import type { LoadBalancerLogEntry } from "../core/logEntry";
+import { STANDARD_COLUMN_NAMES } from "../core/schema";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { decodeTenant } from "../core/tenant";
 
 const RESERVED = [..."!#$&'()*+,/:;=?@[]%\"<>\\^`{|}~ \t\r\n\0"];
 const PROTOTYPE_KEYS = ["__proto__", "constructor", "prototype", "hasOwnProperty", "toString", "valueOf", "__defineGetter__"];

@@ -2,9 +2,9 @@
 // Feeds generated hostile log entries through the core and counts broken promises; exits 1 on any.
 import { SingleBar, Presets } from "cli-progress";
 import fc from "fast-check";
-import { parseArgs } from "node:util";
-import type { CoreSettings } from "../functions/core/settings";
+import { defineCommand, EXIT, runCommand, UsageError } from "../cli/runner";
 import { readStackCoreSettings } from "../cli/stackFile";
+import type { CoreSettings } from "../core/config/coreSettings";
 import { checkEntry, hostileLogEntry, Violation } from "./hostileInput";
 
 const BATCH = 5_000;
@@ -23,11 +23,24 @@ function settingsUnderTest(): CoreSettings[] {
   ];
 }
 
-function main(): void {
-  const { values } = parseArgs({ options: { count: { type: "string", default: "1000000" }, seed: { type: "string", default: "1" } } });
-  const count = Number(values.count);
-  const seed = Number(values.seed);
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(seed)) throw new Error("--count and --seed take whole numbers, --count at least 1.");
+const USAGE = `Usage: npm run fuzz -- [--count N] [--seed S]
+Feeds generated hostile log entries through the core and counts broken promises; exits 1 on any.
+  --count N        entries to generate (default 1000000)
+  --seed S         fast-check seed, to repeat a run exactly (default 1)
+  -h, --help       this help`;
+
+export const fuzzCommand = defineCommand({
+  usage: USAGE,
+  args: { options: { count: { type: "string", default: "1000000" }, seed: { type: "string", default: "1" } } },
+  run({ values }) {
+    const count = Number(values.count);
+    const seed = Number(values.seed);
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(seed)) throw new UsageError("--count and --seed take whole numbers, --count at least 1.");
+    return fuzz(count, seed);
+  },
+});
+
+function fuzz(count: number, seed: number): number {
   const variants = settingsUnderTest();
   const outcomes = new Map<string, number>();
   const violations = new Map<Violation, { count: number; example: string }>();
@@ -54,7 +67,7 @@ function main(): void {
   const allViolations: Violation[] = ["crash", "unsafe_table", "foreign_key", "non_scalar", "invalid_text", "prototype_pollution"];
   console.log(allViolations.map((violation) => `${violation}: ${violations.get(violation)?.count ?? 0}`).join(", "));
   for (const [violation, { example }] of violations) console.log(`  first ${violation}: ${example}`);
-  process.exitCode = violations.size > 0 ? 1 : 0;
+  return violations.size > 0 ? EXIT.failure : EXIT.ok;
 }
 
-main();
+if (require.main === module) void runCommand(fuzzCommand);

@@ -1,18 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE } from "../functions/core/configFields";
-import { StackConfig, validateStackConfig } from "./stackConfig";
-
-/** The validated config, with the signing keys wrapped so they stay encrypted in state. */
-export interface DeployConfig extends Omit<StackConfig, "signingKeys"> {
-  readonly signingKeys?: pulumi.Output<string>;
-}
+import { CONFIG_NAMESPACE } from "../core/config/fields";
+import { validateStackConfig } from "../core/config/stackConfig";
+import type { PixelPipelineArgs } from "./pixelPipeline";
 
 /**
  * The one place that reads the stack's configuration. The `pixel-pipeline:` keys go to the
  * validator as Pulumi hands them over (strings; structured values as JSON), and it reports all
- * problems in one error.
+ * problems in one error. The signing keys are wrapped so they stay encrypted in state.
  */
-export function loadStackConfig(): DeployConfig {
+export function loadStackConfig(): PixelPipelineArgs {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const raw = Object.fromEntries(
     Object.entries(pulumi.runtime.allConfig())

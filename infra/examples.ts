@@ -1,7 +1,8 @@
-import { VIEWS } from "../functions/core/layout";
-import type { AttributeType, CoreSettings } from "../functions/core/settings";
-import { encodeTenant } from "../functions/core/tenant";
-import { googleSqlString } from "../functions/core/views";
+import { VIEWS } from "../core/layout";
+import type { AttributeType } from "../core/attributes";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { encodeTenant } from "../core/tenant";
+import { googleSqlString } from "../core/views";
 
 /**
  * The ready-to-use snippets in the stack outputs: where the pixel is, an <img> tag that sends

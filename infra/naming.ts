@@ -1,34 +1,30 @@
 import { createHash } from "node:crypto";
 
 /**
- * Names Pulumi's auto-naming does not cover: dataset, service account and secret ids, and the
+ * Names Pulumi's auto-naming does not cover: service account and secret ids, and the
  * identity of Google's Pub/Sub service agent.
  */
-
-/** BigQuery dataset ids allow [A-Za-z0-9_]; stack names also allow "-" and ".". */
-export function defaultDatasetId(stack: string): string {
-  return `pixel_${stack.replace(/[^A-Za-z0-9_]/g, "_")}`;
-}
 
 const SERVICE_ACCOUNT_ID_MAX = 30;
 
 /**
- * Service account ids have no auto-naming and must be unique in the project, so the stack name
- * is part of them: `pixel-<stack>-<purpose>`, 6 to 30 of [a-z0-9-]. When the stack name had to
- * be changed to fit, a short hash of it keeps two stacks ("Dev" and "dev") apart.
+ * Service account ids have no auto-naming and must be unique in the project, so the scope (the
+ * stack name, see PixelPipeline) is part of them: `pixel-<scope>-<purpose>`, 6 to 30 of
+ * [a-z0-9-]. When the scope had to be changed to fit, a short hash of it keeps two apart ("Dev"
+ * and "dev").
  */
-export function serviceAccountId(stack: string, purpose: string): string {
-  const cleaned = stack.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+export function serviceAccountId(scope: string, purpose: string): string {
+  const cleaned = scope.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
   const room = SERVICE_ACCOUNT_ID_MAX - "pixel-".length - purpose.length - 1;
-  if (cleaned === stack && cleaned.length <= room) return `pixel-${cleaned}-${purpose}`;
-  const hash = createHash("sha256").update(stack).digest("hex").slice(0, 4);
+  if (cleaned === scope && cleaned.length <= room) return `pixel-${cleaned}-${purpose}`;
+  const hash = createHash("sha256").update(scope).digest("hex").slice(0, 4);
   const kept = cleaned.slice(0, room - hash.length - 1).replace(/-+$/, "");
   return `pixel-${kept ? `${kept}-` : ""}${hash}-${purpose}`;
 }
 
 /** Secret ids allow [A-Za-z0-9_-] and are unique in the project, like service account ids. */
-export function signingKeysSecretId(stack: string): string {
-  return `pixel-${stack.replace(/[^A-Za-z0-9_-]/g, "-")}-signing-keys`;
+export function signingKeysSecretId(scope: string): string {
+  return `pixel-${scope.replace(/[^A-Za-z0-9_-]/g, "-")}-signing-keys`;
 }
 
 /** The Google-managed identity Pub/Sub uses to dead-letter messages and mint push tokens. */

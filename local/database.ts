@@ -8,12 +8,11 @@ import {
   StatementType,
 } from "@duckdb/node-api";
 import type { DuckDBConnection, DuckDBResultReader, DuckDBValue, DuckDBValueConverter, Json } from "@duckdb/node-api";
-import type { Row } from "../functions/core/event";
-import { PARTITIONED_TABLE, partitionedRow, partitionedSchema, VIEWS } from "../functions/core/layout";
-import { templateSchema } from "../functions/core/schema";
-import type { SchemaField } from "../functions/core/schema";
-import type { CoreSettings } from "../functions/core/settings";
-import { dailyCountsQuery, dedupQuery, partitionedEventsQuery } from "../functions/core/views";
+import { PARTITIONED_TABLE, partitionedRow, partitionedSchema, VIEWS } from "../core/layout";
+import { templateSchema } from "../core/schema";
+import type { Row, SchemaField } from "../core/schema";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { dailyCountsQuery, dedupQuery, partitionedEventsQuery } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
 import {
   addMissingColumnsSql,

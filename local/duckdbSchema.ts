@@ -1,6 +1,6 @@
-import { EVENT_DATE_COLUMN, parseTableSuffix, TENANT_COLUMN, VIEWS } from "../functions/core/layout";
-import type { SchemaField } from "../functions/core/schema";
-import type { SqlDialect } from "../functions/core/views";
+import { EVENT_DATE_COLUMN, parseTableSuffix, TENANT_COLUMN, VIEWS } from "../core/layout";
+import type { SchemaField } from "../core/schema";
+import type { SqlDialect } from "../core/views";
 
 /**
  * The cloud's table layout in DuckDB terms. Pure: SQL text is built here and run by database.ts.

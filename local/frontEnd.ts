@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseUrl } from "../functions/core/event";
-import type { CoreSettings } from "../functions/core/settings";
+import { parseUrl } from "../core/event";
+import type { CoreSettings } from "../core/config/coreSettings";
 import { absoluteRequestUrl, buildLogEntry } from "./logEntry";
 import { answerNotFound, answerPixel } from "./pixelResponse";
 import type { Answer, PixelAsset } from "./pixelResponse";

@@ -1,9 +1,12 @@
-import type { AcceptedEvent, Row } from "../functions/core/event";
-import type { LoadBalancerLogEntry } from "../functions/core/logEntry";
-import type { CoreSettings } from "../functions/core/settings";
-import { parseTimestamp } from "../functions/core/timestamp";
-import { handlePixelMessage, RowRejectedError } from "../functions/handler";
-import type { LogLine, RowWriter } from "../functions/handler";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { decide, LOCAL_DELIVERY, unstoredLine } from "../core/delivery";
+import type { LogLine, MessageIds } from "../core/delivery";
+import type { AcceptedEvent } from "../core/event";
+import type { LoadBalancerLogEntry } from "../core/logEntry";
+import type { Row } from "../core/schema";
+import { parseTimestamp } from "../core/timestamp";
+import { handlePixelMessage, RowRejectedError, unstoredOutcome } from "../functions/handler";
+import type { RowWriter } from "../functions/handler";
 import type { LocalDatabase, RefusalRecord } from "./database";
 import { dayTableName } from "./duckdbSchema";
 import { toPubSubMessage } from "./logEntry";
@@ -43,6 +46,8 @@ export class Loader {
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private paused = false;
+  /** Failed tries of the batch now at the checkpoint, for the delivery policy. */
+  private failedAttempts = 0;
 
   private constructor(
     private readonly options: LoaderOptions,
@@ -116,25 +121,34 @@ export class Loader {
   }
 
   /**
-   * Commits the lines as one batch. When DuckDB rejects a row, the batch is split until the
-   * rejected line is alone; that line then becomes a dead letter in the refusals table, as in
-   * the cloud a row BigQuery rejects goes to the dead-letter topic.
+   * Commits the lines as one batch, and decides by the local delivery policy what to do when that
+   * fails. When DuckDB rejects a row, the batch is split until the rejected line is alone; that
+   * line then becomes a dead letter in the refusals table, as in the cloud a row BigQuery rejects
+   * goes to the dead-letter topic. A transaction that fails otherwise is retried.
    */
   private async load(lines: readonly SpoolLine[], end: SpoolPosition): Promise<void> {
     const staged = await this.stage(lines);
     try {
       await this.options.database.commit(staged.batch, end);
+      this.failedAttempts = 0;
     } catch (error) {
-      if (!(error instanceof RowRejectedError)) throw error;
-      if (lines.length > 1) {
+      const kind = error instanceof RowRejectedError ? "rejected" : "failed";
+      if (kind === "rejected" && lines.length > 1) {
         const half = Math.ceil(lines.length / 2);
         await this.load(lines.slice(0, half), lines[half - 1].end);
         await this.load(lines.slice(half), end);
         return;
       }
-      const deadLetter = this.deadLetter(lines[0], staged.accepted[0], error);
-      await this.options.database.commit({ rows: new Map(), refusals: [deadLetter.record] }, end);
-      this.options.log(deadLetter.line);
+      this.failedAttempts += 1;
+      if (staged.accepted.length === 0 || decide(kind, this.failedAttempts, LOCAL_DELIVERY) !== "dead_letter") throw error;
+      // Dead-lettered: the batch's events go to the refusals table, beside its refusals.
+      const deadLetters = staged.accepted.map(({ line, event, ids }) => {
+        const logLine = unstoredLine(unstoredOutcome(event, error), "dead_letter", ids);
+        return { logLine, record: refusalRecord(line, logLine) };
+      });
+      await this.options.database.commit({ rows: new Map(), refusals: [...staged.batch.refusals, ...deadLetters.map((letter) => letter.record)] }, end);
+      this.failedAttempts = 0;
+      [...staged.logLines, ...deadLetters.map((letter) => letter.logLine)].forEach(this.options.log);
       return;
     }
     staged.logLines.forEach(this.options.log);
@@ -156,35 +170,31 @@ export class Loader {
     };
     const refusals: RefusalRecord[] = [];
     const logLines: LogLine[] = [];
-    const accepted: AcceptedEvent[] = [];
+    const accepted: StagedEvent[] = [];
     const publishTime = new Date().toISOString();
+    const log = (logLine: LogLine) => logLines.push(logLine);
     for (const [index, line] of lines.entries()) {
       // The handler's awaits resolve at once, so without this a large batch would hold up every request meanwhile.
       if (index > 0 && index % LINES_PER_TURN === 0) await new Promise(setImmediate);
       const message = toPubSubMessage(line.text, messageId(line), publishTime);
-      const outcome = await handlePixelMessage(message, settings, writer, (logLine) => logLines.push(logLine));
-      if ("inserted" in outcome) {
-        accepted.push(outcome.inserted);
+      const { outcome, ids } = await handlePixelMessage(message, { settings, writer, log, policy: LOCAL_DELIVERY });
+      if (outcome.kind === "stored") {
+        accepted.push({ line, event: outcome.event, ids });
         continue;
       }
-      // The handler logs each refusal exactly once, with its severity.
+      // Staging never fails a write, so anything else is a refusal, which the handler logged exactly once.
       refusals.push(refusalRecord(line, logLines[logLines.length - 1]));
     }
     const batch = { rows: new Map([...rows].map(([table, byId]) => [table, [...byId.values()]])), refusals };
     return { batch, logLines, accepted };
   }
+}
 
-  private deadLetter(line: SpoolLine, event: AcceptedEvent | undefined, error: RowRejectedError) {
-    const logLine: LogLine = {
-      severity: "ERROR",
-      message: "row rejected by DuckDB; the entry is kept in the refusals table",
-      reason: "bigquery_invalid_row",
-      detail: error.detail,
-      insertId: event?.insertId,
-      messageId: messageId(line),
-    };
-    return { line: logLine, record: refusalRecord(line, logLine) };
-  }
+/** An event staged for the batch, with the line it came from and the ids its log lines carry. */
+interface StagedEvent {
+  readonly line: SpoolLine;
+  readonly event: AcceptedEvent;
+  readonly ids: MessageIds;
 }
 
 /** Stable across redeliveries, like a Pub/Sub messageId: the line's place in the spool. */

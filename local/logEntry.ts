@@ -1,5 +1,5 @@
-import { LOAD_BALANCER_RESOURCE_TYPE } from "../functions/core/logEntry";
-import type { PubSubMessage } from "../functions/core/message";
+import { LOAD_BALANCER_RESOURCE_TYPE } from "../core/logEntry";
+import type { PubSubMessage } from "../core/message";
 
 /**
  * The local server stands in for the whole Google front end: load balancer, Cloud CDN and the

@@ -1,20 +1,18 @@
 import { readFile, stat } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import * as path from "node:path";
-import { PROJECT_ROOT } from "../cli/stackFile";
-import type { CoreSettings } from "../functions/core/settings";
-import type { LogLine } from "../functions/handler";
+import { PIXEL_FILE } from "../assets/pixel";
+import type { CoreSettings } from "../core/config/coreSettings";
+import type { LogLine } from "../core/delivery";
 import { createDashboard, DASHBOARD_PATHS, hostName } from "./dashboard";
 import { LocalDatabase } from "./database";
 import { createFrontEnd } from "./frontEnd";
 import { Loader } from "./loader";
-import type { DataPaths } from "./options";
+import type { DataPaths } from "./paths";
 import { pixelAsset } from "./pixelResponse";
 import { newToken, removeServerFile, writeServerFile } from "./serverFile";
 import { SpoolWriter } from "./spool";
 
-export const PIXEL_FILE = path.join(PROJECT_ROOT, "assets", "pixel.png");
 
 export interface PipelineOptions {
   readonly settings: CoreSettings;

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { QueryError, queryDatabaseFile } from "./database";
 import type { JsonRow } from "./database";
 import { QUERY_PATH } from "./dashboard";
-import type { DataPaths } from "./options";
+import type { DataPaths } from "./paths";
 import { readServerFile } from "./serverFile";
 import type { ServerFile } from "./serverFile";
 

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parseLine } from "../../cli/parse";
-import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../support/logEntries";
+import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 
 const ROOT = path.join(__dirname, "..", "..");
 

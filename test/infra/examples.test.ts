@@ -1,5 +1,5 @@
-import { ConfigProblems } from "../../functions/core/configFields";
-import { CoreSettings, readCoreSettings } from "../../functions/core/settings";
+import { ConfigProblems } from "../../core/config/fields";
+import { CoreSettings, readCoreSettings } from "../../core/config/coreSettings";
 import { examplePixelUrl, exampleQuery, exampleTenant, imgTag, lastUtcDays, pixelUrl, servingNote } from "../../infra/examples";
 
 function core(raw: Record<string, unknown>): CoreSettings {

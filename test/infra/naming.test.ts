@@ -1,5 +1,6 @@
 import fc from "fast-check";
-import { defaultDatasetId, pubsubServiceAgentMember, serviceAccountId, signingKeysSecretId } from "../../infra/naming";
+import { defaultDatasetId } from "../../core/config/stackConfig";
+import { pubsubServiceAgentMember, serviceAccountId, signingKeysSecretId } from "../../infra/naming";
 
 const SERVICE_ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 

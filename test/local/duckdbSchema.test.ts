@@ -1,9 +1,9 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import fc from "fast-check";
-import { templateSchema } from "../../functions/core/schema";
-import type { SchemaField } from "../../functions/core/schema";
-import { tableSuffix } from "../../functions/core/tenant";
+import { templateSchema } from "../../core/schema";
+import type { SchemaField } from "../../core/schema";
+import { tableSuffix } from "../../core/tenant";
 import { toJsonRows } from "../../local/database";
 import {
   addMissingColumnsSql,
@@ -16,7 +16,7 @@ import {
   rowsParameter,
   sqlString,
 } from "../../local/duckdbSchema";
-import { settingsFor } from "./helpers";
+import { settingsFor } from "../../testkit/settings";
 
 describe.each<[SchemaField["type"], string]>([
   ["STRING", "VARCHAR"],

@@ -1,6 +1,7 @@
-import type { AcceptedEvent } from "../../functions/core/event";
+import type { AcceptedEvent } from "../../core/event";
 import { handlePixelMessage } from "../../functions/handler";
-import type { LogLine } from "../../functions/handler";
+import { LOCAL_DELIVERY } from "../../core/delivery";
+import type { LogLine } from "../../core/delivery";
 import {
   absoluteRequestUrl,
   buildLogEntry,
@@ -10,7 +11,7 @@ import {
   toPubSubMessage,
 } from "../../local/logEntry";
 import type { ObservedRequest } from "../../local/logEntry";
-import { settingsFor } from "./helpers";
+import { settingsFor } from "../../testkit/settings";
 
 const EPOCH_NS = 1_779_000_000_123_456_789n; // 2026-05-17T06:40:00.123456789Z
 
@@ -139,7 +140,7 @@ describe("an entry delivered as the sink's Pub/Sub message to the function's han
     const inserted: AcceptedEvent[] = [];
     const logged: LogLine[] = [];
     const message = toPubSubMessage(JSON.stringify(buildLogEntry(request)), "1:0", "2026-05-17T06:40:01Z");
-    const outcome = await handlePixelMessage(message, settings, { insert: async (event) => void inserted.push(event) }, (line) => logged.push(line));
+    const { outcome } = await handlePixelMessage(message, { settings, writer: { insert: async (event) => void inserted.push(event) }, log: (line) => logged.push(line), policy: LOCAL_DELIVERY });
     return { outcome, inserted, logged };
   }
 
@@ -172,7 +173,7 @@ describe("an entry delivered as the sink's Pub/Sub message to the function's han
   ])("%s", (_name, change, reason) => {
     it(`is refused as ${reason}`, async () => {
       const { outcome, logged } = await deliver({ ...pixelView, ...change });
-      expect(outcome).toEqual({ refused: expect.objectContaining({ reason }) });
+      expect(outcome).toEqual({ kind: "refused", refusal: expect.objectContaining({ reason }) });
       expect(logged.map((line) => line.reason)).toEqual([reason]);
     });
   });

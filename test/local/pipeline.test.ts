@@ -1,19 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
-import { dataPaths } from "../../local/options";
-import { PIXEL_FILE } from "../../local/pipeline";
+import { dataPaths } from "../../local/paths";
+import { PIXEL_FILE } from "../../assets/pixel";
 import { readServerFile } from "../../local/serverFile";
-import {
-  countRows,
-  httpRequest,
-  makeTempDir,
-  query,
-  removeDir,
-  runQueryCommand,
-  settingsFor,
-  startTestPipeline,
-  waitFor,
-} from "./helpers";
-import type { TestPipeline } from "./helpers";
+import { countRows, httpRequest, makeTempDir, query, removeDir, runQueryCommand, startTestPipeline, waitFor } from "../../testkit/localPipeline";
+import { settingsFor } from "../../testkit/settings";
+import type { TestPipeline } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
 
@@ -246,9 +237,9 @@ describe("graceful shutdown and restarts", () => {
       { order_id: 3, coupon: null },
     ]);
     const [deadLetter] = await query(dir, `SELECT reason, severity, detail, log_entry FROM refusals`);
-    expect(deadLetter).toMatchObject({ reason: "bigquery_invalid_row", severity: "ERROR", detail: expect.stringContaining("Conversion Error") });
+    expect(deadLetter).toMatchObject({ reason: "row_rejected", severity: "ERROR", detail: expect.stringContaining("Conversion Error") });
     expect(deadLetter.log_entry).toContain("order_id=not-a-number");
-    expect(changed.logLines).toEqual([expect.objectContaining({ reason: "bigquery_invalid_row" })]);
+    expect(changed.logLines).toEqual([expect.objectContaining({ reason: "row_rejected" })]);
   });
 });
 

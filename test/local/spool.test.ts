@@ -2,7 +2,7 @@ import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { buildLogEntry } from "../../local/logEntry";
 import { readSpool, segmentFileName, SPOOL_START, SpoolWriter } from "../../local/spool";
-import { countRows, makeTempDir, query, removeDir, startTestPipeline } from "./helpers";
+import { countRows, makeTempDir, query, removeDir, startTestPipeline } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
 

@@ -1,0 +1,70 @@
+// `npm start`: the pixel pipeline on this machine, until Ctrl-C or SIGTERM.
+import { jsonLineLogger } from "../functions/handler";
+import { startPipeline } from "../local/pipeline";
+import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
+import { defineCommand, runCommand, UsageError } from "./runner";
+import { readStackCoreSettings } from "./stackFile";
+
+const USAGE = `Usage: npm start -- [options]
+Runs the pixel pipeline on this machine: the pixel, its log, the function's code and DuckDB.
+  --host HOST      address to listen on (default $HOST or 127.0.0.1)
+  --port PORT      port, 0 for any free one (default $PORT or 8080)
+  --stack NAME     read settings from Pulumi.NAME.yaml (default dev)
+${DATA_USAGE}
+  -h, --help       this help`;
+
+export const startCommand = defineCommand({
+  usage: USAGE,
+  args: {
+    options: {
+      ...DATA_OPTIONS,
+      host: { type: "string", default: process.env.HOST || "127.0.0.1" },
+      port: { type: "string", default: process.env.PORT || "8080" },
+      stack: { type: "string", default: "dev" },
+    },
+  },
+  async run({ values }) {
+    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) {
+      throw new UsageError(`--port (or PORT) must be a number from 0 to 65535, got ${JSON.stringify(values.port)}`);
+    }
+    const settings = readStackCoreSettings(values.stack);
+    const paths = pathsFrom(values);
+    const pipeline = await startPipeline({
+      settings,
+      host: values.host,
+      port: Number(values.port),
+      paths,
+      log: jsonLineLogger,
+      warn: (message) => console.error(`warning: ${message}`),
+    }).catch((error: unknown) => {
+      throw new Error(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    console.log(
+      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${pipeline.pixelUrl}?${settings.tenantAttribute}=acme; ` +
+        `spool ${paths.spoolDir}, database ${paths.database}`,
+    );
+    if (pipeline.recovered > 0) console.log(`loaded ${pipeline.recovered} log entries spooled by the previous run`);
+
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      // A Ctrl-C can arrive twice, from the terminal and relayed by npm or tsx: one shutdown is enough.
+      if (stopping) return;
+      stopping = true;
+      console.log(`${signal}: answering the requests in flight, then loading the spool into DuckDB`);
+      pipeline.close().then(
+        () => {
+          console.log("stopped; every answered request is in the database");
+          process.exit(0);
+        },
+        (error: unknown) => {
+          console.error(`shutdown failed: ${String(error)}\nEvery answered request is in the spool; the next start loads it.`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  },
+});
+
+if (require.main === module) void runCommand(startCommand);

@@ -1,0 +1,155 @@
+import { parseIPv4, parseIPv6 } from "../ip";
+import { ConfigProblems, RawConfig, readBoolean, readInteger, readString, readStringList } from "./fields";
+
+/** The raw archive: every request log entry, kept in a private bucket for replay. */
+export interface ArchiveSettings {
+  /** Objects move to Coldline this many days after they were written. */
+  readonly coldAfterDays: number;
+  /** Objects are deleted this many days after they were written; undefined keeps them for ever. */
+  readonly deleteAfterDays?: number;
+}
+
+export interface MonitoringSettings {
+  /** Alerts are also sent here by e-mail; without it they show only in Cloud Monitoring. */
+  readonly alertEmail?: string;
+  /** Alert when the oldest undelivered message of the push subscription is older than this. */
+  readonly backlogAlertMinutes: number;
+}
+
+/** A Cloud Armor edge policy on the backend bucket: allow and deny only (see docs/operations.md). */
+export interface EdgeSecuritySettings {
+  /** IPv4 or IPv6 addresses or CIDR ranges that get a 403 before the cache is consulted. */
+  readonly deniedIpRanges: readonly string[];
+  /** ISO 3166-1 alpha-2 region codes that get a 403. */
+  readonly deniedRegions: readonly string[];
+}
+
+export interface OperationsSettings {
+  /** Undefined when the archive is off. */
+  readonly archive?: ArchiveSettings;
+  /** Keep the load balancer's request logs out of the `_Default` log bucket: they are exported anyway. */
+  readonly excludeRequestLogsFromDefaultBucket: boolean;
+  /** Undefined when monitoring is off. */
+  readonly monitoring?: MonitoringSettings;
+  /** Undefined unless some IP range or region is denied. */
+  readonly edgeSecurity?: EdgeSecuritySettings;
+}
+
+export const DEFAULT_OPERATIONS_SETTINGS = {
+  archive: true,
+  archiveColdAfterDays: 30,
+  monitoring: true,
+  alertBacklogMinutes: 30,
+} as const;
+
+export const OPERATIONS_CONFIG_KEYS = [
+  "archive",
+  "archiveColdAfterDays",
+  "archiveDeleteAfterDays",
+  "excludeRequestLogsFromDefaultBucket",
+  "monitoring",
+  "alertEmail",
+  "alertBacklogMinutes",
+  "edgeDeniedIpRanges",
+  "edgeDeniedRegions",
+] as const;
+
+/** Ten years: a lifecycle age beyond that is a typo. */
+const MAX_DAYS = 3650;
+/** Cloud Armor allows at most 10 ranges per basic rule; a few dozen rules stay well inside its per-policy limits. */
+export const MAX_DENIED_IP_RANGES = 100;
+export const MAX_DENIED_REGIONS = 50;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const REGION_CODE = /^[A-Z]{2}$/;
+
+/** Reads the operations keys, adding every problem to `problems`; defaults keep a fresh stack archived and monitored. */
+export function readOperationsSettings(raw: RawConfig, problems: ConfigProblems): OperationsSettings {
+  const archiveOn = readBoolean(raw, "archive", problems, DEFAULT_OPERATIONS_SETTINGS.archive);
+  const monitoringOn = readBoolean(raw, "monitoring", problems, DEFAULT_OPERATIONS_SETTINGS.monitoring);
+  const archive = readArchive(raw, problems);
+  const monitoring = readMonitoring(raw, problems);
+  if (!archiveOn) reportUnused(raw, ["archiveColdAfterDays", "archiveDeleteAfterDays"], "archive", problems);
+  if (!monitoringOn) reportUnused(raw, ["alertEmail", "alertBacklogMinutes"], "monitoring", problems);
+  const edgeSecurity = readEdgeSecurity(raw, problems);
+  return {
+    ...(archiveOn ? { archive } : {}),
+    // Without the archive the _Default bucket is the only place the raw entries stay, so it keeps them unless told otherwise.
+    excludeRequestLogsFromDefaultBucket: readBoolean(raw, "excludeRequestLogsFromDefaultBucket", problems, archiveOn),
+    ...(monitoringOn ? { monitoring } : {}),
+    ...(edgeSecurity.deniedIpRanges.length + edgeSecurity.deniedRegions.length > 0 ? { edgeSecurity } : {}),
+  };
+}
+
+function readArchive(raw: RawConfig, problems: ConfigProblems): ArchiveSettings {
+  const coldAfterDays = readInteger(raw, "archiveColdAfterDays", problems, {
+    fallback: DEFAULT_OPERATIONS_SETTINGS.archiveColdAfterDays,
+    min: 1,
+    max: MAX_DAYS,
+  });
+  if (isAbsent(raw.archiveDeleteAfterDays)) return { coldAfterDays };
+  const before = problems.messages.length;
+  const deleteAfterDays = readInteger(raw, "archiveDeleteAfterDays", problems, { fallback: 0, min: 2, max: MAX_DAYS });
+  if (problems.messages.length > before) return { coldAfterDays };
+  if (deleteAfterDays <= coldAfterDays) {
+    problems.add(
+      "archiveDeleteAfterDays",
+      `${deleteAfterDays} must be more than archiveColdAfterDays (${coldAfterDays}): raise it, or lower archiveColdAfterDays, or remove it to keep the archive for ever.`,
+    );
+  }
+  return { coldAfterDays, deleteAfterDays };
+}
+
+function readMonitoring(raw: RawConfig, problems: ConfigProblems): MonitoringSettings {
+  const alertEmail = readString(raw, "alertEmail", problems, { pattern: EMAIL, hint: 'use one e-mail address, such as "oncall@example.com"' });
+  return {
+    ...(alertEmail ? { alertEmail } : {}),
+    backlogAlertMinutes: readInteger(raw, "alertBacklogMinutes", problems, {
+      fallback: DEFAULT_OPERATIONS_SETTINGS.alertBacklogMinutes,
+      // Below Pub/Sub's 10-minute maximum backoff, one retried message would page someone.
+      min: 15,
+      max: 24 * 60,
+    }),
+  };
+}
+
+function readEdgeSecurity(raw: RawConfig, problems: ConfigProblems): EdgeSecuritySettings {
+  const deniedIpRanges = readStringList(raw, "edgeDeniedIpRanges", problems) ?? [];
+  deniedIpRanges.forEach((range, index) => {
+    if (!isIpRange(range)) {
+      problems.add(`edgeDeniedIpRanges[${index}]`, `${JSON.stringify(range)} is not an IP address or CIDR range: use e.g. "203.0.113.0/24" or "2001:db8::/32".`);
+    }
+  });
+  if (deniedIpRanges.length > MAX_DENIED_IP_RANGES) {
+    problems.add("edgeDeniedIpRanges", `lists ${deniedIpRanges.length} ranges; at most ${MAX_DENIED_IP_RANGES} are supported: merge them into wider ranges.`);
+  }
+  const deniedRegions = readStringList(raw, "edgeDeniedRegions", problems) ?? [];
+  deniedRegions.forEach((region, index) => {
+    if (!REGION_CODE.test(region)) {
+      problems.add(`edgeDeniedRegions[${index}]`, `${JSON.stringify(region)} is not a region code: use two capital letters (ISO 3166-1 alpha-2), such as "FR".`);
+    }
+  });
+  if (deniedRegions.length > MAX_DENIED_REGIONS) {
+    problems.add("edgeDeniedRegions", `lists ${deniedRegions.length} regions; at most ${MAX_DENIED_REGIONS} are supported.`);
+  }
+  return { deniedIpRanges, deniedRegions };
+}
+
+/** An address, or an address with a prefix length that fits its family. */
+export function isIpRange(text: string): boolean {
+  const [address, prefix, ...rest] = text.split("/");
+  const family = parseIPv4(address) !== undefined ? 4 : parseIPv6(address) ? 6 : 0;
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** A setting of a switched-off feature would be ignored without a word. */
+function reportUnused(raw: RawConfig, keys: readonly string[], feature: string, problems: ConfigProblems): void {
+  for (const key of keys) {
+    if (!isAbsent(raw[key])) problems.add(key, `has no effect while ${feature} is false: remove it, or set ${feature} to true.`);
+  }
+}
+
+function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || value === "";
+}

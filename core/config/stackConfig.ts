@@ -1,0 +1,251 @@
+import {
+  ConfigError,
+  ConfigProblems,
+  RawConfig,
+  readBoolean,
+  readInteger,
+  readString,
+  readStringList,
+  reportUnknownKeys,
+} from "./fields";
+import { SIGNING_KEYS_VARIABLE } from "../functionContract";
+import { CORE_CONFIG_KEYS, CoreSettings, readCoreSettings, withSigningKeys } from "./coreSettings";
+import { OPERATIONS_CONFIG_KEYS, OperationsSettings, readOperationsSettings } from "./operations";
+import { readTenantReaders, TENANT_READER_CONFIG_KEYS, TenantReaders } from "./tenantReaders";
+
+/** How the collector function runs; the limits follow Cloud Run's CPU, memory and concurrency rules. */
+export interface CollectorSettings {
+  /** Memory per instance, in Mi or Gi, e.g. "512Mi". */
+  readonly memory: string;
+  /** vCPUs per instance: 0.08 to 1, or 2, 4, 6, 8. */
+  readonly cpu: string;
+  readonly maxInstances: number;
+  /** Requests one instance handles at once; above 1 needs at least 1 vCPU. */
+  readonly concurrency: number;
+  /** Also the push subscription's ack deadline, so Pub/Sub never redelivers a message still being handled. */
+  readonly timeoutSeconds: number;
+}
+
+/** Everything the program needs, validated; only infra/config.ts builds it from the stack's config. */
+export interface StackConfig {
+  readonly stack: string;
+  readonly project: string;
+  readonly region: string;
+  readonly core: CoreSettings;
+  /** Serve HTTPS on this host name; without it the pixel is served over plain HTTP on the IP. */
+  readonly domain?: string;
+  readonly datasetId: string;
+  readonly datasetLocation: string;
+  readonly deletionProtection: boolean;
+  readonly collector: CollectorSettings;
+  /** Deliveries of one message before it goes to the dead-letter topic. */
+  readonly maxDeliveryAttempts: number;
+  /** With signedUrls only: the signing keys, one per line, as the function reads them. */
+  readonly signingKeys?: string;
+  /** With the partitioned layout: who may read which tenant's rows (docs/analytics.md). */
+  readonly tenantReaders?: TenantReaders;
+  /** Raw archive, log exclusion, monitoring and the edge policy (docs/operations.md). */
+  readonly operations: OperationsSettings;
+}
+
+/** Values that live outside the `pixel-pipeline:` namespace. */
+export interface StackContext {
+  readonly stack: string;
+  /** `gcp:project` */
+  readonly project?: string;
+  /** `gcp:region` */
+  readonly providerRegion?: string;
+}
+
+export const DEFAULT_REGION = "us-central1";
+
+export const DEFAULT_STACK_SETTINGS = {
+  datasetLocation: "US",
+  deletionProtection: true,
+  functionMemory: "512Mi",
+  functionCpu: "1",
+  functionMaxInstances: 10,
+  functionConcurrency: 16,
+  functionTimeoutSeconds: 60,
+  maxDeliveryAttempts: 10,
+} as const;
+
+/** The config keys the program reads besides the parser's own. */
+export const INFRA_CONFIG_KEYS = [
+  "region",
+  "domain",
+  "datasetId",
+  "datasetLocation",
+  "deletionProtection",
+  "functionMemory",
+  "functionCpu",
+  "functionMaxInstances",
+  "functionConcurrency",
+  "functionTimeoutSeconds",
+  "maxDeliveryAttempts",
+  "signingKeys",
+  ...TENANT_READER_CONFIG_KEYS,
+  ...OPERATIONS_CONFIG_KEYS,
+] as const;
+
+/** BigQuery dataset ids allow [A-Za-z0-9_]; stack names also allow "-" and ".". */
+export function defaultDatasetId(stack: string): string {
+  return `pixel_${stack.replace(/[^A-Za-z0-9_]/g, "_")}`;
+}
+
+const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const DATASET_ID = /^[A-Za-z0-9_]{1,1024}$/;
+const DATASET_LOCATION = /^(?:[A-Za-z]+|[a-z]+-[a-z]+[0-9]+)$/;
+const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const MEMORY = /^([0-9]+)(Mi|Gi)$/;
+const CPU = /^(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)$/;
+
+/** Memory Cloud Run allows per whole vCPU count, in MiB. */
+const MEMORY_RANGE_BY_CPU: Readonly<Record<number, readonly [number, number]>> = {
+  1: [128, 4 * 1024],
+  2: [128, 8 * 1024],
+  4: [2 * 1024, 16 * 1024],
+  6: [4 * 1024, 24 * 1024],
+  8: [4 * 1024, 32 * 1024],
+};
+
+/**
+ * Validates the stack's configuration and throws one ConfigError listing every problem, each with
+ * its key and the fix, before any resource is declared.
+ */
+export function validateStackConfig(raw: RawConfig, context: StackContext): StackConfig {
+  const problems = new ConfigProblems();
+  reportUnknownKeys(raw, [...CORE_CONFIG_KEYS, ...INFRA_CONFIG_KEYS], problems);
+  const project = readProject(context.project, problems);
+  const core = readCoreSettings(raw, problems);
+  const region = readString(raw, "region", problems, {
+    fallback: context.providerRegion ?? DEFAULT_REGION,
+    pattern: REGION,
+    hint: 'use a Cloud Functions region such as "us-central1" or "europe-west1"',
+  });
+  const domain = readString(raw, "domain", problems, {
+    pattern: HOST_NAME,
+    hint: 'use a host name you control, such as "track.example.com": no scheme, path, port, wildcard or trailing dot',
+  });
+  const datasetId = readString(raw, "datasetId", problems, {
+    fallback: defaultDatasetId(context.stack),
+    pattern: DATASET_ID,
+    hint: "use 1 to 1024 letters, digits and _",
+  });
+  const datasetLocation = readString(raw, "datasetLocation", problems, {
+    fallback: DEFAULT_STACK_SETTINGS.datasetLocation,
+    pattern: DATASET_LOCATION,
+    hint: 'use a BigQuery location such as "US", "EU" or "europe-west3"',
+  });
+  const signingKeys = core.signedUrls ? readSigningKeys(raw, core, problems) : undefined;
+  const tenantReaders = readTenantReaders(raw, core, problems);
+  const config = {
+    stack: context.stack,
+    project,
+    region,
+    core,
+    ...(domain ? { domain: domain.toLowerCase() } : {}),
+    datasetId,
+    datasetLocation,
+    deletionProtection: readBoolean(raw, "deletionProtection", problems, DEFAULT_STACK_SETTINGS.deletionProtection),
+    collector: readCollectorSettings(raw, problems),
+    maxDeliveryAttempts: readInteger(raw, "maxDeliveryAttempts", problems, {
+      fallback: DEFAULT_STACK_SETTINGS.maxDeliveryAttempts,
+      min: 5,
+      max: 100,
+    }),
+    ...(signingKeys ? { signingKeys } : {}),
+    ...(tenantReaders ? { tenantReaders } : {}),
+    operations: readOperationsSettings(raw, problems),
+  };
+  if (!problems.isEmpty) throw new ConfigError(problems.messages);
+  return config;
+}
+
+function readProject(project: string | undefined, problems: ConfigProblems): string {
+  if (!project) {
+    problems.addQualified("gcp:project", "is required: run `pulumi config set gcp:project <your-project-id>`.");
+  } else if (!PROJECT_ID.test(project)) {
+    problems.addQualified("gcp:project", `${JSON.stringify(project)} is not a project id: use the id (6 to 30 of a-z, 0-9 and -), not the project name or number.`);
+  }
+  return project ?? "";
+}
+
+/** The function's own start-up check decides which keys are usable, so the two can never disagree. */
+function readSigningKeys(raw: RawConfig, core: CoreSettings, problems: ConfigProblems): string | undefined {
+  const keys = readStringList(raw, "signingKeys", problems)?.join("\n");
+  try {
+    withSigningKeys(core, { [SIGNING_KEYS_VARIABLE]: keys });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.messages.push(...error.problems);
+  }
+  return keys;
+}
+
+function readCollectorSettings(raw: RawConfig, problems: ConfigProblems): CollectorSettings {
+  const memory = readValid(problems, () => readMemory(raw, problems));
+  const cpu = readValid(problems, () => readCpu(raw, problems));
+  const concurrency = readValid(problems, () =>
+    readInteger(raw, "functionConcurrency", problems, { fallback: DEFAULT_STACK_SETTINGS.functionConcurrency, min: 1, max: 1000 }),
+  );
+  const cpuCount = Number(cpu.value);
+  if (cpu.valid && concurrency.valid && cpuCount < 1 && concurrency.value > 1) {
+    problems.add("functionConcurrency", `${concurrency.value} needs at least 1 vCPU, but functionCpu is ${cpu.value}: set functionCpu to 1 or more, or functionConcurrency to 1.`);
+  }
+  if (cpu.valid && memory.valid) checkMemoryForCpu(memory.value, cpuCount, problems);
+  return {
+    memory: memory.value,
+    cpu: cpu.value,
+    maxInstances: readInteger(raw, "functionMaxInstances", problems, { fallback: DEFAULT_STACK_SETTINGS.functionMaxInstances, min: 1, max: 1000 }),
+    concurrency: concurrency.value,
+    // Pub/Sub allows ack deadlines of 10 to 600 s, and the deadline must cover the whole run.
+    timeoutSeconds: readInteger(raw, "functionTimeoutSeconds", problems, { fallback: DEFAULT_STACK_SETTINGS.functionTimeoutSeconds, min: 10, max: 600 }),
+  };
+}
+
+function readMemory(raw: RawConfig, problems: ConfigProblems): string {
+  const memory = readString(raw, "functionMemory", problems, {
+    fallback: DEFAULT_STACK_SETTINGS.functionMemory,
+    pattern: MEMORY,
+    hint: 'use a whole number of Mi or Gi, such as "512Mi" or "2Gi"',
+  });
+  const memoryMiB = mebibytes(memory);
+  if (memoryMiB >= 128 && memoryMiB <= 32 * 1024) return memory;
+  problems.add("functionMemory", `${memory} is outside the 128Mi to 32Gi a function may have.`);
+  return DEFAULT_STACK_SETTINGS.functionMemory;
+}
+
+function readCpu(raw: RawConfig, problems: ConfigProblems): string {
+  const hint = "use a number from 0.08 to 1, or 2, 4, 6 or 8";
+  const text = readString(raw, "functionCpu", problems, { fallback: DEFAULT_STACK_SETTINGS.functionCpu, pattern: CPU, hint });
+  const count = Number(text);
+  if ((count >= 0.08 && count <= 1) || MEMORY_RANGE_BY_CPU[count]) return String(count);
+  problems.add("functionCpu", `${JSON.stringify(text)} is not valid: ${hint}.`);
+  return DEFAULT_STACK_SETTINGS.functionCpu;
+}
+
+function checkMemoryForCpu(memory: string, cpu: number, problems: ConfigProblems): void {
+  const memoryMiB = mebibytes(memory);
+  const range = MEMORY_RANGE_BY_CPU[cpu];
+  if (range && (memoryMiB < range[0] || memoryMiB > range[1])) {
+    problems.add("functionMemory", `${memory} does not fit ${cpu} vCPU, which needs ${range[0]}Mi to ${range[1]}Mi: change functionMemory or functionCpu.`);
+  } else if (!range && cpu < 0.5 && memoryMiB > 512) {
+    problems.add("functionMemory", `${memory} needs at least 0.5 vCPU, but functionCpu is ${cpu}: raise functionCpu or use at most 512Mi.`);
+  } else if (!range && memoryMiB > 1024) {
+    problems.add("functionMemory", `${memory} needs at least 1 vCPU, but functionCpu is ${cpu}: raise functionCpu or use at most 1Gi.`);
+  }
+}
+
+function mebibytes(memory: string): number {
+  const [, amount, unit] = MEMORY.exec(memory) ?? [];
+  return Number(amount) * (unit === "Gi" ? 1024 : 1);
+}
+
+/** Runs a reader and tells whether it added a problem, so cross-checks skip values that fell back to a default. */
+function readValid<T>(problems: ConfigProblems, read: () => T): { value: T; valid: boolean } {
+  const before = problems.messages.length;
+  const value = read();
+  return { value, valid: problems.messages.length === before };
+}

@@ -1,0 +1,13 @@
+/**
+ * What the deployed function and the program that deploys it agree on: the entry point and the
+ * environment variables it reads. Both sides take the names from here, so the Pulumi program
+ * never loads the function's runtime modules to learn them.
+ */
+export const FUNCTION_ENTRY_POINT = "collectPixelEvent";
+/** The parser settings as JSON (serializeCoreSettings); never the signing keys. */
+export const SETTINGS_VARIABLE = "PIXEL_PIPELINE_SETTINGS";
+export const DATASET_VARIABLE = "PIXEL_DATASET_ID";
+/** The signing keys, one per line or comma-separated: a secret environment variable from Secret Manager. */
+export const SIGNING_KEYS_VARIABLE = "PIXEL_SIGNING_KEYS";
+/** Pub/Sub's delivery budget (maxDeliveryAttempts), so the function's delivery policy is the one Pub/Sub applies. */
+export const DELIVERY_ATTEMPTS_VARIABLE = "PIXEL_MAX_DELIVERY_ATTEMPTS";

@@ -1,0 +1,189 @@
+import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, TENANT_COLUMN, VIEWS } from "./layout";
+import type { CoreSettings } from "./config/coreSettings";
+import { encodeTenant } from "./tenant";
+
+/**
+ * The SQL of the views every stack declares, built from its settings. The text is GoogleSQL and
+ * also runs in DuckDB wherever the two agree; a dialect supplies the rest: how names are quoted
+ * and qualified, string literals and, for the per-tenant-day events view, the wildcard table and
+ * the few functions DuckDB names differently. Pure: no I/O.
+ */
+export interface SqlDialect {
+  /** A column name or alias. */
+  identifier(name: string): string;
+  /** A table or view of the stack's dataset. */
+  table(name: string): string;
+  /** A string literal holding exactly `value`. */
+  string(value: string): string;
+}
+
+/** What the per-tenant-day views need besides SqlDialect: GoogleSQL's wildcard tables and a few functions. */
+export interface WildcardDialect extends SqlDialect {
+  /** A FROM item over every table whose name starts with `prefix`, each row with its table's `_TABLE_SUFFIX`. */
+  tablesStartingWith(prefix: string): string;
+  /** The select list of a wildcard's own columns (in GoogleSQL `*` leaves the `_TABLE_SUFFIX` pseudo-column out). */
+  readonly wildcardColumns: string;
+  /** The text of `body` for each `element` of `list`, concatenated in the list's order. */
+  concatMapped(list: string, element: string, body: string): string;
+  /** Two upper-case hex digits of an ASCII character's code. */
+  hexOfAscii(character: string): string;
+  /** The UTF-8 text that hex digits spell. */
+  textFromHex(hex: string): string;
+  /** A DATE from YYYYMMDD. */
+  dateFromDigits(digits: string): string;
+}
+
+/** GoogleSQL, with every table and view qualified by project and dataset, as views must be. */
+export function bigQueryDialect(project: string, dataset: string): WildcardDialect {
+  const path = (name: string) => `\`${project}.${dataset}.${name}\``;
+  return {
+    identifier: (name) => `\`${name}\``,
+    table: path,
+    string: googleSqlString,
+    tablesStartingWith: (prefix) => path(`${prefix}*`),
+    wildcardColumns: "*",
+    concatMapped: (list, element, body) =>
+      `ARRAY_TO_STRING(ARRAY(SELECT ${body} FROM UNNEST(${list}) AS ${element} WITH OFFSET AS position ORDER BY position), '')`,
+    hexOfAscii: (character) => `FORMAT('%02X', ASCII(${character}))`,
+    textFromHex: (hex) => `SAFE_CONVERT_BYTES_TO_STRING(FROM_HEX(${hex}))`,
+    dateFromDigits: (digits) => `PARSE_DATE('%Y%m%d', ${digits})`,
+  };
+}
+
+/** A GoogleSQL string literal: quotes and backslashes escaped, control characters as \u escapes. */
+export function googleSqlString(value: string): string {
+  const escaped = value.replace(/[\\']/g, (character) => `\\${character}`);
+  // eslint-disable-next-line no-control-regex
+  return `'${escaped.replace(/[\u0000-\u001f\u007f]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`)}'`;
+}
+
+// For `FROM <template>*`, _TABLE_SUFFIX is "_<encoded tenant>_<YYYYMMDD>" on day tables and "" on the template.
+const ENCODED_TENANT = "SUBSTR(_TABLE_SUFFIX, 2, LENGTH(_TABLE_SUFFIX) - 10)";
+const SUFFIX_DAY = "SUBSTR(_TABLE_SUFFIX, -8)";
+/** The tokens of an encoded tenant (tenant.ts): a plain [a-z0-9] character, or X and the hex digits of one UTF-8 byte. */
+const ENCODING_TOKEN = "X[0-9A-F]{2}|[a-z0-9]";
+
+/**
+ * decodeTenant in SQL. Plain tenants, the common case, contain no "X" and are their own
+ * encoding; otherwise each token becomes two hex digits, and the bytes are read as UTF-8.
+ */
+function decodedTenant(dialect: WildcardDialect, encoded: string): string {
+  const hexOfToken = `IF(STARTS_WITH(token, 'X'), SUBSTR(token, 2), ${dialect.hexOfAscii("token")})`;
+  const hex = dialect.concatMapped(`REGEXP_EXTRACT_ALL(${encoded}, '${ENCODING_TOKEN}')`, "token", hexOfToken);
+  return `IF(STRPOS(${encoded}, 'X') = 0, ${encoded}, ${dialect.textFromHex(hex)})`;
+}
+
+/**
+ * per-tenant-day: every day table through the wildcard `<template>*`, which also matches the
+ * template itself. So the view is valid before the first event creates a day table (BigQuery
+ * refuses to create a view over a wildcard that matches nothing); the template holds no rows.
+ */
+export function perTenantDayEventsQuery(templateTable: string, dialect: WildcardDialect): string {
+  return [
+    "SELECT",
+    `  ${dialect.wildcardColumns},`,
+    `  ${decodedTenant(dialect, ENCODED_TENANT)} AS ${dialect.identifier(TENANT_COLUMN)},`,
+    `  ${dialect.dateFromDigits(SUFFIX_DAY)} AS ${dialect.identifier(EVENT_DATE_COLUMN)}`,
+    `FROM ${dialect.tablesStartingWith(templateTable)}`,
+    "WHERE _TABLE_SUFFIX != ''",
+  ].join("\n");
+}
+
+/** partitioned: the table already stores the tenant and the day. */
+export function partitionedEventsQuery(dialect: SqlDialect): string {
+  return `SELECT *\nFROM ${dialect.table(PARTITIONED_TABLE)}`;
+}
+
+/** `events`: every event with its tenant and UTC day, the same columns in both layouts. */
+export function eventsQuery(settings: CoreSettings, dialect: WildcardDialect): string {
+  return settings.layout === "partitioned" ? partitionedEventsQuery(dialect) : perTenantDayEventsQuery(settings.templateTable, dialect);
+}
+
+/**
+ * `events_dedup`: one row per insert_id. Redelivered copies are the same log entry, so any one
+ * will do. A copy always has the same tenant and day, so partitioning the window by them changes
+ * nothing but lets a filter on them reach the table below (partition pruning, fewer day tables).
+ */
+export function dedupQuery(dialect: SqlDialect): string {
+  const window = [TENANT_COLUMN, EVENT_DATE_COLUMN, "insert_id"].map((name) => dialect.identifier(name)).join(", ");
+  return [
+    "SELECT *",
+    `FROM ${dialect.table(VIEWS.events)}`,
+    // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (node-sql-parser's grammar still does).
+    "WHERE TRUE",
+    `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${window}) = 1`,
+  ].join("\n");
+}
+
+/**
+ * `daily_counts`: the summary the AWS original wrote per date and path, per tenant, UTC day,
+ * event type and page (the referer without query or fragment). Without an event-type attribute
+ * the column stays, as NULL, so reports work on every stack.
+ */
+export function dailyCountsQuery(settings: CoreSettings, dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  const eventType = settings.eventTypeAttribute ? `CAST(${column(settings.eventTypeAttribute)} AS STRING)` : "CAST(NULL AS STRING)";
+  return [
+    "SELECT",
+    `  ${column(TENANT_COLUMN)},`,
+    `  ${column(EVENT_DATE_COLUMN)},`,
+    `  ${eventType} AS ${column("event_type")},`,
+    `  REGEXP_REPLACE(${column("referer")}, '[?#].*$', '') AS ${column("page")},`,
+    `  COUNT(*) AS ${column("events")},`,
+    `  COUNTIF(${column("is_bot")}) AS ${column("bot_events")},`,
+    `  COUNTIF(${column("email_proxy")} IS NOT NULL) AS ${column("email_proxy_events")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    // By position: an attribute may be named like one of the aliases.
+    "GROUP BY 1, 2, 3, 4",
+  ].join("\n");
+}
+
+export interface ViewDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly query: string;
+}
+
+/** The views in the order they must be created, each reading the one before. */
+export function viewQueries(settings: CoreSettings, dialect: WildcardDialect): readonly ViewDefinition[] {
+  return [
+    {
+      name: VIEWS.events,
+      description: "Every event with its tenant and UTC day (event_date), in either layout. Redelivered duplicates included: see events_dedup.",
+      query: eventsQuery(settings, dialect),
+    },
+    {
+      name: VIEWS.dedup,
+      description: "The events view with one row per insert_id: copies from Pub/Sub redelivery or replay removed.",
+      query: dedupQuery(dialect),
+    },
+    {
+      name: VIEWS.dailyCounts,
+      description: "Deduplicated events counted per tenant, UTC day, event type and page (the referer without query string).",
+      query: dailyCountsQuery(settings, dialect),
+    },
+  ];
+}
+
+/** A row filter that keeps one tenant's events: a row access policy's predicate. */
+export function tenantFilter(tenant: string, dialect: SqlDialect): string {
+  return `${dialect.identifier(TENANT_COLUMN)} = ${dialect.string(tenant)}`;
+}
+
+/**
+ * One tenant's events, for an authorized view in a dataset of its own (docs/analytics.md). With
+ * per-tenant-day, the range on _TABLE_SUFFIX holds exactly that tenant's day tables (an encoded
+ * tenant never contains "_"), and BigQuery reads no other table.
+ */
+export function tenantEventsQuery(settings: CoreSettings, tenant: string, dialect: WildcardDialect): string {
+  if (settings.layout === "partitioned") return `${partitionedEventsQuery(dialect)}\nWHERE ${tenantFilter(tenant, dialect)}`;
+  const encoded = encodeTenant(tenant);
+  return [
+    "SELECT",
+    `  ${dialect.wildcardColumns},`,
+    `  ${dialect.string(tenant)} AS ${dialect.identifier(TENANT_COLUMN)},`,
+    `  ${dialect.dateFromDigits(SUFFIX_DAY)} AS ${dialect.identifier(EVENT_DATE_COLUMN)}`,
+    `FROM ${dialect.tablesStartingWith(settings.templateTable)}`,
+    `WHERE _TABLE_SUFFIX BETWEEN '_${encoded}_00000000' AND '_${encoded}_99999999'`,
+  ].join("\n");
+}

@@ -1,0 +1,140 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import { serializeCoreSettings } from "../../core/config/coreSettings";
+import type { CoreSettings } from "../../core/config/coreSettings";
+import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../../core/functionContract";
+import { DEPLOYED_RUNTIME, FunctionBundle } from "./functionBundle";
+import { IamPropagationWait } from "./iamPropagationWait";
+import { serviceAccountId } from "../naming";
+import { SigningKeysSecret } from "./signingKeysSecret";
+import type { CollectorSettings } from "../../core/config/stackConfig";
+
+/** The roles Google documents for a custom function build service account (logs, images, source). */
+export const BUILD_ROLES = ["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectAdmin"] as const;
+
+export interface CollectorFunctionArgs {
+  /** The stack name, with the pipeline's name when it is not the default: keeps project-unique ids and display names apart. */
+  readonly scope: string;
+  readonly project: string;
+  readonly region: string;
+  readonly core: CoreSettings;
+  readonly datasetId: pulumi.Input<string>;
+  readonly settings: CollectorSettings;
+  /** The push subscription's delivery budget, so the function's delivery policy is the one Pub/Sub applies. */
+  readonly maxDeliveryAttempts: number;
+  readonly bundle: FunctionBundle;
+  /** With signedUrls: the keys, stored in Secret Manager and read by the function at start-up. */
+  readonly signingKeys?: pulumi.Input<string>;
+}
+
+/** The Cloud Run service behind a deployed 2nd-gen function. */
+export interface FunctionService {
+  /** The run.app URL; Cloud Run accepts it as the audience of an ID token. */
+  readonly url: string;
+  /** `projects/<p>/locations/<region>/services/<name>`: where the invoker role is granted. */
+  readonly name: string;
+}
+
+/**
+ * The function that turns request logs into BigQuery rows. It has no event trigger: Pub/Sub
+ * pushes to it (see PushDelivery), so it only accepts internal traffic with an ID token.
+ */
+export class CollectorFunction extends pulumi.ComponentResource {
+  public readonly service: pulumi.Output<FunctionService>;
+
+  constructor(name: string, args: CollectorFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pixel:infra:CollectorFunction", name, {}, opts);
+
+    // Named by content hash: an unchanged bundle keeps its object and the function is not rebuilt.
+    const sourceBucket = new gcp.storage.Bucket(
+      `${name}-source`,
+      { location: args.region, uniformBucketLevelAccess: true, publicAccessPrevention: "enforced" },
+      { parent: this },
+    );
+    const sourceArchive = new gcp.storage.BucketObject(
+      `${name}-archive`,
+      {
+        bucket: sourceBucket.name,
+        name: `${args.bundle.hash}.zip`,
+        source: new pulumi.asset.AssetArchive(
+          Object.fromEntries(Object.entries(args.bundle.files).map(([file, text]) => [file, new pulumi.asset.StringAsset(text)])),
+        ),
+      },
+      { parent: this },
+    );
+
+    // Its own identity, never the default compute account: it may write to the event dataset (and
+    // read the signing keys, with signed URLs) and nothing else.
+    const runtimeAccount = new gcp.serviceaccount.Account(
+      `${name}-runtime`,
+      { accountId: serviceAccountId(args.scope, "fn"), displayName: "Pixel collector function" },
+      { parent: this },
+    );
+    new gcp.bigquery.DatasetIamMember(
+      `${name}-dataset-editor`,
+      { datasetId: args.datasetId, role: "roles/bigquery.dataEditor", member: runtimeAccount.member },
+      { parent: this },
+    );
+
+    const signingKeys =
+      args.signingKeys === undefined
+        ? undefined
+        : new SigningKeysSecret(`${name}-signing-keys`, { scope: args.scope, project: args.project, keys: args.signingKeys, reader: runtimeAccount.member }, { parent: this });
+
+    // Builds get their own account with the documented roles: new projects would otherwise build as the
+    // default compute account, which may lack them or hold far more.
+    const buildAccount = new gcp.serviceaccount.Account(
+      `${name}-build`,
+      { accountId: serviceAccountId(args.scope, "build"), displayName: "Pixel collector function builds" },
+      { parent: this },
+    );
+    const buildGrants = BUILD_ROLES.map(
+      (role) => new gcp.projects.IAMMember(`${name}-build-${role.split("/")[1]}`, { project: args.project, role, member: buildAccount.member }, { parent: this }),
+    );
+    // The deployment checks that the runtime account can read the secret, so that grant must settle too.
+    const grantsSettled = new IamPropagationWait(
+      `${name}-grants`,
+      { member: buildAccount.member },
+      { parent: this, dependsOn: [...buildGrants, ...(signingKeys ? [signingKeys] : [])] },
+    );
+
+    const fn = new gcp.cloudfunctionsv2.Function(
+      `${name}-function`,
+      {
+        location: args.region,
+        description: "Pixel events: load balancer log entry -> BigQuery row",
+        buildConfig: {
+          runtime: DEPLOYED_RUNTIME,
+          entryPoint: FUNCTION_ENTRY_POINT,
+          source: { storageSource: { bucket: sourceBucket.name, object: sourceArchive.name } },
+          serviceAccount: buildAccount.id,
+        },
+        serviceConfig: {
+          availableMemory: args.settings.memory,
+          availableCpu: args.settings.cpu,
+          maxInstanceCount: args.settings.maxInstances,
+          maxInstanceRequestConcurrency: args.settings.concurrency,
+          timeoutSeconds: args.settings.timeoutSeconds,
+          serviceAccountEmail: runtimeAccount.email,
+          // Pub/Sub push from this project counts as internal traffic; nothing else needs to reach it.
+          ingressSettings: "ALLOW_INTERNAL_ONLY",
+          environmentVariables: {
+            [SETTINGS_VARIABLE]: serializeCoreSettings(args.core),
+            [DATASET_VARIABLE]: args.datasetId,
+            [DELIVERY_ATTEMPTS_VARIABLE]: String(args.maxDeliveryAttempts),
+          },
+          ...(signingKeys ? { secretEnvironmentVariables: [signingKeys.environmentVariable] } : {}),
+        },
+      },
+      { parent: this, dependsOn: grantsSettled },
+    );
+
+    this.service = fn.serviceConfig.apply(deployedService);
+    this.registerOutputs({ service: this.service });
+  }
+}
+
+function deployedService(config: gcp.types.output.cloudfunctionsv2.FunctionServiceConfig | undefined): FunctionService {
+  if (!config?.uri || !config.service) throw new Error("the deployed function reports no Cloud Run service; check it in the console.");
+  return { url: config.uri, name: config.service };
+}

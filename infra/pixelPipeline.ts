@@ -1,0 +1,169 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import type { StackConfig } from "../core/config/stackConfig";
+import { EdgeSecurity } from "./edge/edgeSecurity";
+import { PixelLoadBalancer } from "./edge/loadBalancer";
+import { PixelBucket } from "./edge/pixelBucket";
+import * as examples from "./examples";
+import { CollectorFunction } from "./ingest/collectorFunction";
+import { bundleFunction } from "./ingest/functionBundle";
+import { PushDelivery } from "./ingest/pushDelivery";
+import { RequestLogExport } from "./ingest/requestLogExport";
+import { PipelineMonitoring } from "./operations/monitoring";
+import { RawArchive } from "./operations/rawArchive";
+import { ProjectApis } from "./projectApis";
+import { AnalyticsViews } from "./warehouse/analyticsViews";
+import { EventWarehouse } from "./warehouse/eventWarehouse";
+import * as reporting from "./warehouse/reporting";
+
+/** The validated stack configuration (core/config/stackConfig.ts), with the signing keys kept secret. */
+export interface PixelPipelineArgs extends Omit<StackConfig, "signingKeys"> {
+  readonly signingKeys?: pulumi.Input<string>;
+}
+
+/** The name index.ts gives the pipeline; other programs may choose any other. */
+export const DEFAULT_PIPELINE_NAME = "pixel";
+
+/**
+ * The whole pipeline, stage by stage: the pixel and its edge (bucket, load balancer, CDN, edge
+ * policy), ingest (request logs, Pub/Sub push, the collector function), the warehouse (dataset,
+ * tables, views) and operations (raw archive, monitoring). docs/architecture.md has the picture.
+ */
+export class PixelPipeline extends pulumi.ComponentResource {
+  public readonly ipAddress: pulumi.Output<string>;
+  public readonly pixelUrl: pulumi.Output<string>;
+  public readonly imgTag: pulumi.Output<string>;
+  public readonly httpOnly: boolean;
+  public readonly servingNote: string;
+  public readonly datasetId: pulumi.Output<string>;
+  public readonly templateTableId: pulumi.Output<string>;
+  public readonly requestLogTopic: pulumi.Output<string>;
+  public readonly deadLetterSubscription: pulumi.Output<string>;
+  public readonly archiveBucket?: pulumi.Output<string>;
+  public readonly dashboardUrl?: pulumi.Output<string>;
+  public readonly exampleQuery: pulumi.Output<string>;
+  public readonly eventsViewId: pulumi.Output<string>;
+  public readonly lookerStudioUrl: pulumi.Output<string>;
+  public readonly tenantViewQueries?: Record<string, string>;
+
+  constructor(name: string, args: PixelPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pixel:infra:PixelPipeline", name, {}, opts);
+    const { core, domain, operations } = args;
+    // Service account and secret ids are unique per project: the stack keeps stacks apart, and a
+    // pipeline named other than the default adds its name, so one program may hold several.
+    const scope = name === DEFAULT_PIPELINE_NAME ? args.stack : `${name}-${args.stack}`;
+    // Until PixelPipeline existed, index.ts created these components directly under the stack:
+    // the alias keeps the resources of stacks deployed then, and their children inherit it.
+    const moved = { parent: this, aliases: [{ parent: pulumi.rootStackResource }] };
+
+    // Everything else waits for the APIs, so a fresh project deploys in one `pulumi up`.
+    const apis = new ProjectApis(`${name}-apis`, { project: args.project }, moved);
+    const stage = { ...moved, dependsOn: apis };
+
+    // The edge. The bucket component keeps the pipeline's own name, as it had under the stack.
+    const pixel = new PixelBucket(name, { location: args.region, pixelPath: core.pixelPath }, stage);
+    const edgeSecurity = operations.edgeSecurity ? new EdgeSecurity(`${name}-edge-security`, { settings: operations.edgeSecurity }, stage) : undefined;
+    const edge = new PixelLoadBalancer(`${name}-edge`, { bucketName: pixel.bucketName, domain, edgeSecurityPolicy: edgeSecurity?.policyId }, stage);
+
+    // Ingest: request logs to Pub/Sub, pushed to the collector function.
+    const requestLogs = new RequestLogExport(
+      `${name}-logs`,
+      { forwardingRuleName: edge.servingRuleName, excludeFromDefaultBucket: operations.excludeRequestLogsFromDefaultBucket },
+      stage,
+    );
+    const warehouse = new EventWarehouse(`${name}-events`, { datasetId: args.datasetId, location: args.datasetLocation, core, deletionProtection: args.deletionProtection }, stage);
+    const collector = new CollectorFunction(
+      `${name}-collector`,
+      {
+        scope,
+        project: args.project,
+        region: args.region,
+        core,
+        datasetId: warehouse.datasetId,
+        settings: args.collector,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
+        bundle: bundleFunction(),
+        signingKeys: args.signingKeys,
+      },
+      stage,
+    );
+    const projectNumber = gcp.organizations.getProjectOutput({ projectId: args.project }, { parent: this, dependsOn: apis }).apply((project) => project.number);
+    const delivery = new PushDelivery(
+      `${name}-delivery`,
+      {
+        scope,
+        project: args.project,
+        projectNumber,
+        topic: requestLogs.topic,
+        functionService: collector.service,
+        functionTimeoutSeconds: args.collector.timeoutSeconds,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
+      },
+      stage,
+    );
+
+    // The warehouse's views, for SQL, Looker and Looker Studio.
+    const analytics = new AnalyticsViews(
+      `${name}-analytics`,
+      { project: args.project, datasetId: args.datasetId, core, eventSource: warehouse.eventSource, tenantReaders: args.tenantReaders },
+      stage,
+    );
+
+    // Operations: the same entries in hourly files for `npm run replay`, and monitoring.
+    const archive = operations.archive
+      ? new RawArchive(
+          `${name}-archive`,
+          { location: args.region, filter: requestLogs.filter, settings: operations.archive, deletionProtection: args.deletionProtection },
+          stage,
+        )
+      : undefined;
+    const monitoring = operations.monitoring
+      ? new PipelineMonitoring(
+          `${name}-monitoring`,
+          {
+            scope,
+            project: args.project,
+            core,
+            settings: operations.monitoring,
+            requestLogFilter: requestLogs.filter,
+            functionServiceId: collector.service.name,
+            pushSubscriptionId: delivery.pushSubscriptionId,
+            deadLetterSubscriptionId: delivery.deadLetterSubscriptionId,
+          },
+          stage,
+        )
+      : undefined;
+
+    this.ipAddress = edge.ipAddress;
+    this.pixelUrl = edge.ipAddress.apply((ip) => examples.pixelUrl(core, ip, domain));
+    this.imgTag = this.pixelUrl.apply((url) => examples.imgTag(examples.examplePixelUrl(core, url)));
+    this.httpOnly = domain === undefined;
+    this.servingNote = examples.servingNote(domain);
+    this.datasetId = pulumi.interpolate`${args.project}.${warehouse.datasetId}`;
+    this.templateTableId = pulumi.interpolate`${this.datasetId}.${warehouse.templateTableId}`;
+    this.requestLogTopic = requestLogs.topic.id;
+    this.deadLetterSubscription = delivery.deadLetterSubscriptionId;
+    this.archiveBucket = archive ? pulumi.interpolate`gs://${archive.bucketName}` : undefined;
+    this.dashboardUrl = monitoring?.dashboardUrl;
+    this.exampleQuery = warehouse.datasetId.apply((id) => examples.exampleQuery(args.project, id, core, examples.lastUtcDays(new Date(), 7)));
+    this.eventsViewId = pulumi.interpolate`${this.datasetId}.${analytics.eventsViewId}`;
+    this.lookerStudioUrl = analytics.eventsViewId.apply((view) =>
+      reporting.lookerStudioUrl({ project: args.project, dataset: args.datasetId, table: view, reportName: `Pixel events (${scope})` }),
+    );
+    this.tenantViewQueries = reporting.tenantViewQueries(args.project, args.datasetId, core);
+    this.registerOutputs({
+      ipAddress: this.ipAddress,
+      pixelUrl: this.pixelUrl,
+      imgTag: this.imgTag,
+      datasetId: this.datasetId,
+      templateTableId: this.templateTableId,
+      requestLogTopic: this.requestLogTopic,
+      deadLetterSubscription: this.deadLetterSubscription,
+      archiveBucket: this.archiveBucket,
+      dashboardUrl: this.dashboardUrl,
+      exampleQuery: this.exampleQuery,
+      eventsViewId: this.eventsViewId,
+      lookerStudioUrl: this.lookerStudioUrl,
+    });
+  }
+}

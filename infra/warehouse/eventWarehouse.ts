@@ -1,0 +1,80 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, partitionedSchema, TENANT_COLUMN } from "../../core/layout";
+import { templateSchema } from "../../core/schema";
+import type { CoreSettings } from "../../core/config/coreSettings";
+
+export interface EventWarehouseArgs {
+  readonly datasetId: string;
+  readonly location: string;
+  readonly core: CoreSettings;
+  /** Keeps `pulumi destroy` from deleting the template table and the day tables with it. */
+  readonly deletionProtection: boolean;
+}
+
+/**
+ * The dataset and the tables the function streams into. per-tenant-day: the template table, from
+ * which BigQuery creates each `<template>_<tenant>_<YYYYMMDD>` table on first use. partitioned:
+ * one table partitioned by event date; the template stays, empty, so switching to it deletes no
+ * table.
+ */
+export class EventWarehouse extends pulumi.ComponentResource {
+  public readonly datasetId: pulumi.Output<string>;
+  public readonly templateTableId: pulumi.Output<string>;
+  /** What the events view reads: the template, whose wildcard also reaches the day tables, or the partitioned table. */
+  public readonly eventSource: gcp.bigquery.Table;
+
+  constructor(name: string, args: EventWarehouseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pixel:infra:EventWarehouse", name, {}, opts);
+
+    // Table names must stay case-sensitive: tenants "Acme" and "x41cme" encode to "X41cme" and "x41cme".
+    const dataset = new gcp.bigquery.Dataset(
+      `${name}-dataset`,
+      {
+        datasetId: args.datasetId,
+        location: args.location,
+        isCaseInsensitive: false,
+        deleteContentsOnDestroy: !args.deletionProtection,
+        description:
+          args.core.layout === "partitioned"
+            ? "Pixel events: one table partitioned by UTC day and clustered by tenant; query the events view."
+            : "Pixel events: one table per tenant and UTC day, created from the template table.",
+      },
+      { parent: this },
+    );
+    const template = new gcp.bigquery.Table(
+      `${name}-template`,
+      {
+        datasetId: dataset.datasetId,
+        tableId: args.core.templateTable,
+        schema: JSON.stringify(templateSchema(args.core.attributes)),
+        deletionProtection: args.deletionProtection,
+        description: "Template for the day tables; holds no rows itself.",
+      },
+      { parent: this },
+    );
+
+    // A query for some days of some tenants reads only their partitions and blocks, not the table.
+    const partitioned =
+      args.core.layout === "partitioned"
+        ? new gcp.bigquery.Table(
+            `${name}-partitioned`,
+            {
+              datasetId: dataset.datasetId,
+              tableId: PARTITIONED_TABLE,
+              schema: JSON.stringify(partitionedSchema(args.core.attributes)),
+              timePartitioning: { type: "DAY", field: EVENT_DATE_COLUMN },
+              clusterings: [TENANT_COLUMN, ...(args.core.eventTypeAttribute ? [args.core.eventTypeAttribute] : [])],
+              deletionProtection: args.deletionProtection,
+              description: "Every event, partitioned by its UTC day and clustered by tenant (then event type); streamed without templateSuffix.",
+            },
+            { parent: this },
+          )
+        : undefined;
+
+    this.datasetId = dataset.datasetId;
+    this.templateTableId = template.tableId;
+    this.eventSource = partitioned ?? template;
+    this.registerOutputs({ datasetId: this.datasetId, templateTableId: this.templateTableId });
+  }
+}

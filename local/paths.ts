@@ -1,0 +1,23 @@
+import * as path from "node:path";
+
+/** Where the local pipeline keeps its state; everything lives under one data directory by default. */
+export interface DataPaths {
+  readonly dataDir: string;
+  readonly database: string;
+  /** Segments of spooled log entries: the durable record of every answered request. */
+  readonly spoolDir: string;
+  /** The running server's address and query token (mode 0600). */
+  readonly serverFile: string;
+}
+
+export const DEFAULT_DATA_DIR = ".data";
+
+export function dataPaths(dataDir: string, database?: string): DataPaths {
+  const dir = path.resolve(dataDir);
+  return {
+    dataDir: dir,
+    database: path.resolve(database ?? path.join(dir, "pixel.duckdb")),
+    spoolDir: path.join(dir, "spool"),
+    serverFile: path.join(dir, "server.json"),
+  };
+}

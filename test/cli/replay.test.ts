@@ -1,0 +1,300 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { PassThrough } from "node:stream";
+import { OAuth2Client } from "google-auth-library";
+import { isArchiveFileName, listArchive, parseGcsUrl } from "../../cli/archiveSource";
+import { googleApi } from "../../cli/googleApi";
+import { formatBytes, ReplayProgress, terminalProgress } from "../../cli/progress";
+import { formatSummary, parseReplayArgs, replayArchive, ReplayError, replayDestination, ReplaySummary } from "../../cli/replay";
+import { bigQueryTarget, localTarget } from "../../cli/replayTargets";
+import type { AcceptedEvent } from "../../core/event";
+import { insertTableName } from "../../core/layout";
+import { cloudDelivery } from "../../core/delivery";
+import { handlePixelMessage } from "../../functions/handler";
+import { LocalDatabase } from "../../local/database";
+import { UsageError } from "../../cli/runner";
+import { ARCHIVE_DIR, ARCHIVE_DISTINCT_EVENTS, ARCHIVE_EVENTS_BY_TABLE, ARCHIVE_OBJECTS, ARCHIVE_REFUSALS_BY_REASON } from "../../testkit/archiveSample";
+import { BigQueryStandIn, insertErrors, serverError } from "../../testkit/bigQueryStandIn";
+import { GcsStandIn } from "../../testkit/gcsStandIn";
+import { DEV_SETTINGS, pubSubMessage } from "../../testkit/logEntries";
+import { runScript } from "../../testkit/runScript";
+
+const NO_WAIT = { concurrency: 4, attempts: 3, retryDelayMs: 0 };
+const archiveFiles = () => listArchive([ARCHIVE_DIR], () => {
+  throw new Error("a local directory needs no Cloud Storage");
+});
+
+/** The insertIds the deployed function makes of the archived entries, through its own path: Pub/Sub message → handler. */
+async function functionInsertIds(): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const writer = { insert: async (event: AcceptedEvent) => void ids.add(event.insertId) };
+  for (const object of ARCHIVE_OBJECTS) {
+    const lines = (await readFile(path.join(ARCHIVE_DIR, object), "utf8")).split("\n").filter(Boolean);
+    for (const line of lines) await handlePixelMessage(pubSubMessage(JSON.parse(line)), { settings: DEV_SETTINGS, writer, log: () => undefined, policy: cloudDelivery(5) });
+  }
+  return ids;
+}
+
+function expectArchiveCounts(summary: ReplaySummary): void {
+  expect(Object.fromEntries(summary.accepted)).toEqual(ARCHIVE_EVENTS_BY_TABLE);
+  expect(Object.fromEntries(summary.refused)).toEqual(ARCHIVE_REFUSALS_BY_REASON);
+  expect(summary).toMatchObject({ files: 3, entries: 11 });
+}
+
+describe("command line", () => {
+  test.each([
+    [["--stack", "dev", "--dry-run", "a.json"], { mode: "dry-run", stack: "dev", sources: ["a.json"] }],
+    [["--stack", "prod", "gs://b/requests/2026/", "x"], { mode: "bigquery", sources: ["gs://b/requests/2026/", "x"], concurrency: 16 }],
+    [["--stack", "prod", "--project", "p-1", "--dataset", "d", "--concurrency", "4", "f"], { mode: "bigquery", project: "p-1", dataset: "d", concurrency: 4 }],
+    [["--stack", "dev", "--local", "--data-dir", "/tmp/x", "f"], { mode: "local", paths: expect.objectContaining({ database: "/tmp/x/pixel.duckdb" }) }],
+  ])("%p", (args, expected) => {
+    expect(parseReplayArgs(args)).toMatchObject(expected);
+  });
+
+  test.each([
+    [["f.json"], /--stack/],
+    [["--stack", "dev"], /at least one archive file/],
+    [["--stack", "dev", "--dry-run", "--local", "f"], /exclude each other/],
+    [["--stack", "dev", "--local", "--project", "p", "f"], /for writing to BigQuery/],
+    [["--stack", "dev", "--data-dir", "/tmp/x", "f"], /are for --local/],
+    [["--stack", "dev", "--concurrency", "0", "f"], /--concurrency must be a whole number from 1 to 100/],
+    [["--stack", "dev", "--bogus", "f"], /bogus/],
+  ])("%p is a usage error", (args, message) => {
+    expect(() => parseReplayArgs(args)).toThrow(UsageError);
+    expect(() => parseReplayArgs(args)).toThrow(message);
+  });
+
+  test.each([
+    [[], {}, "from-stack", { project: "from-stack", dataset: "pixel_prod_eu" }],
+    [[], { datasetId: "events_eu" }, "from-stack", { project: "from-stack", dataset: "events_eu" }],
+    [["--project", "p-2", "--dataset", "d2"], { datasetId: "events_eu" }, "from-stack", { project: "p-2", dataset: "d2" }],
+  ])("destination with flags %p and stack config %p", (flags, stackConfig, stackProject, expected) => {
+    expect(replayDestination(parseReplayArgs(["--stack", "prod-eu", ...flags, "f"]), stackConfig, stackProject)).toEqual(expected);
+  });
+
+  test("a stack without gcp:project needs --project", () => {
+    expect(() => replayDestination(parseReplayArgs(["--stack", "dev", "f"]), {}, undefined)).toThrow(/sets no gcp:project: pass --project/);
+  });
+});
+
+describe("archive sources", () => {
+  test.each([
+    ["gs://pixel-archive-x1/requests/2026/01/05/", { bucket: "pixel-archive-x1", prefix: "requests/2026/01/05/" }],
+    ["gs://pixel-archive-x1", { bucket: "pixel-archive-x1", prefix: "" }],
+    ["gs://b", undefined],
+    ["/data/requests", undefined],
+    ["s3://bucket/x", undefined],
+  ])("parseGcsUrl(%p)", (url, expected) => expect(parseGcsUrl(url)).toEqual(expected));
+
+  test.each([
+    ["requests/2026/01/05/23:00:00_23:59:59_S0.json", true],
+    ["requests/2026/01/05/23:00:00_23:59:59_A1.json", true],
+    ["requests/README.txt", false],
+  ])("isArchiveFileName(%p) is %p", (name, expected) => expect(isArchiveFileName(name)).toBe(expected));
+
+  test("a directory is read in time order, which is name order in the sink's layout", async () => {
+    const files = await archiveFiles();
+    expect(files.map((file) => path.relative(ARCHIVE_DIR, file.name))).toEqual([...ARCHIVE_OBJECTS]);
+  });
+});
+
+describe("dry run", () => {
+  test("counts events per table and refusals per reason, and writes nothing", async () => {
+    const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS });
+    expectArchiveCounts(summary);
+    expect(summary.stored).toBe(0);
+    expect(formatSummary(summary, "dry-run")).toBe(
+      [
+        "3 file(s), 11 log entries: 6 events, 5 refused",
+        "events by table:",
+        "  pixel_acme_20260105    3",
+        "  pixel_acme_20260106    1",
+        "  pixel_globex_20260105  1",
+        "  pixel_globex_20260106  1",
+        "refusals by reason:",
+        "  cdn_subrequest      1",
+        "  method_not_counted  1",
+        "  missing_tenant      1",
+        "  other_path          1",
+        "  status_not_counted  1",
+        "dry run: nothing was written",
+      ].join("\n"),
+    );
+  });
+
+  test("reports progress up to every byte of the archive", async () => {
+    const files = await archiveFiles();
+    const updates: [number, number][] = [];
+    let total = -1;
+    let stopped = false;
+    const progress: ReplayProgress = { start: (bytes) => (total = bytes), update: (bytes, entries) => updates.push([bytes, entries]), stop: () => (stopped = true) };
+    await replayArchive({ files, settings: DEV_SETTINGS, progress });
+    expect(total).toBe(files.reduce((sum, file) => sum + file.size, 0));
+    expect(updates.at(-1)).toEqual([total, 11]);
+    expect(updates.every(([bytes], index) => index === 0 || bytes >= updates[index - 1][0])).toBe(true);
+    expect(stopped).toBe(true);
+  });
+});
+
+describe("the terminal progress bar", () => {
+  test("shows bytes, the entry rate and an ETA", async () => {
+    const stream = new PassThrough();
+    let output = "";
+    stream.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    const bar = terminalProgress(stream, { noTTYOutput: true });
+    bar.start(4096);
+    bar.update(2048, 10);
+    bar.stop();
+    expect(output).toMatch(/\d+% \| [\d.]+ KiB of 4\.0 KiB \| 10 entries, \d+ entries\/s \| ETA /);
+  });
+
+  test.each([
+    [0, "0 B"],
+    [1023, "1023 B"],
+    [1536, "1.5 KiB"],
+    [5 * 1024 ** 3, "5.0 GiB"],
+  ])("formatBytes(%p) is %p", (bytes, text) => expect(formatBytes(bytes)).toBe(text));
+});
+
+describe("into BigQuery", () => {
+  const bigQuery = new BigQueryStandIn();
+  beforeAll(() => bigQuery.start());
+  afterAll(() => bigQuery.stop());
+  beforeEach(() => bigQuery.reset());
+  const target = (options = NO_WAIT) => bigQueryTarget(bigQuery.client().dataset("pixel_dev").table("pixel"), DEV_SETTINGS, options);
+
+  test("streams every event with the function's insertId and day-table suffix; a second replay adds no row", async () => {
+    const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target() });
+    expectArchiveCounts(summary);
+    expect(summary.stored).toBe(6);
+    expect(new Set(bigQuery.stored.keys())).toEqual(await functionInsertIds());
+    expect(bigQuery.stored.size).toBe(ARCHIVE_DISTINCT_EVENTS);
+    const suffixes = bigQuery.requests.map((request) => (request.body as { templateSuffix: string }).templateSuffix).sort();
+    expect(suffixes).toEqual(["_acme_20260105", "_acme_20260105", "_acme_20260105", "_acme_20260106", "_globex_20260105", "_globex_20260106"]);
+    expect(bigQuery.requests.every((request) => request.path === "/bigquery/v2/projects/test-project/datasets/pixel_dev/tables/pixel/insertAll")).toBe(true);
+
+    await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target() });
+    expect(bigQuery.stored.size).toBe(ARCHIVE_DISTINCT_EVENTS);
+    expect(bigQuery.requests).toHaveLength(12);
+  });
+
+  test("follows the stack's layout: a partitioned stack gets its rows in the partitioned table, without templateSuffix", async () => {
+    const settings = { ...DEV_SETTINGS, layout: "partitioned" as const };
+    const table = bigQuery.client().dataset("pixel_dev").table(insertTableName(settings.layout, settings.templateTable));
+    const summary = await replayArchive({ files: await archiveFiles(), settings, target: bigQueryTarget(table, settings, NO_WAIT) });
+    expect(summary.stored).toBe(6);
+    expect(bigQuery.stored.size).toBe(ARCHIVE_DISTINCT_EVENTS);
+    expect(new Set(bigQuery.requests.map((request) => request.path))).toEqual(new Set([`/bigquery/v2/projects/test-project/datasets/pixel_dev/tables/${insertTableName("partitioned", "pixel")}/insertAll`]));
+    expect(bigQuery.requests.every((request) => (request.body as { templateSuffix?: string }).templateSuffix === undefined)).toBe(true);
+  });
+
+  test("retries transient failures of a row", async () => {
+    bigQuery.script(serverError(503), serverError(500));
+    const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target({ ...NO_WAIT, concurrency: 1 }) });
+    expect(summary.stored).toBe(6);
+    expect(bigQuery.stored.size).toBe(ARCHIVE_DISTINCT_EVENTS);
+    expect(bigQuery.requests).toHaveLength(8);
+  });
+
+  test("reports rows BigQuery rejects and writes the others", async () => {
+    const [rejectedId] = [...(await functionInsertIds())];
+    bigQuery.injectFaults((insertIds) => (insertIds.includes(rejectedId) ? insertErrors("invalid", "no such field: order_id") : { status: 200, body: {} }));
+    const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target() });
+    expect(summary.rejected).toEqual([
+      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: no such field: order_id" },
+      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: no such field: order_id" },
+    ]);
+    expect(summary.stored).toBe(4);
+    expect(bigQuery.stored.has(rejectedId)).toBe(false);
+    expect(formatSummary(summary, "bigquery", "BigQuery p.d")).toContain("2 events were rejected by the store and are not written:\n  pixel_acme_20260105 ");
+  });
+
+  test("stops on a failure that outlasts its retries, saying where and that running again is safe", async () => {
+    bigQuery.injectFaults(() => serverError(500));
+    const replay = replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target({ ...NO_WAIT, attempts: 2 }), batchSize: 2 });
+    await expect(replay).rejects.toThrow(ReplayError);
+    await expect(replay).rejects.toThrow(/^replay stopped in .*23:00:00_23:59:59_S0\.json after 2 log entries \(0 events written\): [^]*Running the same replay again is safe/);
+  });
+});
+
+describe("from Cloud Storage", () => {
+  const gcs = new GcsStandIn(2);
+  const auth = new OAuth2Client();
+  auth.setCredentials({ access_token: "stand-in-token", expiry_date: Date.now() + 3_600_000 });
+
+  beforeAll(async () => {
+    await gcs.start();
+    for (const object of ARCHIVE_OBJECTS) gcs.put("pixel-archive-x1", object, await readFile(path.join(ARCHIVE_DIR, object)));
+    gcs.put("pixel-archive-x1", "requests/README.txt", "not an archive file");
+  });
+  afterAll(() => gcs.stop());
+
+  test("lists a prefix page by page, skips what the sink did not write, and reads the objects with credentials", async () => {
+    const files = await listArchive(["gs://pixel-archive-x1/requests/2026/01/06/"], () => googleApi(gcs.endpoint, auth));
+    expect(files.map((file) => file.name)).toEqual(ARCHIVE_OBJECTS.slice(1).map((object) => `gs://pixel-archive-x1/${object}`));
+    const summary = await replayArchive({ files, settings: DEV_SETTINGS });
+    expect(Object.fromEntries(summary.accepted)).toEqual({ pixel_acme_20260106: 1, pixel_globex_20260106: 1 });
+    expect(Object.fromEntries(summary.refused)).toEqual({ method_not_counted: 1, missing_tenant: 1 });
+    expect(new Set(gcs.authorizations)).toEqual(new Set(["Bearer stand-in-token"]));
+  });
+
+  test("the whole bucket, through the command and STORAGE_EMULATOR_HOST", async () => {
+    const result = await runScript("cli/replay.ts", ["--stack", "dev", "--dry-run", "gs://pixel-archive-x1"], { env: { STORAGE_EMULATOR_HOST: gcs.endpoint } });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("3 file(s), 11 log entries: 6 events, 5 refused\n");
+  });
+});
+
+describe("into the local DuckDB file", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "pixel-replay-"));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  async function readBack(file: string) {
+    const database = await LocalDatabase.open(file, DEV_SETTINGS);
+    try {
+      const rows = await database.read(`SELECT tenant, insert_id FROM events ORDER BY insert_id`);
+      return { rows, checkpoint: await database.readCheckpoint() };
+    } finally {
+      database.close();
+    }
+  }
+
+  test("stores each event once, twice replayed, and leaves the spool checkpoint alone", async () => {
+    const file = path.join(dir, "pixel.duckdb");
+    const before = await LocalDatabase.open(file, DEV_SETTINGS);
+    await before.commit({ rows: new Map(), refusals: [] }, { segment: 3, offset: 120 });
+    before.close();
+
+    for (let run = 0; run < 2; run++) {
+      const target = await localTarget(file, DEV_SETTINGS);
+      try {
+        expectArchiveCounts(await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target, batchSize: 4 }));
+      } finally {
+        await target.close();
+      }
+    }
+    const { rows, checkpoint } = await readBack(file);
+    expect(new Set(rows.map((row) => row.insert_id))).toEqual(await functionInsertIds());
+    expect(rows).toHaveLength(ARCHIVE_DISTINCT_EVENTS);
+    expect(checkpoint).toEqual({ segment: 3, offset: 120 });
+  });
+
+  test("through the command", async () => {
+    const result = await runScript("cli/replay.ts", ["--stack", "dev", "--local", "--data-dir", dir, ARCHIVE_DIR]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`wrote 6 events to ${path.join(dir, "pixel.duckdb")}`);
+    expect((await readBack(path.join(dir, "pixel.duckdb"))).rows).toHaveLength(ARCHIVE_DISTINCT_EVENTS);
+  });
+});
+
+test("the command exits 2 with the usage on a bad command line", async () => {
+  const result = await runScript("cli/replay.ts", ["--stack", "dev"]);
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain("name at least one archive file");
+  expect(result.stderr).toContain("Usage: npm run replay");
+});

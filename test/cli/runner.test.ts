@@ -1,0 +1,71 @@
+import { benchCommand } from "../../bench/run";
+import { parseCommand } from "../../cli/parse";
+import { queryCommand } from "../../cli/query";
+import { redriveCommand } from "../../cli/redrive";
+import { replayCommand } from "../../cli/replay";
+import { EXIT, runCommand } from "../../cli/runner";
+import type { RunnableCommand } from "../../cli/runner";
+import { signCommand } from "../../cli/sign";
+import { startCommand } from "../../cli/start";
+import { fuzzCommand } from "../../fuzz/run";
+import { runScript } from "../../testkit/runScript";
+
+let stdout: string[];
+let stderr: string[];
+beforeEach(() => {
+  stdout = [];
+  stderr = [];
+  jest.spyOn(console, "log").mockImplementation((...parts: unknown[]) => void stdout.push(parts.join(" ")));
+  jest.spyOn(console, "error").mockImplementation((...parts: unknown[]) => void stderr.push(parts.join(" ")));
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+  process.exitCode = undefined;
+});
+
+describe.each([
+  ["npm start", startCommand],
+  ["npm run query", queryCommand],
+  ["npm run parse", parseCommand],
+  ["npm run sign", signCommand],
+  ["npm run replay", replayCommand],
+  ["npm run redrive", redriveCommand],
+  ["npm run bench", benchCommand],
+  ["npm run fuzz", fuzzCommand],
+] as [string, RunnableCommand][])("%s", (_name, command) => {
+  test("--help and -h print the usage on stdout and exit 0", async () => {
+    for (const flag of ["--help", "-h"]) {
+      expect(await runCommand(command, [flag])).toBe(EXIT.ok);
+    }
+    expect(stdout).toEqual([command.usage, command.usage]);
+    expect(command.usage).toMatch(/^Usage: npm (start|run)/);
+    expect(command.usage).toMatch(/-h, --help/);
+    expect(stderr).toEqual([]);
+  });
+
+  test("an unknown flag prints what is wrong and the usage, never a stack trace, and exits 2", async () => {
+    expect(await runCommand(command, ["--bogus"])).toBe(EXIT.usage);
+    expect(stderr).toHaveLength(1);
+    expect(stderr[0]).toContain("'--bogus'");
+    expect(stderr[0]).toContain(command.usage);
+    expect(stderr[0]).not.toMatch(/\n\s+at /);
+    expect(process.exitCode).toBe(EXIT.usage);
+  });
+});
+
+test("a stack configuration error exits 2 with the problems, without the usage", async () => {
+  expect(await runCommand(parseCommand, ["--stack", "no-such-stack"])).toBe(EXIT.usage);
+  expect(stderr.join("\n")).toMatch(/Pulumi\.no-such-stack\.yaml does not exist/);
+  expect(stderr.join("\n")).not.toContain("Usage:");
+});
+
+test("a failure at run time exits 1 with its message", async () => {
+  expect(await runCommand(queryCommand, ["--data-dir", "/nonexistent/pixel", "SELECT 1"])).toBe(EXIT.failure);
+  expect(stderr.join("\n")).toMatch(/no database at \/nonexistent\/pixel/);
+});
+
+test("the process ends with the runner's exit code", async () => {
+  const result = await runScript("cli/sign.ts", ["--bogus"]);
+  expect(result.code).toBe(EXIT.usage);
+  expect(result.stderr).toContain("Usage: npm run --silent sign");
+});

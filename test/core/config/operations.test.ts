@@ -1,0 +1,106 @@
+import { ConfigError, ConfigProblems, RawConfig } from "../../../core/config/fields";
+import { isIpRange, OperationsSettings, readOperationsSettings } from "../../../core/config/operations";
+import { INFRA_CONFIG_KEYS, validateStackConfig } from "../../../core/config/stackConfig";
+
+function read(raw: RawConfig): { settings: OperationsSettings; problems: string[] } {
+  const problems = new ConfigProblems();
+  return { settings: readOperationsSettings(raw, problems), problems: problems.messages };
+}
+
+describe("defaults: a fresh stack is archived, monitored and stores its request logs once", () => {
+  const { settings, problems } = read({});
+
+  test("no problems", () => expect(problems).toEqual([]));
+  test("the archive is on, cold after 30 days, kept for ever", () => expect(settings.archive).toEqual({ coldAfterDays: 30 }));
+  test("the request logs are excluded from _Default", () => expect(settings.excludeRequestLogsFromDefaultBucket).toBe(true));
+  test("monitoring is on, without e-mail, alerting on a 30-minute backlog", () => expect(settings.monitoring).toEqual({ backlogAlertMinutes: 30 }));
+  test("there is no edge policy", () => expect(settings.edgeSecurity).toBeUndefined());
+});
+
+describe.each<[string, RawConfig, Partial<OperationsSettings>]>([
+  ["archive off", { archive: "false" }, { archive: undefined, excludeRequestLogsFromDefaultBucket: false }],
+  ["archive off, exclusion asked for", { archive: false, excludeRequestLogsFromDefaultBucket: "true" }, { archive: undefined, excludeRequestLogsFromDefaultBucket: true }],
+  ["exclusion off", { excludeRequestLogsFromDefaultBucket: "false" }, { excludeRequestLogsFromDefaultBucket: false }],
+  ["colder later, deleted after a year", { archiveColdAfterDays: "90", archiveDeleteAfterDays: "365" }, { archive: { coldAfterDays: 90, deleteAfterDays: 365 } }],
+  ["monitoring off", { monitoring: "false" }, { monitoring: undefined }],
+  ["an e-mail and a longer backlog", { alertEmail: "oncall@example.com", alertBacklogMinutes: "60" }, { monitoring: { alertEmail: "oncall@example.com", backlogAlertMinutes: 60 } }],
+  [
+    "denied ranges and regions",
+    { edgeDeniedIpRanges: JSON.stringify(["203.0.113.0/24", "2001:db8::/32", "198.51.100.7"]), edgeDeniedRegions: "KP, RU" },
+    { edgeSecurity: { deniedIpRanges: ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7"], deniedRegions: ["KP", "RU"] } },
+  ],
+  ["only regions", { edgeDeniedRegions: ["FR"] }, { edgeSecurity: { deniedIpRanges: [], deniedRegions: ["FR"] } }],
+])("%s", (_, raw, expected) => {
+  test("is read without problems", () => {
+    const { settings, problems } = read(raw);
+    expect(problems).toEqual([]);
+    const absent = Object.keys(expected).filter((key) => expected[key as keyof OperationsSettings] === undefined);
+    expect(settings).toMatchObject(Object.fromEntries(Object.entries(expected).filter(([key]) => !absent.includes(key))));
+    for (const key of absent) expect(settings).not.toHaveProperty(key);
+  });
+});
+
+describe.each<[RawConfig, RegExp]>([
+  [{ archive: "yes" }, /^pixel-pipeline:archive: expected true or false/],
+  [{ archiveColdAfterDays: "0" }, /^pixel-pipeline:archiveColdAfterDays: expected a whole number from 1 to 3650/],
+  [{ archiveDeleteAfterDays: "10" }, /^pixel-pipeline:archiveDeleteAfterDays: 10 must be more than archiveColdAfterDays \(30\)/],
+  [{ archiveDeleteAfterDays: "soon" }, /^pixel-pipeline:archiveDeleteAfterDays: expected a whole number from 2 to 3650/],
+  [{ archive: "false", archiveColdAfterDays: "7" }, /^pixel-pipeline:archiveColdAfterDays: has no effect while archive is false/],
+  [{ monitoring: "false", alertEmail: "a@example.com" }, /^pixel-pipeline:alertEmail: has no effect while monitoring is false/],
+  [{ alertEmail: "oncall" }, /^pixel-pipeline:alertEmail: "oncall" is not valid: use one e-mail address/],
+  [{ alertBacklogMinutes: "5" }, /^pixel-pipeline:alertBacklogMinutes: expected a whole number from 15 to 1440/],
+  [{ edgeDeniedIpRanges: "203.0.113.0/33" }, /^pixel-pipeline:edgeDeniedIpRanges\[0\]: "203\.0\.113\.0\/33" is not an IP address or CIDR range/],
+  [{ edgeDeniedIpRanges: ["10.0.0.1", "example.com"] }, /^pixel-pipeline:edgeDeniedIpRanges\[1\]: "example\.com"/],
+  [{ edgeDeniedIpRanges: Array.from({ length: 101 }, (_, i) => `10.0.${i}.0/24`) }, /^pixel-pipeline:edgeDeniedIpRanges: lists 101 ranges; at most 100/],
+  [{ edgeDeniedRegions: ["fr"] }, /^pixel-pipeline:edgeDeniedRegions\[0\]: "fr" is not a region code/],
+])("%p", (raw, message) => {
+  test("is one problem naming the key and the fix", () => {
+    const { problems } = read(raw);
+    expect(problems).toEqual([expect.stringMatching(message)]);
+  });
+});
+
+describe.each([
+  ["203.0.113.7", true],
+  ["203.0.113.0/24", true],
+  ["0.0.0.0/0", true],
+  ["2001:db8::/32", true],
+  ["::1", true],
+  ["203.0.113.0/33", false],
+  ["2001:db8::/129", false],
+  ["203.0.113.0/", false],
+  ["203.0.113.0/24/1", false],
+  ["203.0.113", false],
+  ["*", false],
+])("isIpRange(%p)", (text, expected) => {
+  test(`is ${expected}`, () => expect(isIpRange(text)).toBe(expected));
+});
+
+describe("in the stack config", () => {
+  const attributes = JSON.stringify({ user_id: "STRING" });
+
+  test("every operations key is a known setting, and the validated config carries them", () => {
+    const config = validateStackConfig({ attributes, alertEmail: "oncall@example.com", archiveColdAfterDays: "60" }, { stack: "dev", project: "my-project-1" });
+    expect(INFRA_CONFIG_KEYS).toEqual(expect.arrayContaining(["archive", "alertEmail", "edgeDeniedIpRanges", "excludeRequestLogsFromDefaultBucket"]));
+    expect(config.operations).toEqual({
+      archive: { coldAfterDays: 60 },
+      excludeRequestLogsFromDefaultBucket: true,
+      monitoring: { alertEmail: "oncall@example.com", backlogAlertMinutes: 30 },
+    });
+  });
+
+  test("their problems are reported with everyone else's, at once", () => {
+    let failure: unknown;
+    try {
+      validateStackConfig({ attributes, alertEmail: "nobody", edgeDeniedRegions: "Narnia", domain: "https://x" }, { stack: "dev", project: "my-project-1" });
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as ConfigError).problems).toEqual([
+      expect.stringMatching(/^pixel-pipeline:domain:/),
+      expect.stringMatching(/^pixel-pipeline:alertEmail:/),
+      expect.stringMatching(/^pixel-pipeline:edgeDeniedRegions\[0\]:/),
+    ]);
+  });
+});

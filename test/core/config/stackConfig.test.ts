@@ -1,0 +1,206 @@
+import { ConfigError, RawConfig } from "../../../core/config/fields";
+import { DEFAULT_STACK_SETTINGS, StackConfig, StackContext, validateStackConfig } from "../../../core/config/stackConfig";
+
+// Values arrive as Pulumi hands them over: strings, structured values as JSON.
+const ATTRIBUTES = JSON.stringify({ user_id: "STRING", type: "STRING" });
+const CONTEXT: StackContext = { stack: "dev", project: "my-project-1" };
+
+function validate(extra: RawConfig, context: StackContext = CONTEXT): StackConfig {
+  return validateStackConfig({ attributes: ATTRIBUTES, ...extra }, context);
+}
+
+function problems(extra: RawConfig, context: StackContext = CONTEXT): readonly string[] {
+  try {
+    validate(extra, context);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("defaults", () => {
+  const config = validate({});
+
+  test.each([
+    ["project", "my-project-1"],
+    ["region", "us-central1"],
+    ["datasetId", "pixel_dev"],
+    ["datasetLocation", "US"],
+    ["deletionProtection", true],
+    ["maxDeliveryAttempts", 10],
+    ["domain", undefined],
+    ["signingKeys", undefined],
+  ] as const)("%s defaults to %p", (key, expected) => {
+    expect(config[key]).toEqual(expected);
+  });
+
+  test("the function gets 1 vCPU, 512Mi, 16 concurrent requests, 10 instances and 60 s", () => {
+    expect(config.collector).toEqual({ memory: "512Mi", cpu: "1", concurrency: 16, maxInstances: 10, timeoutSeconds: 60 });
+    expect(DEFAULT_STACK_SETTINGS.functionConcurrency).toBe(16);
+  });
+
+  test("the parser settings come from the core reader", () => {
+    expect(config.core).toMatchObject({ tenantAttribute: "user_id", pixelPath: "/pixel.png", templateTable: "pixel" });
+    expect(config.core.attributes.map((attribute) => attribute.name)).toEqual(["user_id", "type"]);
+  });
+});
+
+describe.each([
+  ["dev", "pixel_dev"],
+  ["prod-eu", "pixel_prod_eu"],
+  ["my.stack_2", "pixel_my_stack_2"],
+])("stack %p", (stack, datasetId) => {
+  test(`defaults the dataset to ${datasetId}`, () => {
+    expect(validate({}, { ...CONTEXT, stack }).datasetId).toBe(datasetId);
+  });
+});
+
+describe.each([
+  [{ providerRegion: "europe-west1" }, {}, "europe-west1"],
+  [{ providerRegion: "europe-west1" }, { region: "asia-northeast1" }, "asia-northeast1"],
+  [{}, {}, "us-central1"],
+])("region with gcp config %p and stack keys %p", (context, raw, region) => {
+  test(`is ${region}`, () => {
+    expect(validate(raw, { ...CONTEXT, ...context }).region).toBe(region);
+  });
+});
+
+describe.each([
+  ["domain", "track.example.com", "domain", "track.example.com"],
+  ["domain", "Track.Example.COM", "domain", "track.example.com"],
+  ["datasetId", "events_eu", "datasetId", "events_eu"],
+  ["datasetLocation", "europe-west3", "datasetLocation", "europe-west3"],
+  ["datasetLocation", "EU", "datasetLocation", "EU"],
+  ["deletionProtection", "false", "deletionProtection", false],
+  ["deletionProtection", false, "deletionProtection", false],
+  ["maxDeliveryAttempts", "5", "maxDeliveryAttempts", 5],
+  ["maxDeliveryAttempts", "100", "maxDeliveryAttempts", 100],
+] as const)("%s = %p", (key, value, field, expected) => {
+  test(`sets ${field} to ${JSON.stringify(expected)}`, () => {
+    expect(validate({ [key]: value })[field]).toEqual(expected);
+  });
+});
+
+describe.each([
+  [{ functionCpu: "2", functionMemory: "2Gi" }, { cpu: "2", memory: "2Gi" }],
+  [{ functionCpu: "0.5", functionConcurrency: "1", functionMemory: "512Mi" }, { cpu: "0.5", concurrency: 1 }],
+  [{ functionCpu: "0.583", functionConcurrency: "1", functionMemory: "1Gi" }, { cpu: "0.583", memory: "1Gi" }],
+  [{ functionCpu: "1.0", functionConcurrency: "250" }, { cpu: "1", concurrency: 250 }],
+  [{ functionCpu: "4", functionMemory: "4Gi", functionMaxInstances: "100" }, { cpu: "4", memory: "4Gi", maxInstances: 100 }],
+  [{ functionTimeoutSeconds: "600" }, { timeoutSeconds: 600 }],
+])("function sizing %p", (raw, expected) => {
+  test(`is accepted as ${JSON.stringify(expected)}`, () => {
+    expect(validate(raw).collector).toMatchObject(expected);
+  });
+});
+
+describe.each([
+  ["domain", "https://track.example.com", "domain"],
+  ["domain", "track.example.com/pixel.png", "domain"],
+  ["domain", "*.example.com", "domain"],
+  ["domain", "localhost", "domain"],
+  ["domain", "track.example.com.", "domain"],
+  ["domain", "-bad.example.com", "domain"],
+  ["region", "US", "region"],
+  ["datasetId", "pixel-dev", "datasetId"],
+  ["datasetLocation", "us central", "datasetLocation"],
+  ["deletionProtection", "yes", "deletionProtection"],
+  ["maxDeliveryAttempts", "4", "maxDeliveryAttempts"],
+  ["maxDeliveryAttempts", "101", "maxDeliveryAttempts"],
+  ["functionMemory", "512", "functionMemory"],
+  ["functionMemory", "512MB", "functionMemory"],
+  ["functionMemory", "64Mi", "functionMemory"],
+  ["functionMemory", "64Gi", "functionMemory"],
+  ["functionCpu", "3", "functionCpu"],
+  ["functionCpu", "0.05", "functionCpu"],
+  ["functionCpu", "one", "functionCpu"],
+  ["functionConcurrency", "0", "functionConcurrency"],
+  ["functionMaxInstances", "0", "functionMaxInstances"],
+  ["functionTimeoutSeconds", "5", "functionTimeoutSeconds"],
+  ["functionTimeoutSeconds", "3600", "functionTimeoutSeconds"],
+  ["pixelPath", "pixel.png", "pixelPath"],
+  ["attributes", "user_id", "attributes"],
+])("%s = %p", (key, value, reported) => {
+  test(`is refused, naming pixel-pipeline:${reported}`, () => {
+    const found = problems({ [key]: value });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(new RegExp(`^pixel-pipeline:${reported}: `));
+  });
+});
+
+describe.each([
+  [{ functionCpu: "0.5", functionConcurrency: "2" }, "functionConcurrency", /needs at least 1 vCPU/],
+  [{ functionCpu: "0.25", functionConcurrency: "1", functionMemory: "1Gi" }, "functionMemory", /needs at least 0.5 vCPU/],
+  [{ functionCpu: "0.5", functionConcurrency: "1", functionMemory: "2Gi" }, "functionMemory", /needs at least 1 vCPU/],
+  [{ functionCpu: "1", functionMemory: "8Gi" }, "functionMemory", /does not fit 1 vCPU/],
+  [{ functionCpu: "8", functionMemory: "2Gi" }, "functionMemory", /does not fit 8 vCPU/],
+])("the combination %p", (raw, reported, message) => {
+  test(`is refused at ${reported}`, () => {
+    expect(problems(raw)).toEqual([expect.stringMatching(new RegExp(`^pixel-pipeline:${reported}: \\S+ ${message.source}`))]);
+  });
+});
+
+describe.each([
+  [{ functionCpu: "three", functionConcurrency: "80" }, ["functionCpu"]],
+  [{ functionCpu: "0.5", functionConcurrency: "many" }, ["functionConcurrency"]],
+  [{ functionCpu: "0.25", functionConcurrency: "1", functionMemory: "lots" }, ["functionMemory"]],
+])("a malformed value in %p", (raw, reported) => {
+  test("is reported alone, without cross-checks against the value it fell back to", () => {
+    expect(problems(raw).map((problem) => problem.split(": ")[0])).toEqual(reported.map((key) => `pixel-pipeline:${key}`));
+  });
+});
+
+describe.each([
+  [undefined, /^gcp:project: is required/],
+  ["My Project", /^gcp:project: "My Project" is not a project id/],
+  ["123456789012", /^gcp:project: "123456789012" is not a project id/],
+])("gcp:project %p", (project, message) => {
+  test("is refused", () => {
+    expect(problems({}, { stack: "dev", project })).toEqual([expect.stringMatching(message)]);
+  });
+});
+
+describe("signed URLs", () => {
+  test.each([
+    ["a JSON list", JSON.stringify(["k1-0123456789abcdef", "k2-0123456789abcdef"])],
+    ["a comma-separated string", "k1-0123456789abcdef, k2-0123456789abcdef"],
+    ["one key per line", "k1-0123456789abcdef\nk2-0123456789abcdef"],
+  ])("keys given as %s reach the function one per line", (_form, keys) => {
+    expect(validate({ signedUrls: "true", signingKeys: keys }).signingKeys).toBe("k1-0123456789abcdef\nk2-0123456789abcdef");
+  });
+
+  test.each([
+    [undefined, /PIXEL_SIGNING_KEYS is empty; set the key as a secret/],
+    ["short", /at least 16 characters/],
+  ])("signingKeys %p is refused when signedUrls is on", (keys, message) => {
+    expect(problems({ signedUrls: "true", signingKeys: keys })).toEqual([expect.stringMatching(message)]);
+  });
+
+  test("keys are not carried when signedUrls is off", () => {
+    expect(validate({ signingKeys: "k1-0123456789abcdef" }).signingKeys).toBeUndefined();
+  });
+});
+
+test("every problem in the stack is reported at once, each with its key", () => {
+  const found = problems(
+    {
+      attributes: JSON.stringify({ user_id: "STRING", price: "MONEY" }),
+      tenantAttribute: "tenant",
+      domain: "http://track.example.com",
+      datasetId: "my-dataset",
+      maxDeliveryAttempts: "1",
+      functionMemory: "huge",
+    },
+    { stack: "dev" },
+  );
+  expect(found.map((problem) => problem.split(": ")[0])).toEqual([
+    "gcp:project",
+    "pixel-pipeline:attributes.price",
+    "pixel-pipeline:tenantAttribute",
+    "pixel-pipeline:domain",
+    "pixel-pipeline:datasetId",
+    "pixel-pipeline:functionMemory",
+    "pixel-pipeline:maxDeliveryAttempts",
+  ]);
+});

@@ -1,0 +1,110 @@
+import fc from "fast-check";
+import { logEntryToEvent } from "../../core/event";
+import type { LoadBalancerLogEntry } from "../../core/logEntry";
+import { STANDARD_COLUMN_NAMES } from "../../core/schema";
+import { decodeTenant, encodeTenant } from "../../core/tenant";
+import { DEV_SETTINGS, loadBalancerEntry } from "../../testkit/logEntries";
+
+const RUNS = { numRuns: 2000 };
+const anyText = fc.string({ unit: "binary", maxLength: 80 });
+const tenant = fc.string({ unit: "binary", minLength: 1, maxLength: 20 }).filter((value) => Buffer.byteLength(value) <= 64);
+const day = fc.date({ min: new Date("2000-01-01"), max: new Date("2099-12-31"), noInvalidDate: true }).map((date) => date.toISOString().slice(0, 10).replace(/-/g, ""));
+
+/** Hostile query strings: raw and percent-encoded text, reserved characters, prototype keys, repeats. */
+const queryPart = fc.oneof(
+  anyText,
+  fc.constantFrom("user_id", "type", "order_id", "__proto__", "constructor", "prototype", "insert_id", "%", "%zz", "%C0%AF", "%ED%A0%80", "+", "&&", "=", "#"),
+  anyText.map((text) => encodeURIComponent(text.replace(/[\uD800-\uDFFF]/g, ""))),
+);
+const query = fc.array(fc.tuple(queryPart, queryPart), { maxLength: 8 }).map((pairs) => pairs.map(([key, value]) => `${key}=${value}`).join("&"));
+const hostileEntry = fc.record(
+  {
+    requestUrl: fc.oneof(query.map((q) => `https://t.example.com/pixel.png?${q}`), anyText),
+    status: fc.oneof(fc.constantFrom(200, 304, 404), fc.anything()),
+    remoteIp: fc.oneof(fc.ipV4(), fc.ipV6(), anyText, fc.anything()),
+    timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), anyText, fc.anything()),
+    userAgent: fc.oneof(anyText, fc.anything()),
+  },
+  { requiredKeys: [] },
+).map(({ requestUrl, status, remoteIp, timestamp, userAgent }) =>
+  loadBalancerEntry({ timestamp, httpRequest: { requestUrl, status, remoteIp, userAgent } } as Record<string, unknown>),
+);
+
+/** Mostly valid entries whose tenant and other query values are hostile, so most are accepted. */
+const hostileAttributesEntry = fc
+  .tuple(fc.oneof(tenant.map(encodeURIComponent), queryPart), query, fc.ipV6())
+  .map(([tenantValue, rest, remoteIp]) =>
+    loadBalancerEntry({ httpRequest: { requestUrl: `https://t.example.com/pixel.png?user_id=${tenantValue}&${rest.replace(/user_id/g, "u")}`, remoteIp } }),
+  );
+
+/** Runs a property over accepted events only, and checks that the generator really reached them. */
+function forAcceptedEvents(check: (event: Extract<ReturnType<typeof logEntryToEvent>, { ok: true }>) => void): void {
+  let accepted = 0;
+  fc.assert(
+    fc.property(fc.oneof(hostileEntry, hostileAttributesEntry), (entry) => {
+      const result = logEntryToEvent(entry, DEV_SETTINGS);
+      if (!result.ok) return;
+      accepted++;
+      check(result);
+    }),
+    RUNS,
+  );
+  expect(accepted).toBeGreaterThan(RUNS.numRuns / 4);
+}
+
+describe("the core, on any input", () => {
+  it("never throws, and answers an event or a refusal", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), hostileEntry), (entry) => {
+        const result = logEntryToEvent(entry as LoadBalancerLogEntry, DEV_SETTINGS);
+        expect(typeof result.ok).toBe("boolean");
+      }),
+      RUNS,
+    );
+  });
+
+  it("only names tables in BigQuery's alphabet, within its length limit", () => {
+    forAcceptedEvents((event) => {
+      const table = DEV_SETTINGS.templateTable + event.tableSuffix;
+      expect(table).toMatch(/^pixel_[A-Za-z0-9]+_\d{8}$/);
+      expect(table.length).toBeLessThanOrEqual(1024);
+    });
+  });
+
+  it("never lets a key outside the whitelist into a row", () => {
+    const allowed = new Set([...STANDARD_COLUMN_NAMES, ...DEV_SETTINGS.attributes.map((attribute) => attribute.name)]);
+    forAcceptedEvents((event) => {
+      expect(Object.keys(event.row).filter((key) => !allowed.has(key))).toEqual([]);
+      expect(Object.getPrototypeOf(event.row)).toBe(Object.prototype);
+    });
+  });
+});
+
+describe("tenant encoding", () => {
+  it("is injective and reversible", () => {
+    fc.assert(
+      fc.property(tenant, tenant, (a, b) => {
+        const wellFormed = (value: string) => !/[\uD800-\uDFFF]/u.test(value);
+        fc.pre(wellFormed(a) && wellFormed(b));
+        expect(decodeTenant(encodeTenant(a))).toBe(a);
+        expect(encodeTenant(a) === encodeTenant(b)).toBe(a === b);
+      }),
+      RUNS,
+    );
+  });
+
+  it("gives wildcards that never reach another tenant's tables", () => {
+    fc.assert(
+      fc.property(tenant, tenant, day, (mine, theirs, date) => {
+        fc.pre(mine !== theirs);
+        const wildcardPrefix = `pixel_${encodeTenant(mine)}_`;
+        expect(`pixel_${encodeTenant(theirs)}_${date}`.startsWith(wildcardPrefix)).toBe(false);
+      }),
+      RUNS,
+    );
+  });
+
+  it("keeps acme's wildcard off acme_corp's tables", () => {
+    expect(`pixel_${encodeTenant("acme_corp")}_20260101`.startsWith(`pixel_${encodeTenant("acme")}_`)).toBe(false);
+  });
+});

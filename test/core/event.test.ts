@@ -1,0 +1,157 @@
+import { logEntryToEvent, stableInsertId } from "../../core/event";
+import type { RefusalReason } from "../../core/refusals";
+import type { LoadBalancerLogEntry } from "../../core/logEntry";
+import type { CoreSettings } from "../../core/config/coreSettings";
+import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+
+const TYPED_SETTINGS: CoreSettings = {
+  ...DEV_SETTINGS,
+  attributes: [
+    { name: "user_id", type: "STRING" },
+    { name: "qty", type: "INT64" },
+    { name: "price", type: "FLOAT64" },
+    { name: "first_visit", type: "BOOL" },
+    { name: "note", type: "STRING" },
+  ],
+  maxValueLength: 8,
+};
+
+function accept(entry: LoadBalancerLogEntry, settings: CoreSettings = DEV_SETTINGS) {
+  const result = logEntryToEvent(entry, settings);
+  if (!result.ok) throw new Error(`expected an event, got ${result.reason}: ${result.detail}`);
+  return result;
+}
+
+describe("a real load balancer log entry", () => {
+  const event = accept(loadBalancerEntry());
+
+  it("becomes a row for the tenant's table of the request's UTC day", () => {
+    expect(event.tableSuffix).toBe("_acme_20170517");
+    expect(event.row).toEqual({
+      event_timestamp: "2017-05-17T11:12:28.408747Z",
+      insert_id: event.insertId,
+      receive_timestamp: "2017-05-17T11:12:30.078391Z",
+      log_insert_id: "1oek5rg3l3fxj7",
+      host: "track.example.com",
+      user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+      referer: "https://shop.example.com/checkout",
+      remote_ip: "89.160.20.0",
+      status: 200,
+      cache_hit: true,
+      cache_id: "SFO-fbae48ad",
+      is_bot: false,
+      email_proxy: null,
+      dnt: false,
+      invalid_attributes: null,
+      user_id: "acme",
+      order_id: "42",
+      type: "click",
+    });
+  });
+
+  it("gets an insertId derived from the entry, not from the table", () => {
+    expect(event.insertId).toBe(stableInsertId("1oek5rg3l3fxj7", "2017-05-17T11:12:28.408747509Z"));
+    expect(event.insertId).not.toContain("acme");
+  });
+});
+
+describe.each([
+  ["a 304 revalidation (browser re-requests with clientTtl 0)", { httpRequest: { status: 304 } }, { status: 304 }],
+  ["a cache miss: cacheHit absent, as Logging omits false booleans", { httpRequest: { cacheHit: undefined, cacheLookup: undefined } }, { cache_hit: false }],
+  ["remoteIp with a port", { httpRequest: { remoteIp: "89.160.20.156:9989" } }, { remote_ip: "89.160.20.0" }],
+  ["an IPv6 client", { httpRequest: { remoteIp: "2001:db8:85a3:8d3:1319:8a2e:370:7348" } }, { remote_ip: "2001:db8:85a3::" }],
+  ["IPv6 with a port", { httpRequest: { remoteIp: "[2001:db8::1]:443" } }, { remote_ip: "2001:db8::" }],
+  ["no remoteIp in httpRequest, only in jsonPayload", { httpRequest: { remoteIp: undefined }, jsonPayload: { remoteIp: "10.1.2.3" } }, { remote_ip: "10.1.2.0" }],
+  ["a garbage remoteIp", { httpRequest: { remoteIp: "not-an-ip" } }, { remote_ip: null }],
+  ["a timestamp with no fraction", { timestamp: "2026-01-05T00:00:00Z" }, { event_timestamp: "2026-01-05T00:00:00.000000Z" }],
+  ["a timestamp with an offset, on the previous UTC day", { timestamp: "2026-01-05T00:30:00.5+01:00" }, { event_timestamp: "2026-01-04T23:30:00.500000Z" }],
+  ["percent-encoding and + as space", { httpRequest: { requestUrl: pixelUrl("user_id=acme&type=add%20to+cart&order_id=%E2%82%AC42") } }, { type: "add to cart", order_id: "€42" }],
+  ["a repeated key keeps its first value", { httpRequest: { requestUrl: pixelUrl("user_id=acme&type=first&type=second") } }, { type: "first", order_id: null }],
+  ["no referer or user agent", { httpRequest: { referer: undefined, userAgent: undefined } }, { referer: null, user_agent: null }],
+  ["a method-less entry (every httpRequest field is optional)", { httpRequest: { requestMethod: undefined } }, { status: 200 }],
+])("%s", (_name, overrides, expected) => {
+  it("is accepted with the expected columns", () => {
+    expect(accept(loadBalancerEntry(overrides as Record<string, unknown>)).row).toMatchObject(expected);
+  });
+});
+
+it("uses the request time for the table date, not the function's clock", () => {
+  const lateEvent = accept(loadBalancerEntry({ timestamp: "2025-12-31T23:59:59.999999999Z", receiveTimestamp: "2026-01-01T00:00:07Z" }));
+  expect(lateEvent.tableSuffix).toBe("_acme_20251231");
+});
+
+it("keeps IPs whole when anonymisation is off", () => {
+  const settings = { ...DEV_SETTINGS, anonymizeIp: false };
+  expect(accept(loadBalancerEntry({ httpRequest: { remoteIp: "89.160.20.156:9989" } }), settings).row.remote_ip).toBe("89.160.20.156");
+  expect(accept(loadBalancerEntry({ httpRequest: { remoteIp: "::ffff:89.160.20.156" } }), settings).row.remote_ip).toBe("89.160.20.156");
+});
+
+describe.each<[string, string, Record<string, unknown>]>([
+  ["typed values", "qty=3&price=9.5&first_visit=true&note=hi", { qty: "3", price: 9.5, first_visit: true, note: "hi", invalid_attributes: null }],
+  ["INT64 beyond 2^53 stays exact", "qty=9223372036854775807", { qty: "9223372036854775807" }],
+  ["BOOL as 1/0", "first_visit=0", { first_visit: false }],
+  ["values that do not fit become NULL and are named", "qty=three&price=1e999&first_visit=maybe", { qty: null, price: null, first_visit: null, invalid_attributes: "qty,price,first_visit" }],
+  ["INT64 out of range", "qty=9223372036854775808", { qty: null, invalid_attributes: "qty" }],
+  ["long strings are cut to maxValueLength code points", "note=%F0%9F%98%80abcdefghij", { note: "😀abcdefg" }],
+  ["an empty value is an empty string, not missing", "note=", { note: "" }],
+])("typed attribute: %s", (_name, query, expected) => {
+  it("gets its documented value", () => {
+    const entry = loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl(`user_id=acme&${query}`) } });
+    expect(accept(entry, TYPED_SETTINGS).row).toMatchObject(expected);
+  });
+});
+
+it("never lets a non-whitelisted query key into the row", () => {
+  const entry = loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme&email=a%40b.c&__proto__=x&constructor=y&insert_id=forged") } });
+  const row = accept(entry).row;
+  expect(Object.keys(row)).not.toEqual(expect.arrayContaining(["email"]));
+  expect(row.insert_id).not.toBe("forged");
+  expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+});
+
+describe.each<[RefusalReason, Record<string, unknown>, CoreSettings?]>([
+  ["not_load_balancer", { resource: { type: "gce_instance" } }],
+  ["cdn_subrequest", { jsonPayload: { parentInsertId: "1oek5rg3l3fxj6" }, httpRequest: { userAgent: "Cloud-CDN-Google (+https://cloud.google.com/cdn/docs)" } }],
+  ["missing_http_request", { httpRequest: undefined }],
+  ["missing_http_request", { httpRequest: { requestUrl: undefined } }],
+  ["invalid_url", { httpRequest: { requestUrl: "not a url" } }],
+  ["other_path", { httpRequest: { requestUrl: "https://track.example.com/favicon.ico" } }],
+  ["other_path", { httpRequest: { requestUrl: "https://track.example.com/pixel.png/../x?user_id=acme" } }],
+  ["method_not_counted", { httpRequest: { requestMethod: "HEAD" } }],
+  ["status_not_counted", { httpRequest: { status: 404 } }],
+  ["status_not_counted", { httpRequest: { status: 0 }, jsonPayload: { statusDetails: "client_disconnected_before_any_response" } }],
+  ["status_not_counted", { httpRequest: { status: 403 }, jsonPayload: { statusDetails: "denied_by_security_policy" } }],
+  ["invalid_entry", { timestamp: undefined }],
+  ["invalid_entry", { timestamp: "2017-02-30T00:00:00Z" }],
+  ["invalid_entry", { insertId: undefined }],
+  ["missing_tenant", { httpRequest: { requestUrl: pixelUrl("type=click") } }],
+  ["missing_tenant", { httpRequest: { requestUrl: pixelUrl("user_id=&type=click") } }],
+  ["ambiguous_tenant", { httpRequest: { requestUrl: pixelUrl("user_id=acme&user_id=victim") } }],
+  ["invalid_tenant", { httpRequest: { requestUrl: pixelUrl(`user_id=${"a".repeat(65)}`) } }],
+  ["tenant_not_allowed", { httpRequest: { requestUrl: pixelUrl("user_id=intruder") } }, { ...DEV_SETTINGS, tenantAllowlist: ["acme"] }],
+])("refusal %s", (reason, overrides, settings = DEV_SETTINGS) => {
+  it(`refuses ${JSON.stringify(overrides).slice(0, 90)}`, () => {
+    const result = logEntryToEvent(loadBalancerEntry(overrides), settings);
+    expect(result).toMatchObject({ ok: false, reason });
+    expect(result.ok || result.detail.length).toBeGreaterThan(0);
+  });
+});
+
+it("accepts an allowlisted tenant and a repeated identical tenant", () => {
+  const settings = { ...DEV_SETTINGS, tenantAllowlist: ["acme"] };
+  expect(accept(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme&user_id=acme") } }), settings).tableSuffix).toBe("_acme_20170517");
+});
+
+it("gives the same insertId on redelivery and different ones to a tenant's repeat events", () => {
+  const first = accept(loadBalancerEntry());
+  const redelivered = accept(JSON.parse(JSON.stringify(loadBalancerEntry())));
+  const repeat = accept(loadBalancerEntry({ insertId: "1oek5rg3l3fxj8" }));
+  const sameIdLaterTime = accept(loadBalancerEntry({ timestamp: "2017-05-17T11:12:29Z" }));
+  expect(redelivered.insertId).toBe(first.insertId);
+  expect(new Set([first.insertId, repeat.insertId, sameIdLaterTime.insertId]).size).toBe(3);
+  expect(repeat.tableSuffix).toBe(first.tableSuffix);
+});
+
+it.each([null, 42, "text", [], [loadBalancerEntry()]])("refuses a log entry that is not an object: %p", (entry) => {
+  expect(logEntryToEvent(entry as unknown as LoadBalancerLogEntry, DEV_SETTINGS)).toMatchObject({ ok: false, reason: "invalid_message" });
+});

@@ -1,0 +1,146 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { bigQueryWriter } from "../../functions/bigqueryWriter";
+import { logEntryToEvent } from "../../core/event";
+import type { AcceptedEvent } from "../../core/event";
+import type { Row } from "../../core/schema";
+import { insertTableName, PARTITIONED_TABLE, partitionedRow, partitionedSchema, parseTableSuffix } from "../../core/layout";
+import { templateSchema } from "../../core/schema";
+import type { CoreSettings } from "../../core/config/coreSettings";
+import { LocalDatabase } from "../../local/database";
+import { dayTableName } from "../../local/duckdbSchema";
+import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
+import { loadBalancerEntry } from "../../testkit/logEntries";
+import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
+
+// The same events through both layouts: the BigQuery writer's calls, and the local DuckDB's tables and views.
+const PER_TENANT_DAY = settingsFor({ attributes: KEYWORD_ATTRIBUTES, maxValueLength: 3 });
+const PARTITIONED = settingsFor({ attributes: KEYWORD_ATTRIBUTES, maxValueLength: 3, layout: "partitioned" });
+
+function event(tenant: string, timestamp: string, index: number, settings: CoreSettings): AcceptedEvent {
+  const query = new URLSearchParams({ user_id: tenant, type: index % 2 ? "click" : "view", order: String(index) });
+  const result = logEntryToEvent(loadBalancerEntry({ insertId: `entry-${index}`, timestamp, httpRequest: { requestUrl: `https://t.example/pixel.png?${query}` } }), settings);
+  if (!result.ok) throw new Error(result.reason);
+  return result;
+}
+
+const VISITS: readonly [string, string][] = [
+  ["acme", "2026-01-05T10:00:00Z"],
+  ["acme", "2026-01-06T00:00:00Z"],
+  ["acme-corp", "2026-01-05T23:59:59.999999Z"],
+  ["Großhändler", "2026-01-05T12:00:00Z"],
+];
+
+describe.each([
+  ["_acme_20260105", { tenant: "acme", date: "2026-01-05" }],
+  ["_acmeX2Dcorp_00011231", { tenant: "acme-corp", date: "0001-12-31" }],
+  ["_acme_corp_20260105", undefined],
+  ["_X61_20260105", undefined],
+  ["_acme_2026010", undefined],
+  ["", undefined],
+])("parseTableSuffix(%j)", (suffix, expected) => {
+  test(`is ${JSON.stringify(expected)}`, () => expect(parseTableSuffix(suffix)).toEqual(expected));
+});
+
+describe("partitionedRow", () => {
+  test("adds the tenant and day of the suffix, and keeps the tenant whole where its attribute column is cut to maxValueLength", () => {
+    const accepted = event("Großhändler", "2026-01-05T12:00:00Z", 0, PARTITIONED);
+    expect(accepted.row.user_id).toBe("Gro");
+    expect(partitionedRow(accepted.row, accepted.tableSuffix)).toEqual({ ...accepted.row, tenant: "Großhändler", event_date: "2026-01-05" });
+  });
+
+  test("has exactly the partitioned table's columns", () => {
+    const accepted = event("acme", "2026-01-05T12:00:00Z", 0, PARTITIONED);
+    expect(Object.keys(partitionedRow(accepted.row, accepted.tableSuffix)).sort()).toEqual(partitionedSchema(PARTITIONED.attributes).map((field) => field.name).sort());
+  });
+
+  test("refuses a suffix the core cannot produce", () => {
+    expect(() => partitionedRow({}, "_acme_corp_20260105")).toThrow(/not a table suffix/);
+  });
+});
+
+describe.each([
+  ["per-tenant-day", PER_TENANT_DAY, "pixel"],
+  ["partitioned", PARTITIONED, PARTITIONED_TABLE],
+] as const)("the BigQuery writer in the %s layout", (layout, settings, table) => {
+  const bigQuery = new BigQueryStandIn();
+  beforeAll(() => bigQuery.start());
+  afterAll(() => bigQuery.stop());
+
+  test(`makes one insertAll per event on ${table}, with the same insertId`, async () => {
+    const writer = bigQueryWriter(bigQuery.client().dataset("pixel_dev").table(insertTableName(settings.layout, settings.templateTable)), undefined, settings.layout);
+    const events = VISITS.map(([tenant, timestamp], index) => event(tenant, timestamp, index, settings));
+    for (const accepted of events) await writer.insert(accepted);
+    expect(bigQuery.requests).toEqual(
+      events.map((accepted) => ({
+        method: "POST",
+        path: `/bigquery/v2/projects/test-project/datasets/pixel_dev/tables/${table}/insertAll`,
+        body: {
+          ...(layout === "partitioned" ? {} : { templateSuffix: accepted.tableSuffix }),
+          rows: [{ insertId: accepted.insertId, json: layout === "partitioned" ? partitionedRow(accepted.row, accepted.tableSuffix) : accepted.row }],
+        },
+      })),
+    );
+  });
+});
+
+describe("the local DuckDB in both layouts", () => {
+  let dir: string;
+  let perTenantDay: LocalDatabase;
+  let partitioned: LocalDatabase;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "pixel-layouts-"));
+    perTenantDay = await loaded(PER_TENANT_DAY);
+    partitioned = await loaded(PARTITIONED);
+  });
+  afterAll(async () => {
+    perTenantDay?.close();
+    partitioned?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A database of one layout holding the visits, committed as the loader does: rows keyed by day table. */
+  async function loaded(settings: CoreSettings): Promise<LocalDatabase> {
+    const database = await LocalDatabase.open(path.join(dir, `${settings.layout}.duckdb`), settings);
+    const rows = new Map<string, Row[]>();
+    for (const [index, [tenant, timestamp]] of VISITS.entries()) {
+      const accepted = event(tenant, timestamp, index, settings);
+      const table = dayTableName(settings.templateTable, accepted.tableSuffix);
+      rows.set(table, [...(rows.get(table) ?? []), accepted.row]);
+    }
+    await database.commit({ rows, refusals: [] }, { segment: 1, offset: 0 });
+    return database;
+  }
+
+  test("store the day tables, or the template and one partitioned table with the tenant and day as columns", async () => {
+    const tables = (database: LocalDatabase) =>
+      database.query(`SELECT table_name, table_type FROM information_schema.tables WHERE table_name NOT IN ('refusals', 'spool_checkpoint') ORDER BY table_name`);
+    expect(await tables(perTenantDay)).toEqual([
+      ...["daily_counts", "events", "events_dedup"].map((name) => ({ table_name: name, table_type: "VIEW" })),
+      ...["pixel", "pixel_X47roXC3X9FhXC3XA4ndler_20260105", "pixel_acmeX2Dcorp_20260105", "pixel_acme_20260105", "pixel_acme_20260106"].map((name) => ({ table_name: name, table_type: "BASE TABLE" })),
+    ]);
+    expect(await tables(partitioned)).toEqual([
+      ...["daily_counts", "events", "events_dedup"].map((name) => ({ table_name: name, table_type: "VIEW" })),
+      ...[PARTITIONED_TABLE, "pixel"].map((name) => ({ table_name: name, table_type: "BASE TABLE" })),
+    ].sort((a, b) => a.table_name.localeCompare(b.table_name)));
+  });
+
+  test.each(["events", "events_dedup", "daily_counts"])("give the same %s view in both layouts", async (view) => {
+    const sql = `SELECT * FROM ${view} ORDER BY ALL`;
+    const expected = await perTenantDay.query(sql);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(await partitioned.query(sql)).toEqual(expected);
+  });
+
+  test("the events view has the template's columns, then tenant and event_date, in both layouts", async () => {
+    const names = [...templateSchema(PER_TENANT_DAY.attributes).map((field) => field.name), "tenant", "event_date"];
+    for (const database of [perTenantDay, partitioned]) {
+      expect((await database.query(`SELECT column_name FROM (DESCRIBE events)`)).map((row) => row.column_name)).toEqual(names);
+    }
+    for (const database of [perTenantDay, partitioned]) {
+      expect(await database.query(`SELECT tenant, CAST(event_date AS VARCHAR) AS day FROM events WHERE user_id = 'Gro'`)).toEqual([{ tenant: "Großhändler", day: "2026-01-05" }]);
+    }
+  });
+});

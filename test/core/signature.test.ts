@@ -1,0 +1,62 @@
+import fc from "fast-check";
+import { logEntryToEvent } from "../../core/event";
+import { serializeCoreSettings, withSigningKeys } from "../../core/config/coreSettings";
+import { canonicalQuery, checkSignature, pixelUrl } from "../../core/signature";
+import { DEV_SETTINGS, loadBalancerEntry } from "../../testkit/logEntries";
+
+const KEY = "k3y-0123456789-abcdef";
+const OLD_KEY = "old-0123456789-abcdef";
+const SIGNED = withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, { PIXEL_SIGNING_KEYS: `${KEY}\n${OLD_KEY}` });
+const BASE = "https://track.example.com/pixel.png";
+
+function outcome(url: string, settings = SIGNED) {
+  const result = logEntryToEvent(loadBalancerEntry({ httpRequest: { requestUrl: url } }), settings);
+  return result.ok ? "accepted" : result.reason;
+}
+
+describe("signed pixel URLs", () => {
+  it.each([
+    ["signed with the current key", pixelUrl(BASE, { user_id: "acme", type: "click" }, KEY), "accepted"],
+    ["signed with the previous key, during a rotation", pixelUrl(BASE, { user_id: "acme", type: "click" }, OLD_KEY), "accepted"],
+    ["parameters reordered and re-encoded", `${BASE}?user_id=acme&type=add+to%20cart&sig=${new URL(pixelUrl(BASE, { type: "add to cart", user_id: "acme" }, KEY)).searchParams.get("sig")}`, "accepted"],
+    ["no signature", `${BASE}?user_id=acme&type=click`, "missing_signature"],
+    ["signed with an unknown key", pixelUrl(BASE, { user_id: "acme" }, "someone-else-0123456789"), "invalid_signature"],
+    ["tenant swapped after signing", pixelUrl(BASE, { user_id: "acme" }, KEY).replace("user_id=acme", "user_id=victim"), "invalid_signature"],
+    ["a parameter appended after signing", `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&type=forged`, "invalid_signature"],
+    ["two signatures", `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&sig=x`, "invalid_signature"],
+  ])("%s: %s", (_name, url, expected) => {
+    expect(outcome(url)).toBe(expected);
+  });
+
+  it("is not required when signedUrls is off", () => {
+    expect(outcome(`${BASE}?user_id=acme`, DEV_SETTINGS)).toBe("accepted");
+  });
+
+  it("verifies any parameters a signer can produce", () => {
+    const parameters = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).filter((key) => key !== "sig"), fc.string({ maxLength: 20 }), { maxKeys: 6 });
+    fc.assert(
+      fc.property(parameters, (params) => {
+        const url = new URL(pixelUrl(BASE, params, KEY));
+        expect(checkSignature(url.searchParams, [KEY])).toBe("valid");
+        expect(checkSignature(url.searchParams, [OLD_KEY])).toBe("invalid");
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("canonicalises by sorting keys, then values, after strict encoding", () => {
+    expect(canonicalQuery([["b", "2"], ["a", "x y"], ["a", "!"], ["sig", "ignored"]])).toBe("a=%21&a=x%20y&b=2");
+  });
+
+  it("keeps the keys out of the function's plain environment", () => {
+    expect(serializeCoreSettings(SIGNED)).not.toContain(KEY);
+    expect(JSON.parse(serializeCoreSettings(SIGNED))).toMatchObject({ signedUrls: true });
+  });
+
+  it.each([
+    [{}, "PIXEL_SIGNING_KEYS is empty"],
+    [{ PIXEL_SIGNING_KEYS: "short" }, "at least 16 characters"],
+  ])("fails at start-up when signedUrls is on and the keys are %p", (environment, message) => {
+    expect(() => withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, environment)).toThrow(message);
+  });
+});

@@ -1,0 +1,11 @@
+import { deployedStack, updateOf } from "../../testkit/pulumiProgram";
+
+test("the dev stack, deployed before PixelPipeline, updates in place: every resource kept or reached through an alias", async () => {
+  const deployed = deployedStack("dev");
+  const { deleted, claimedTwice, created } = await updateOf(deployed);
+  expect(deployed.urns.length).toBeGreaterThan(60);
+  expect(deleted).toEqual([]);
+  expect(claimedTwice).toEqual([]);
+  // The only new resource is the component that now holds the others.
+  expect(created).toEqual(["urn:pulumi:dev::pixel-pipeline::pixel:infra:PixelPipeline::pixel"]);
+});

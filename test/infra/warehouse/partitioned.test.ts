@@ -1,0 +1,81 @@
+import { PARTITIONED_TABLE, partitionedSchema } from "../../../core/layout";
+import { templateSchema } from "../../../core/schema";
+import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
+import type { CoreSettings } from "../../../core/config/coreSettings";
+import { bigQueryDialect, tenantEventsQuery, viewQueries } from "../../../core/views";
+import { BASE_CONFIG, grants, only, ofType, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
+import { parseGoogleSql } from "../../../testkit/sql";
+
+// The partitioned layout with per-tenant readers, under Pulumi's mocks.
+const ANALYSTS = "group:analysts@example.com";
+const ANA = "user:ana@acme.com";
+const BETA = "group:readers@beta.example";
+
+let run: ProgramRun;
+let core: CoreSettings;
+beforeAll(async () => {
+  run = await runProgram({
+    ...BASE_CONFIG,
+    "pixel-pipeline:layout": "partitioned",
+    "pixel-pipeline:tenantAllowlist": JSON.stringify(["acme", "O'Beta"]),
+    "pixel-pipeline:tenantReaders": JSON.stringify({ acme: [ANA], "O'Beta": [BETA] }),
+    "pixel-pipeline:allTenantsReaders": JSON.stringify([ANALYSTS]),
+  });
+  core = parseCoreSettingsJson(only(run, "gcp:cloudfunctionsv2/function:Function").inputs.serviceConfig.environmentVariables.PIXEL_PIPELINE_SETTINGS);
+});
+
+const table = (tableId: string) => only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.tableId === tableId);
+const policies = () => ofType(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy");
+
+test("the function knows the layout, so it streams into the partitioned table without templateSuffix", () => {
+  expect(core.layout).toBe("partitioned");
+});
+
+test("declares one table partitioned by event date and clustered by tenant and event type", () => {
+  expect(table(PARTITIONED_TABLE).inputs).toMatchObject({
+    datasetId: "pixel_dev",
+    timePartitioning: { type: "DAY", field: "event_date" },
+    clusterings: ["tenant", "type"],
+    deletionProtection: false,
+  });
+  expect(JSON.parse(table(PARTITIONED_TABLE).inputs.schema)).toEqual(partitionedSchema(core.attributes));
+});
+
+test("keeps the template table, so switching layouts never deletes a table", () => {
+  expect(JSON.parse(table("pixel").inputs.schema)).toEqual(templateSchema(core.attributes));
+});
+
+test("declares the same views, the events view reading the partitioned table", () => {
+  const expected = viewQueries(core, bigQueryDialect(TEST_PROJECT, "pixel_dev"));
+  expect(expected.map((view) => table(view.name).inputs.view)).toEqual(expected.map((view) => ({ query: view.query, useLegacySql: false })));
+  expect(table("events").inputs.view.query).toBe(`SELECT *\nFROM \`${TEST_PROJECT}.pixel_dev.${PARTITIONED_TABLE}\``);
+  for (const view of expected) expect(() => parseGoogleSql(view.query)).not.toThrow();
+});
+
+test("row access policies on the partitioned table: all rows for the analysts, each tenant's rows for its readers", () => {
+  expect(policies().map((policy) => policy.inputs)).toEqual([
+    { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "all_tenants", filterPredicate: "TRUE", grantees: [ANALYSTS] },
+    { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "tenant_acme", filterPredicate: "`tenant` = 'acme'", grantees: [ANA] },
+    { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "tenant_X4FX27X42eta", filterPredicate: "`tenant` = 'O\\'Beta'", grantees: [BETA] },
+  ]);
+  for (const policy of policies()) expect(() => parseGoogleSql(`SELECT * FROM t WHERE ${policy.inputs.filterPredicate}`)).not.toThrow();
+});
+
+test("every reader may read the partitioned table and the three views, and holds no other grant", () => {
+  const readerGrants = grants(run).filter((grant) => [ANALYSTS, ANA, BETA].includes(grant.inputs.member));
+  expect(readerGrants.every((grant) => grant.type === "gcp:bigquery/iamMember:IamMember" && grant.inputs.role === "roles/bigquery.dataViewer")).toBe(true);
+  const granted = readerGrants.map((grant) => `${grant.inputs.member} ${grant.inputs.datasetId}.${grant.inputs.tableId}`).sort();
+  const expected = [ANALYSTS, ANA, BETA].flatMap((member) => [PARTITIONED_TABLE, "events", "events_dedup", "daily_counts"].map((name) => `${member} pixel_dev.${name}`));
+  expect(granted).toEqual(expected.sort());
+});
+
+test("the example query reads the events view by tenant and partition date", () => {
+  expect(run.outputs.exampleQuery).toContain(`FROM \`${TEST_PROJECT}.pixel_dev.events\``);
+  expect(run.outputs.exampleQuery).toMatch(/WHERE tenant = 'acme' AND event_date BETWEEN DATE '\d{4}-\d\d-\d\d' AND DATE '\d{4}-\d\d-\d\d'/);
+  expect(() => parseGoogleSql(run.outputs.exampleQuery)).not.toThrow();
+});
+
+test("the Looker Studio link opens the events view; the tenant queries filter the partitioned table", () => {
+  expect(new URL(run.outputs.lookerStudioUrl).searchParams.get("ds.ds0.tableId")).toBe("events");
+  expect(run.outputs.tenantViewQueries["O'Beta"]).toBe(tenantEventsQuery(core, "O'Beta", bigQueryDialect(TEST_PROJECT, "pixel_dev")));
+});

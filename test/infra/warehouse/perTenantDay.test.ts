@@ -1,0 +1,63 @@
+import { FUNCTION_ENTRY_POINT } from "../../../core/functionContract";
+import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
+import type { CoreSettings } from "../../../core/config/coreSettings";
+import { bigQueryDialect, tenantEventsQuery, viewQueries } from "../../../core/views";
+import { LOOKER_STUDIO_CREATE_URL } from "../../../infra/warehouse/reporting";
+import { BASE_CONFIG, only, ofType, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
+import { parseGoogleSql } from "../../../testkit/sql";
+
+// The default layout under Pulumi's mocks: the views over the template's wildcard, the link and the per-tenant queries.
+let run: ProgramRun;
+let core: CoreSettings;
+beforeAll(async () => {
+  run = await runProgram({ ...BASE_CONFIG, "pixel-pipeline:tenantAllowlist": JSON.stringify(["acme", "acme-corp"]) });
+  const collector = only(run, "gcp:cloudfunctionsv2/function:Function");
+  expect(collector.inputs.buildConfig.entryPoint).toBe(FUNCTION_ENTRY_POINT);
+  core = parseCoreSettingsJson(collector.inputs.serviceConfig.environmentVariables.PIXEL_PIPELINE_SETTINGS);
+});
+
+const tables = () => ofType(run, "gcp:bigquery/table:Table");
+const views = () => tables().filter((table) => table.inputs.view !== undefined);
+
+test("the function streams with templateSuffix: its settings say per-tenant-day", () => {
+  expect(core.layout).toBe("per-tenant-day");
+});
+
+test("declares the events, events_dedup and daily_counts views with the GoogleSQL built from the function's own settings", () => {
+  const expected = viewQueries(core, bigQueryDialect(TEST_PROJECT, "pixel_dev"));
+  expect(views().map((view) => [view.inputs.tableId, view.inputs.view])).toEqual(expected.map((view) => [view.name, { query: view.query, useLegacySql: false }]));
+  for (const view of views()) {
+    expect(view.inputs).toMatchObject({ datasetId: "pixel_dev", deletionProtection: false });
+    expect(view.inputs.description).toEqual(expect.any(String));
+    expect(() => parseGoogleSql(view.inputs.view.query)).not.toThrow();
+  }
+  expect(views()[0].inputs.view.query).toContain(`FROM \`${TEST_PROJECT}.pixel_dev.pixel*\``);
+});
+
+test("keeps the template as the only table, with no partitioned table and no row-level security", () => {
+  expect(tables().filter((table) => table.inputs.view === undefined).map((table) => table.inputs.tableId)).toEqual(["pixel"]);
+  expect(ofType(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy")).toEqual([]);
+  expect(ofType(run, "gcp:bigquery/iamMember:IamMember")).toEqual([]);
+});
+
+test("outputs the events view and a Looker Studio link that opens a report on it", () => {
+  expect(run.outputs.eventsViewId).toBe(`${TEST_PROJECT}.pixel_dev.events`);
+  const url = new URL(run.outputs.lookerStudioUrl);
+  expect(`${url.origin}${url.pathname}`).toBe(LOOKER_STUDIO_CREATE_URL);
+  expect(Object.fromEntries(url.searchParams)).toEqual({
+    "c.mode": "edit",
+    "r.reportName": "Pixel events (dev)",
+    "ds.ds0.datasourceName": "pixel_dev.events",
+    "ds.ds0.connector": "bigQuery",
+    "ds.ds0.type": "TABLE",
+    "ds.ds0.projectId": TEST_PROJECT,
+    "ds.ds0.datasetId": "pixel_dev",
+    "ds.ds0.tableId": "events",
+  });
+});
+
+test("outputs an authorized-view query per allowlisted tenant", () => {
+  const dialect = bigQueryDialect(TEST_PROJECT, "pixel_dev");
+  expect(run.outputs.tenantViewQueries).toEqual({ acme: tenantEventsQuery(core, "acme", dialect), "acme-corp": tenantEventsQuery(core, "acme-corp", dialect) });
+  expect(run.outputs.tenantViewQueries["acme-corp"]).toContain("BETWEEN '_acmeX2Dcorp_00000000' AND '_acmeX2Dcorp_99999999'");
+});

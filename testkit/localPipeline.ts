@@ -1,0 +1,113 @@
+import { spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import * as http from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../cli/stackFile";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { settingsFor } from "./settings";
+import type { LogLine } from "../core/delivery";
+import type { JsonRow } from "../local/database";
+import { dataPaths } from "../local/paths";
+import type { DataPaths } from "../local/paths";
+import { startPipeline } from "../local/pipeline";
+import type { RunningPipeline } from "../local/pipeline";
+import { runQuery } from "../local/queryClient";
+import { CliResult, runScript } from "./runScript";
+import { waitForLine } from "./waitForLine";
+
+export async function makeTempDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), "pixel-local-"));
+}
+
+export async function removeDir(dir: string | undefined): Promise<void> {
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+export interface TestPipeline extends RunningPipeline {
+  readonly paths: DataPaths;
+  readonly logLines: LogLine[];
+  readonly warnings: string[];
+}
+
+/** The pipeline in this process, on a free loopback port. */
+export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor()): Promise<TestPipeline> {
+  const paths = dataPaths(dataDir);
+  const logLines: LogLine[] = [];
+  const warnings: string[] = [];
+  const pipeline = await startPipeline({
+    settings,
+    host: "127.0.0.1",
+    port: 0,
+    paths,
+    log: (line) => logLines.push(line),
+    warn: (message) => warnings.push(message),
+  });
+  return { ...pipeline, paths, logLines, warnings };
+}
+
+export function query(dataDir: string, sql: string): Promise<JsonRow[]> {
+  return runQuery(sql, dataPaths(dataDir));
+}
+
+/** Polls until `read` returns a value `done` accepts; loading is asynchronous, so tests wait for it. */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function countRows(dataDir: string, where = "true"): Promise<number> {
+  const [row] = await query(dataDir, `SELECT count(*) AS n FROM events WHERE ${where}`);
+  return Number(row.n);
+}
+
+export interface ServerProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly url: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly output: () => string;
+}
+
+/** Starts `npm start`'s server on a free port and resolves once it prints its URL. */
+export async function spawnServer(dataDir: string, timeoutMs = 90_000): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join("cli", "start.ts"), "--port", "0", "--data-dir", dataDir], { cwd: PROJECT_ROOT });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const [, url] = await waitForLine(child, /listening on (http:\/\/\S+\/)/, timeoutMs);
+  return { child, url, exited, output: () => output };
+}
+
+/** Runs the query command as a process: its stdout lines, stderr and exit code. */
+export function runQueryCommand(args: readonly string[]): Promise<CliResult> {
+  return runScript("cli/query.ts", args);
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/** A plain HTTP request, with full control of headers such as Referer and Host. */
+export function httpRequest(url: string, options: { method?: string; headers?: OutgoingHttpHeaders; body?: string } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: options.method ?? "GET", headers: options.headers, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+    request.end(options.body);
+  });
+}

@@ -1,0 +1,195 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Runs index.ts against Pulumi's mocks: no cloud, no CLI. Each test file gets a fresh module
+ * registry from jest, so each file runs the program once with its own config.
+ */
+
+interface RegisterResourceRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getAliasurnsList(): string[];
+}
+
+interface MockMonitor {
+  newUrn(parent: string, type: string, name: string): string;
+  registerResource(request: RegisterResourceRequest, callback: unknown): Promise<void>;
+}
+
+export const TEST_PROJECT = "pixel-test-project";
+export const TEST_PROJECT_NUMBER = "123456789012";
+export const TEST_IP = "203.0.113.7";
+export const SINK_WRITER = "serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com";
+
+export const BASE_CONFIG: Readonly<Record<string, string>> = {
+  "gcp:project": TEST_PROJECT,
+  "gcp:region": "europe-west1",
+  "pixel-pipeline:attributes": JSON.stringify({ user_id: "STRING", order_id: "INT64", type: "STRING" }),
+  "pixel-pipeline:deletionProtection": "false",
+};
+
+// A nested bag of resource inputs; the tests read it like the JSON the engine would send.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Bag = Record<string, any>;
+
+export interface CapturedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Bag;
+  readonly state: Bag;
+  readonly id: string;
+}
+
+/** A resource's URN and the URNs its aliases name, as the engine would match them against a stack's state. */
+export interface RegisteredUrn {
+  readonly urn: string;
+  readonly aliases: readonly string[];
+}
+
+export interface ProgramRun {
+  /** In the order the program registered them. */
+  readonly resources: readonly CapturedResource[];
+  readonly urns: readonly RegisteredUrn[];
+  readonly outputs: Bag;
+}
+
+/** Sets the mocks and the config, runs the program to completion and returns what it declared. */
+export async function runProgram(config: Readonly<Record<string, string>>, stack = "dev"): Promise<ProgramRun> {
+  const resources: CapturedResource[] = [];
+  const urns: RegisteredUrn[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const { id, state } = mockResult(args.type, args.name, args.inputs);
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, id });
+        return { id, state };
+      },
+      call(args) {
+        if (args.token === "gcp:organizations/getProject:getProject") {
+          return { ...args.inputs, number: TEST_PROJECT_NUMBER };
+        }
+        throw new Error(`unexpected invoke ${args.token}`);
+      },
+    },
+    "pixel-pipeline",
+    stack,
+    false,
+  );
+  // Alias specs would leave inherited child aliases to the engine; as URNs the SDK computes them all here.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require("@pulumi/pulumi/runtime/state") as { getStore(): { supportsAliasSpecs: boolean } }).getStore().supportsAliasSpecs = false;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const monitor = (require("@pulumi/pulumi/runtime/settings") as { getMonitor(): MockMonitor }).getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    urns.push({
+      urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
+      aliases: request.getAliasurnsList(),
+    });
+    return register(request, callback);
+  };
+  pulumi.runtime.setAllConfig({ ...config });
+  const program = (await import("../index")) as Bag;
+  const outputs: Bag = {};
+  for (const [key, value] of Object.entries(program)) {
+    outputs[key] = pulumi.Output.isInstance(value) ? await new Promise((resolve) => value.apply(resolve)) : value;
+  }
+  // Waits for every outstanding registration, so the list is complete.
+  await pulumi.runtime.disconnect();
+  return { resources, urns, outputs };
+}
+
+/** Stands in for the provider: the outputs that Google (or Pulumi's auto-naming) would fill in. */
+function mockResult(type: string, name: string, inputs: Bag): { id: string; state: Bag } {
+  const physicalName: string = inputs.name ?? `${name}-x1y2z3`;
+  const state = { ...inputs, name: physicalName };
+  switch (type) {
+    case "gcp:serviceaccount/account:Account": {
+      const email = `${inputs.accountId}@${TEST_PROJECT}.iam.gserviceaccount.com`;
+      const id = `projects/${TEST_PROJECT}/serviceAccounts/${email}`;
+      return { id, state: { ...state, email, member: `serviceAccount:${email}`, name: id } };
+    }
+    case "gcp:pubsub/topic:Topic":
+      return { id: `projects/${TEST_PROJECT}/topics/${physicalName}`, state };
+    case "gcp:pubsub/subscription:Subscription":
+      return { id: `projects/${TEST_PROJECT}/subscriptions/${physicalName}`, state };
+    case "gcp:logging/projectSink:ProjectSink":
+      return { id: `${name}-id`, state: { ...state, writerIdentity: SINK_WRITER } };
+    case "gcp:compute/globalAddress:GlobalAddress":
+      return { id: `projects/${TEST_PROJECT}/global/addresses/${physicalName}`, state: { ...state, address: TEST_IP } };
+    case "gcp:cloudfunctionsv2/function:Function":
+      return {
+        id: `projects/${TEST_PROJECT}/locations/${inputs.location}/functions/${physicalName}`,
+        state: {
+          ...state,
+          serviceConfig: {
+            ...inputs.serviceConfig,
+            uri: `https://${physicalName}-abc123-ew.a.run.app`,
+            service: `projects/${TEST_PROJECT}/locations/${inputs.location}/services/${physicalName}`,
+          },
+        },
+      };
+    default:
+      return { id: `${name}-id`, state: { ...state, selfLink: `https://www.googleapis.com/compute/v1/projects/${TEST_PROJECT}/global/${physicalName}` } };
+  }
+}
+
+export function ofType(run: ProgramRun, type: string): CapturedResource[] {
+  return run.resources.filter((resource) => resource.type === type);
+}
+
+/** The only resource of a type (that matches), failing loudly if there are none or several. */
+export function only(run: ProgramRun, type: string, matches: (resource: CapturedResource) => boolean = () => true): CapturedResource {
+  const found = ofType(run, type).filter(matches);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}: ${found.map((resource) => resource.name).join(", ")}`);
+  return found[0];
+}
+
+/** Every IAM grant the program declares, whatever the resource type, as role/member/resource. */
+export function grants(run: ProgramRun): CapturedResource[] {
+  return run.resources.filter((resource) => typeof resource.inputs.role === "string");
+}
+
+/** Every string anywhere in a resource's inputs. */
+export function strings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (value && typeof value === "object") return Object.values(value).flatMap(strings);
+  return [];
+}
+
+/** What a stack deployed from an earlier program holds, as fixtures/deployed-urns.json records it. */
+export interface DeployedStack {
+  readonly stack: string;
+  readonly config: Readonly<Record<string, string>>;
+  readonly urns: readonly string[];
+}
+
+/** A stack deployed from the program before PixelPipeline (commit e4b0799): "dev", or "prod" with every optional feature on. */
+export function deployedStack(name: "dev" | "prod"): DeployedStack {
+  const fixture = JSON.parse(readFileSync(path.join(__dirname, "fixtures", "deployed-urns.json"), "utf8")) as { stacks: DeployedStack[] };
+  const [stack] = fixture.stacks.filter((candidate) => candidate.stack === name);
+  return stack;
+}
+
+/**
+ * Runs the program with a deployed stack's config and tells how the stack would update: each of
+ * its resources is either kept (same URN) or reached through an alias, or it would be deleted and
+ * created anew. `claimedTwice` lists old URNs that two new resources would both take over;
+ * `created` the new resources that take over none.
+ */
+export async function updateOf(deployed: DeployedStack): Promise<{ deleted: string[]; claimedTwice: string[]; created: string[] }> {
+  const run = await runProgram(deployed.config, deployed.stack);
+  const claims = new Map<string, number>();
+  for (const { urn, aliases } of run.urns) {
+    for (const claimed of new Set([urn, ...aliases])) claims.set(claimed, (claims.get(claimed) ?? 0) + 1);
+  }
+  return {
+    deleted: deployed.urns.filter((urn) => !claims.has(urn)),
+    claimedTwice: deployed.urns.filter((urn) => (claims.get(urn) ?? 0) > 1),
+    created: run.urns.filter(({ urn, aliases }) => ![urn, ...aliases].some((claimed) => deployed.urns.includes(claimed))).map(({ urn }) => urn),
+  };
+}

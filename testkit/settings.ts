@@ -1,0 +1,30 @@
+import { readCoreSettings } from "../core/config/coreSettings";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { ConfigError, ConfigProblems } from "../core/config/fields";
+import type { RawConfig } from "../core/config/fields";
+
+/** One attribute of each type, as a stack file would declare them. */
+export const TEST_ATTRIBUTES = { user_id: "STRING", type: "STRING", order_id: "INT64", price: "FLOAT64", beta: "BOOL" } as const;
+
+/** Attributes named like SQL keywords (`order`), so every generated query must quote them. */
+export const KEYWORD_ATTRIBUTES = { user_id: "STRING", type: "STRING", order: "INT64" } as const;
+
+/** The problems the parser's settings reader reports for a raw config, each with its key. */
+export function coreSettingsProblems(raw: RawConfig): string[] {
+  const problems = new ConfigProblems();
+  readCoreSettings(raw, problems);
+  return problems.messages;
+}
+
+/** Settings from a raw config, read as every program reads them; throws a ConfigError with every problem. */
+export function settingsFrom(raw: RawConfig): CoreSettings {
+  const problems = new ConfigProblems();
+  const settings = readCoreSettings(raw, problems);
+  if (!problems.isEmpty) throw new ConfigError(problems.messages);
+  return settings;
+}
+
+/** Test settings: TEST_ATTRIBUTES unless `raw` names others, then whatever `raw` sets. */
+export function settingsFor(raw: RawConfig = {}): CoreSettings {
+  return settingsFrom({ attributes: TEST_ATTRIBUTES, ...raw });
+}
