@@ -37,7 +37,7 @@ export const DEFAULT_BIGQUERY_TARGET_OPTIONS: BigQueryTargetOptions = { concurre
 /**
  * Streams with the function's own writer and the stack's layout: one insertAll per row with the
  * event's stable insertId, so a replayed event carries the same insertId as the function's row.
- * `table` is the one the function inserts into (functions/core/layout.ts insertTableName).
+ * `table` is the one the function inserts into (core/layout.ts insertTableName).
  * BigQuery drops a repeated insertId only within about a minute; older duplicates share
  * `insert_id` and are removed in SQL.
  */

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 
 /**
- * test/support/archive holds three files in the Cloud Storage sink's layout
+ * testkit/archive holds three files in the Cloud Storage sink's layout
  * (`requests/YYYY/MM/DD/HH:00:00_HH:59:59_S<n>.json`, newline-delimited LogEntry JSON):
  * 11 entries, one of them written twice, as the sink may do.
  */

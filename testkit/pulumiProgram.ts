@@ -56,8 +56,11 @@ export interface ProgramRun {
   readonly outputs: Bag;
 }
 
+/** The program's stack outputs: index.ts by default, or another program that declares PixelPipelines. */
+type Program = () => Promise<Bag>;
+
 /** Sets the mocks and the config, runs the program to completion and returns what it declared. */
-export async function runProgram(config: Readonly<Record<string, string>>, stack = "dev"): Promise<ProgramRun> {
+export async function runProgram(config: Readonly<Record<string, string>>, stack = "dev", program: Program = () => import("../index")): Promise<ProgramRun> {
   const resources: CapturedResource[] = [];
   const urns: RegisteredUrn[] = [];
   await pulumi.runtime.setMocks(
@@ -92,9 +95,8 @@ export async function runProgram(config: Readonly<Record<string, string>>, stack
     return register(request, callback);
   };
   pulumi.runtime.setAllConfig({ ...config });
-  const program = (await import("../index")) as Bag;
   const outputs: Bag = {};
-  for (const [key, value] of Object.entries(program)) {
+  for (const [key, value] of Object.entries(await program())) {
     outputs[key] = pulumi.Output.isInstance(value) ? await new Promise((resolve) => value.apply(resolve)) : value;
   }
   // Waits for every outstanding registration, so the list is complete.

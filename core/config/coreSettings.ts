@@ -8,6 +8,7 @@ import {
   readString,
   readStringList,
 } from "./fields";
+import { CONFIG_KEYS } from "./keys";
 import { ATTRIBUTE_TYPES } from "../attributes";
 import type { AttributeSpec, AttributeType } from "../attributes";
 import { SETTINGS_VARIABLE, SIGNING_KEYS_VARIABLE } from "../functionContract";
@@ -51,31 +52,17 @@ export interface CoreSettings {
 }
 
 export const DEFAULT_CORE_SETTINGS = {
-  tenantAttribute: "user_id",
-  pixelPath: "/pixel.png",
-  anonymizeIp: true,
-  maxValueLength: 1024,
-  templateTable: "pixel",
-  layout: "per-tenant-day",
-  signedUrls: false,
+  tenantAttribute: CONFIG_KEYS.tenantAttribute.default,
+  pixelPath: CONFIG_KEYS.pixelPath.default,
+  anonymizeIp: CONFIG_KEYS.anonymizeIp.default,
+  maxValueLength: CONFIG_KEYS.maxValueLength.default,
+  templateTable: CONFIG_KEYS.templateTable.default,
+  layout: CONFIG_KEYS.layout.default,
+  signedUrls: CONFIG_KEYS.signedUrls.default,
 } as const;
 
 /** The event-type attribute when the stack names none and has an attribute of this name. */
 export const DEFAULT_EVENT_TYPE_ATTRIBUTE = "type";
-
-/** The config keys readCoreSettings reads. */
-export const CORE_CONFIG_KEYS = [
-  "attributes",
-  "tenantAttribute",
-  "tenantAllowlist",
-  "pixelPath",
-  "anonymizeIp",
-  "maxValueLength",
-  "templateTable",
-  "layout",
-  "eventTypeAttribute",
-  "signedUrls",
-] as const;
 
 export const MIN_SIGNING_KEY_LENGTH = 16;
 

@@ -36,8 +36,15 @@ export class ConfigError extends Error {
   }
 }
 
-function isAbsent(value: unknown): boolean {
-  return value === undefined || value === null || value === "";
+/**
+ * Not set: missing, null, or an empty value. Pulumi.yaml declares an empty value as the default of
+ * optional keys (keys.ts), so an empty string, list or map reads as "not set", not as a value.
+ */
+export function isAbsent(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (typeof value === "string") return ["", "[]", "{}"].includes(value.trim());
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === "object" && Object.keys(value).length === 0;
 }
 
 /** Parses a JSON string from Pulumi config; native values pass through untouched. */

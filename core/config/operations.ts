@@ -1,5 +1,7 @@
 import { parseIPv4, parseIPv6 } from "../ip";
-import { ConfigProblems, RawConfig, readBoolean, readInteger, readString, readStringList } from "./fields";
+import { ConfigProblems, isAbsent, RawConfig, readBoolean, readInteger, readString, readStringList } from "./fields";
+import { CONFIG_KEYS, isDeclaredDefault } from "./keys";
+import type { ConfigKey } from "./keys";
 
 /** The raw archive: every request log entry, kept in a private bucket for replay. */
 export interface ArchiveSettings {
@@ -36,13 +38,14 @@ export interface OperationsSettings {
 }
 
 export const DEFAULT_OPERATIONS_SETTINGS = {
-  archive: true,
-  archiveColdAfterDays: 30,
-  monitoring: true,
-  alertBacklogMinutes: 30,
+  archive: CONFIG_KEYS.archive.default,
+  archiveColdAfterDays: CONFIG_KEYS.archiveColdAfterDays.default,
+  monitoring: CONFIG_KEYS.monitoring.default,
+  alertBacklogMinutes: CONFIG_KEYS.alertBacklogMinutes.default,
 } as const;
 
-export const OPERATIONS_CONFIG_KEYS = [
+/** The operations keys, which docs/operations.md documents. */
+export const OPERATIONS_CONFIG_KEYS: readonly ConfigKey[] = [
   "archive",
   "archiveColdAfterDays",
   "archiveDeleteAfterDays",
@@ -52,7 +55,7 @@ export const OPERATIONS_CONFIG_KEYS = [
   "alertBacklogMinutes",
   "edgeDeniedIpRanges",
   "edgeDeniedRegions",
-] as const;
+]; 
 
 /** Ten years: a lifecycle age beyond that is a typo. */
 const MAX_DAYS = 3650;
@@ -144,12 +147,9 @@ export function isIpRange(text: string): boolean {
 }
 
 /** A setting of a switched-off feature would be ignored without a word. */
-function reportUnused(raw: RawConfig, keys: readonly string[], feature: string, problems: ConfigProblems): void {
+function reportUnused(raw: RawConfig, keys: readonly (keyof typeof CONFIG_KEYS)[], feature: string, problems: ConfigProblems): void {
   for (const key of keys) {
-    if (!isAbsent(raw[key])) problems.add(key, `has no effect while ${feature} is false: remove it, or set ${feature} to true.`);
+    // Pulumi.yaml's default is merged into every stack, so only a value set on purpose is reported.
+    if (!isAbsent(raw[key]) && !isDeclaredDefault(key, raw[key])) problems.add(key, `has no effect while ${feature} is false: remove it, or set ${feature} to true.`);
   }
-}
-
-function isAbsent(value: unknown): boolean {
-  return value === undefined || value === null || value === "";
 }

@@ -9,9 +9,10 @@ import {
   reportUnknownKeys,
 } from "./fields";
 import { SIGNING_KEYS_VARIABLE } from "../functionContract";
-import { CORE_CONFIG_KEYS, CoreSettings, readCoreSettings, withSigningKeys } from "./coreSettings";
-import { OPERATIONS_CONFIG_KEYS, OperationsSettings, readOperationsSettings } from "./operations";
-import { readTenantReaders, TENANT_READER_CONFIG_KEYS, TenantReaders } from "./tenantReaders";
+import { CoreSettings, readCoreSettings, withSigningKeys } from "./coreSettings";
+import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "./keys";
+import { OperationsSettings, readOperationsSettings } from "./operations";
+import { readTenantReaders, TenantReaders } from "./tenantReaders";
 
 /** How the collector function runs; the limits follow Cloud Run's CPU, memory and concurrency rules. */
 export interface CollectorSettings {
@@ -60,33 +61,15 @@ export interface StackContext {
 export const DEFAULT_REGION = "us-central1";
 
 export const DEFAULT_STACK_SETTINGS = {
-  datasetLocation: "US",
-  deletionProtection: true,
-  functionMemory: "512Mi",
-  functionCpu: "1",
-  functionMaxInstances: 10,
-  functionConcurrency: 16,
-  functionTimeoutSeconds: 60,
-  maxDeliveryAttempts: 10,
+  datasetLocation: CONFIG_KEYS.datasetLocation.default,
+  deletionProtection: CONFIG_KEYS.deletionProtection.default,
+  functionMemory: CONFIG_KEYS.functionMemory.default,
+  functionCpu: CONFIG_KEYS.functionCpu.default,
+  functionMaxInstances: CONFIG_KEYS.functionMaxInstances.default,
+  functionConcurrency: CONFIG_KEYS.functionConcurrency.default,
+  functionTimeoutSeconds: CONFIG_KEYS.functionTimeoutSeconds.default,
+  maxDeliveryAttempts: CONFIG_KEYS.maxDeliveryAttempts.default,
 } as const;
-
-/** The config keys the program reads besides the parser's own. */
-export const INFRA_CONFIG_KEYS = [
-  "region",
-  "domain",
-  "datasetId",
-  "datasetLocation",
-  "deletionProtection",
-  "functionMemory",
-  "functionCpu",
-  "functionMaxInstances",
-  "functionConcurrency",
-  "functionTimeoutSeconds",
-  "maxDeliveryAttempts",
-  "signingKeys",
-  ...TENANT_READER_CONFIG_KEYS,
-  ...OPERATIONS_CONFIG_KEYS,
-] as const;
 
 /** BigQuery dataset ids allow [A-Za-z0-9_]; stack names also allow "-" and ".". */
 export function defaultDatasetId(stack: string): string {
@@ -116,7 +99,7 @@ const MEMORY_RANGE_BY_CPU: Readonly<Record<number, readonly [number, number]>> =
  */
 export function validateStackConfig(raw: RawConfig, context: StackContext): StackConfig {
   const problems = new ConfigProblems();
-  reportUnknownKeys(raw, [...CORE_CONFIG_KEYS, ...INFRA_CONFIG_KEYS], problems);
+  reportUnknownKeys(raw, KNOWN_CONFIG_KEYS, problems);
   const project = readProject(context.project, problems);
   const core = readCoreSettings(raw, problems);
   const region = readString(raw, "region", problems, {

@@ -13,8 +13,6 @@ export interface TenantReaders {
   readonly allTenants: readonly string[];
 }
 
-export const TENANT_READER_CONFIG_KEYS = ["tenantReaders", "allTenantsReaders"] as const;
-
 /** Principals a row access policy and a table grant both accept; allUsers and allAuthenticatedUsers are refused on purpose. */
 const MEMBER = /^(?:user|group|serviceAccount|domain):[^\s:]+$/;
 const MEMBER_HINT = 'use IAM principals such as "user:ana@acme.com", "group:acme-analysts@acme.com", "serviceAccount:…" or "domain:acme.com"';

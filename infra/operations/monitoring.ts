@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import type { CoreSettings } from "../../core/config/coreSettings";
+import { DELIVERY_FAILURE_REASONS } from "../../core/delivery";
 import {
   alertSpecs,
   dashboardConsoleUrl,
@@ -68,7 +69,7 @@ export class PipelineMonitoring extends pulumi.ComponentResource {
           metricKind: "DELTA",
           valueType: "INT64",
           unit: "1",
-          labels: [{ key: REFUSAL_METRIC_LABEL, valueType: "STRING", description: "The refusal reason, write_failed or bigquery_invalid_row" }],
+          labels: [{ key: REFUSAL_METRIC_LABEL, valueType: "STRING", description: `The refusal reason, or ${Object.keys(DELIVERY_FAILURE_REASONS).join(" or ")}` }],
         },
         labelExtractors: { [REFUSAL_METRIC_LABEL]: REFUSAL_LABEL_EXTRACTOR },
       },

@@ -107,7 +107,7 @@ export function alertSpecs(settings: MonitoringSettings): AlertSpec[] {
       displayName: "Pixel function failing",
       severity: "ERROR",
       runbook:
-        "The collector function has answered Pub/Sub with 5xx errors for 15 minutes without a break: writes to BigQuery keep failing (quota, permissions, a deleted dataset) or the function crashes at start-up. Pub/Sub retries every message, so nothing is lost yet, but messages dead-letter once they run out of attempts. Read the function's `write_failed` and `bigquery_invalid_row` log lines, fix the cause, then `npm run redrive` whatever was dead-lettered meanwhile. Runbook: docs/operations.md#function-errors.",
+        "The collector function has answered Pub/Sub with 5xx errors for 15 minutes without a break: writes to BigQuery keep failing (quota, permissions, a deleted dataset) or the function crashes at start-up. Pub/Sub retries every message, so nothing is lost yet, but messages dead-letter once they run out of attempts. Read the function's `write_failed` and `row_rejected` log lines, fix the cause, then `npm run redrive` whatever was dead-lettered meanwhile. Runbook: docs/operations.md#function-errors.",
       condition: (names) => ({
         filter: `${functionResponsesFilter(names.serviceName)} AND metric.label.response_code_class="5xx"`,
         aggregations: [{ alignmentPeriod: "300s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
@@ -123,7 +123,7 @@ export function alertSpecs(settings: MonitoringSettings): AlertSpec[] {
       displayName: "Pixel dead letters waiting",
       severity: "ERROR",
       runbook:
-        "Messages sit on the dead-letter subscription: their events are not in BigQuery. Pull a few without removing them (`pulumi stack output --json | npm run redrive -- --stack <stack> --outputs - --dry-run` counts them by table), find out why the function failed them in its `bigquery_invalid_row` or `write_failed` log lines, fix that, then move them back with `pulumi stack output --json | npm run redrive -- --stack <stack> --outputs -`. Dead letters are kept 31 days. Runbook: docs/operations.md#dead-letters.",
+        "Messages sit on the dead-letter subscription: their events are not in BigQuery. Pull a few without removing them (`pulumi stack output --json | npm run redrive -- --stack <stack> --outputs - --dry-run` counts them by table), find out why the function failed them in its `row_rejected` or `write_failed` log lines, fix that, then move them back with `pulumi stack output --json | npm run redrive -- --stack <stack> --outputs -`. Dead letters are kept 31 days. Runbook: docs/operations.md#dead-letters.",
       condition: (names) => ({
         filter: subscriptionFilter("num_undelivered_messages", names.deadLetterSubscription),
         aggregations: [FIVE_MINUTES_MAX],

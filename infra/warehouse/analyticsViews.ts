@@ -21,7 +21,7 @@ export interface AnalyticsViewsArgs {
 
 /**
  * The views users query from SQL, Looker and Looker Studio: events, events_dedup and
- * daily_counts, in the event dataset (functions/core/views.ts has their SQL). With tenantReaders,
+ * daily_counts, in the event dataset (core/views.ts has their SQL). With tenantReaders,
  * row access policies on the partitioned table decide which rows each reader sees through them.
  */
 export class AnalyticsViews extends pulumi.ComponentResource {

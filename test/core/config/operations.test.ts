@@ -1,6 +1,7 @@
 import { ConfigError, ConfigProblems, RawConfig } from "../../../core/config/fields";
 import { isIpRange, OperationsSettings, readOperationsSettings } from "../../../core/config/operations";
-import { INFRA_CONFIG_KEYS, validateStackConfig } from "../../../core/config/stackConfig";
+import { KNOWN_CONFIG_KEYS } from "../../../core/config/keys";
+import { validateStackConfig } from "../../../core/config/stackConfig";
 
 function read(raw: RawConfig): { settings: OperationsSettings; problems: string[] } {
   const problems = new ConfigProblems();
@@ -81,7 +82,7 @@ describe("in the stack config", () => {
 
   test("every operations key is a known setting, and the validated config carries them", () => {
     const config = validateStackConfig({ attributes, alertEmail: "oncall@example.com", archiveColdAfterDays: "60" }, { stack: "dev", project: "my-project-1" });
-    expect(INFRA_CONFIG_KEYS).toEqual(expect.arrayContaining(["archive", "alertEmail", "edgeDeniedIpRanges", "excludeRequestLogsFromDefaultBucket"]));
+    expect(KNOWN_CONFIG_KEYS).toEqual(expect.arrayContaining(["archive", "alertEmail", "edgeDeniedIpRanges", "excludeRequestLogsFromDefaultBucket"]));
     expect(config.operations).toEqual({
       archive: { coldAfterDays: 60 },
       excludeRequestLogsFromDefaultBucket: true,

@@ -1,3 +1,5 @@
+import { DELIVERY_FAILURE_REASONS } from "../../../core/delivery";
+import { REFUSAL_REASONS } from "../../../core/refusals";
 import { requestLogFilter } from "../../../infra/ingest/requestLogExport";
 import { alertSpecs, dashboardConsoleUrl, dashboardJson, MonitoredNames, pixelRequestFilter, refusalLogFilter, resourceName, tenantLabelExtractor } from "../../../infra/operations/monitoringSpec";
 
@@ -48,6 +50,13 @@ describe("log filters", () => {
 describe("alerts", () => {
   const specs = alertSpecs({ backlogAlertMinutes: 45 });
   const byKey = Object.fromEntries(specs.map((spec) => [spec.key, spec]));
+
+  test("the runbooks name only reasons the pipeline logs, so an operator can search for them", () => {
+    const known = new Set([...Object.keys(REFUSAL_REASONS), ...Object.keys(DELIVERY_FAILURE_REASONS)]);
+    const named = specs.flatMap((spec) => [...spec.runbook.matchAll(/`([a-z]+_[a-z_]+)`/g)].map((match) => match[1]));
+    expect(named).toContain("row_rejected");
+    expect(named.filter((reason) => !known.has(reason))).toEqual([]);
+  });
 
   test("function errors, dead letters and backlog age, each with a runbook entry", () => {
     expect(specs.map((spec) => spec.key)).toEqual(["function-errors", "dead-letters", "backlog-age"]);
