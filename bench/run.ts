@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import * as path from "node:path";
 import { defineCommand, runCommand } from "../cli/runner";
-import { readStackCoreSettings } from "../cli/stackFile";
+import { readStack } from "../cli/stackFile";
 import { measureCalls } from "./calls";
 import { measureColdStart } from "./coldStart";
 import { measureCore } from "./core";
@@ -36,7 +36,7 @@ export const benchCommand = defineCommand({
 });
 
 async function bench(quick: boolean): Promise<void> {
-  const settings = readStackCoreSettings("dev", undefined, {});
+  const { settings } = readStack("dev", undefined, {});
   const rows: Row[] = [];
   const report = (row: Row) => {
     rows.push(row);

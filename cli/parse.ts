@@ -10,7 +10,7 @@ import { storedRow, storedTableName } from "../core/layout";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
 import { preview, refuse } from "../core/refusals";
 import { defineCommand, runCommand } from "./runner";
-import { readStackCoreSettings } from "./stackFile";
+import { readStack } from "./stackFile";
 
 const USAGE = `Usage: npm run --silent parse -- [--stack NAME]
 Reads LogEntry JSON objects on stdin, one per line, and prints for each what the deployed function
@@ -41,7 +41,7 @@ export const parseCommand = defineCommand({
   usage: USAGE,
   args: { options: { stack: { type: "string", default: "dev" } } },
   async run({ values }) {
-    const settings = readStackCoreSettings(values.stack);
+    const { settings } = readStack(values.stack);
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       if (line.trim() === "") continue;
       if (!process.stdout.write(`${parseLine(line, settings)}\n`)) await once(process.stdout, "drain");

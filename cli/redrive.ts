@@ -8,7 +8,7 @@ import { decodeLogEntry } from "../core/message";
 import { GoogleApi, serviceApi } from "./googleApi";
 import { defineCommand, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
-import { readStackCoreSettings, readStackProject } from "./stackFile";
+import { readStack } from "./stackFile";
 
 export const REDRIVE_USAGE = `Usage: npm run redrive -- --stack NAME [options]
 Moves messages from the dead-letter subscription back to the request log topic.
@@ -203,14 +203,14 @@ export const redriveCommand = defineCommand({
   args: REDRIVE_ARGS,
   async run(parsed) {
     const command = redriveCommandFrom(parsed);
-    const settings = readStackCoreSettings(command.stack);
+    const { settings, project: stackProject } = readStack(command.stack);
     const fromOutputs = command.outputs ? stackOutputNames(readFileSync(command.outputs === "-" ? 0 : command.outputs, "utf8")) : {};
     const subscriptionName = command.subscription ?? fromOutputs.subscription;
     const topicName = command.topic ?? fromOutputs.topic;
     if (!subscriptionName || !topicName) {
       throw new UsageError("name the dead-letter subscription and the topic: pipe `pulumi stack output --json` into --outputs -, or pass --subscription and --topic");
     }
-    const project = command.project ?? readStackProject(command.stack);
+    const project = command.project ?? stackProject;
     const subscription = pubsubResource("subscriptions", subscriptionName, project);
     const topic = pubsubResource("topics", topicName, project);
     const summary = await redrive({ pubsub: serviceApi("pubsub"), subscription, topic, settings, dryRun: command.dryRun, max: command.max });

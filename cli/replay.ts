@@ -4,8 +4,6 @@
 import { createInterface } from "node:readline";
 import { BigQuery } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
-import type { RawConfig } from "../core/config/fields";
-import { defaultDatasetId } from "../core/config/stackConfig";
 import type { AcceptedEvent } from "../core/event";
 import { insertTableName, storedTableName } from "../core/layout";
 import type { DataPaths } from "../local/paths";
@@ -17,7 +15,8 @@ import { ReplayProgress, terminalProgress } from "./progress";
 import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";
 import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
-import { readStackCoreSettings, readStackFile, readStackProject } from "./stackFile";
+import { readStack } from "./stackFile";
+import type { LocalStack } from "./stackFile";
 
 export const REPLAY_USAGE = `Usage: npm run replay -- --stack NAME [options] SOURCE...
 Replays archived request logs through the function's core. SOURCE is a file the archive sink
@@ -89,11 +88,10 @@ export function parseReplayArgs(argv: readonly string[]): ReplayCommand {
 }
 
 /** The BigQuery dataset to write to: flags first, then the stack file, then the program's defaults. */
-export function replayDestination(command: ReplayCommand, stackConfig: RawConfig, stackProject: string | undefined): { project: string; dataset: string } {
-  const project = command.project ?? stackProject;
+export function replayDestination(command: ReplayCommand, stack: Pick<LocalStack, "config" | "project">): { project: string; dataset: string } {
+  const project = command.project ?? stack.project;
   if (!project) throw new UsageError(`Pulumi.${command.stack}.yaml sets no gcp:project: pass --project`);
-  const configured = typeof stackConfig.datasetId === "string" && stackConfig.datasetId !== "" ? stackConfig.datasetId : undefined;
-  return { project, dataset: command.dataset ?? configured ?? defaultDatasetId(command.stack) };
+  return { project, dataset: command.dataset ?? stack.config.datasetId };
 }
 
 export interface ReplaySummary {
@@ -218,14 +216,15 @@ export const replayCommand = defineCommand({
   args: REPLAY_ARGS,
   async run(parsed) {
     const command = replayCommandFrom(parsed);
-    const settings = readStackCoreSettings(command.stack);
+    const stack = readStack(command.stack);
+    const { settings } = stack;
     const files = await listArchive(command.sources, () => serviceApi("storage"));
     if (files.length === 0) throw new UsageError(`no archive files (*.json) under ${command.sources.join(", ")}`);
 
     let target: ReplayTarget | undefined;
     let destination: string | undefined;
     if (command.mode === "bigquery") {
-      const { project, dataset } = replayDestination(command, readStackFile(command.stack), readStackProject(command.stack));
+      const { project, dataset } = replayDestination(command, stack);
       const table = new BigQuery({ projectId: project }).dataset(dataset).table(insertTableName(settings.layout, settings.templateTable));
       target = bigQueryTarget(table, settings, { ...DEFAULT_BIGQUERY_TARGET_OPTIONS, concurrency: command.concurrency });
       destination = `BigQuery ${project}.${dataset}`;

@@ -1,29 +1,60 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CoreSettings, readCoreSettings, withSigningKeys } from "../core/config/coreSettings";
-import { CONFIG_NAMESPACE, ConfigError, ConfigProblems, RawConfig } from "../core/config/fields";
+import { withSigningKeys } from "../core/config/coreSettings";
+import type { CoreSettings } from "../core/config/coreSettings";
+import { CONFIG_NAMESPACE, ConfigError } from "../core/config/fields";
+import { validateStackConfig } from "../core/config/stackConfig";
+import type { StackConfig } from "../core/config/stackConfig";
+import { SIGNING_KEYS_VARIABLE } from "../core/functionContract";
 
 export const PROJECT_ROOT = path.join(__dirname, "..");
 
-/**
- * The `pixel-pipeline:` keys of Pulumi.<stack>.yaml, without the namespace. Tools that run
- * without the Pulumi CLI (the parse command, the local pipeline) read the stack file directly
- * and validate it with the same readers as the Pulumi program.
- */
-export function readStackFile(stack: string, root = PROJECT_ROOT): RawConfig {
-  const prefix = `${CONFIG_NAMESPACE}:`;
-  return Object.fromEntries(
-    Object.entries(readStackDocumentConfig(stack, root))
-      .filter(([key]) => key.startsWith(prefix))
-      .map(([key, value]) => [key.slice(prefix.length), value]),
-  );
+/** A stack as the commands see it: its file validated as the Pulumi program validates its config. */
+export interface LocalStack {
+  /** Every setting, validated; `project` is "" when the file sets no gcp:project. */
+  readonly config: StackConfig;
+  /** The parser's settings, with the signing keys from the environment when signedUrls is on. */
+  readonly settings: CoreSettings;
+  /** `gcp:project`, when the file sets it. */
+  readonly project?: string;
 }
 
-/** The stack's `gcp:project`, for tools that call Google APIs without the Pulumi CLI. */
-export function readStackProject(stack: string, root = PROJECT_ROOT): string | undefined {
-  const project = readStackDocumentConfig(stack, root)["gcp:project"];
-  return typeof project === "string" && project !== "" ? project : undefined;
+/**
+ * Reads Pulumi.<stack>.yaml without the Pulumi CLI and validates all of it with the program's own
+ * validator, so a mistyped or unknown key stops a command with the message `pulumi up` would give.
+ * Throws a ConfigError listing every problem. The stack file holds the signing keys only
+ * encrypted, so the commands take them from PIXEL_SIGNING_KEYS.
+ */
+export function readStack(stack: string, root = PROJECT_ROOT, environment: NodeJS.ProcessEnv = process.env): LocalStack {
+  const document = readStackDocumentConfig(stack, root);
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const raw: Record<string, unknown> = {};
+  const encrypted: string[] = [];
+  for (const [key, value] of Object.entries(document)) {
+    if (!key.startsWith(prefix)) continue;
+    const name = key.slice(prefix.length);
+    if (typeof value === "object" && value !== null && "secure" in value) encrypted.push(name);
+    else raw[name] = value;
+  }
+  const problems = encrypted
+    .filter((name) => name !== "signingKeys")
+    .map((name) => `${prefix}${name}: is encrypted in Pulumi.${stack}.yaml, and only signingKeys may be: the local commands cannot decrypt it.`);
+  if (environment[SIGNING_KEYS_VARIABLE]) raw.signingKeys = environment[SIGNING_KEYS_VARIABLE];
+  let config: StackConfig | undefined;
+  try {
+    config = validateStackConfig(raw, { stack, project: textValue(document["gcp:project"]), providerRegion: textValue(document["gcp:region"]), projectOptional: true });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (!config || problems.length > 0) throw new ConfigError(problems);
+  const project = config.project || undefined;
+  return { config, settings: withSigningKeys(config.core, { [SIGNING_KEYS_VARIABLE]: config.signingKeys }), ...(project ? { project } : {}) };
+}
+
+function textValue(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 /** Every key of the stack file's `config`, namespaces included. */
@@ -36,15 +67,4 @@ function readStackDocumentConfig(stack: string, root: string): Record<string, un
     throw new ConfigError([`stack "${stack}": ${file} does not exist; create it or pass --stack with an existing stack name.`]);
   }
   return ((parse(text) ?? {}) as { config?: Record<string, unknown> }).config ?? {};
-}
-
-/**
- * The parser settings of a stack; throws a ConfigError listing every problem. The stack file
- * holds signing keys only encrypted, so local tools take them from PIXEL_SIGNING_KEYS.
- */
-export function readStackCoreSettings(stack: string, root = PROJECT_ROOT, environment: NodeJS.ProcessEnv = process.env): CoreSettings {
-  const problems = new ConfigProblems();
-  const settings = readCoreSettings(readStackFile(stack, root), problems);
-  if (!problems.isEmpty) throw new ConfigError(problems.messages);
-  return withSigningKeys(settings, environment);
 }

@@ -3,7 +3,7 @@ import { jsonLineLogger } from "../functions/handler";
 import { startPipeline } from "../local/pipeline";
 import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { defineCommand, runCommand, UsageError } from "./runner";
-import { readStackCoreSettings } from "./stackFile";
+import { readStack } from "./stackFile";
 
 const USAGE = `Usage: npm start -- [options]
 Runs the pixel pipeline on this machine: the pixel, its log, the function's code and DuckDB.
@@ -27,7 +27,7 @@ export const startCommand = defineCommand({
     if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) {
       throw new UsageError(`--port (or PORT) must be a number from 0 to 65535, got ${JSON.stringify(values.port)}`);
     }
-    const settings = readStackCoreSettings(values.stack);
+    const { settings } = readStack(values.stack);
     const paths = pathsFrom(values);
     const pipeline = await startPipeline({
       settings,

@@ -3,7 +3,7 @@
 import { SingleBar, Presets } from "cli-progress";
 import fc from "fast-check";
 import { defineCommand, EXIT, runCommand, UsageError } from "../cli/runner";
-import { readStackCoreSettings } from "../cli/stackFile";
+import { readStack } from "../cli/stackFile";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { checkEntry, hostileLogEntry, Violation } from "./hostileInput";
 
@@ -11,7 +11,7 @@ const BATCH = 5_000;
 
 /** The dev stack, plus a typed variant so INT64, FLOAT64 and BOOL parsing meet hostile text too. */
 function settingsUnderTest(): CoreSettings[] {
-  const dev = readStackCoreSettings("dev", undefined, {});
+  const dev = readStack("dev", undefined, {}).settings;
   return [
     dev,
     {

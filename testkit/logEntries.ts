@@ -1,9 +1,9 @@
 import type { LoadBalancerLogEntry } from "../core/logEntry";
 import type { PubSubMessage } from "../core/message";
-import { readStackCoreSettings } from "../cli/stackFile";
+import { readStack } from "../cli/stackFile";
 
 /** The dev stack's settings: user_id (tenant), order_id and type, all STRING. */
-export const DEV_SETTINGS = readStackCoreSettings("dev");
+export const DEV_SETTINGS = readStack("dev").settings;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | undefined : T[K] | undefined };
 

@@ -173,7 +173,10 @@ export function withSigningKeys(settings: CoreSettings, environment: NodeJS.Proc
   if (!settings.signedUrls) return settings;
   const problems = new ConfigProblems();
   if (keys.length === 0) {
-    problems.add("signingKeys", `signedUrls is on but ${SIGNING_KEYS_VARIABLE} is empty; set the key as a secret: pulumi config set --secret pixel-pipeline:signingKeys <key>.`);
+    problems.add(
+      "signingKeys",
+      `signedUrls is on but ${SIGNING_KEYS_VARIABLE} is empty: set the key with \`pulumi config set --secret pixel-pipeline:signingKeys <key>\`; the local commands, which cannot decrypt it, read ${SIGNING_KEYS_VARIABLE} from the environment.`,
+    );
   } else if (keys.some((key) => key.length < MIN_SIGNING_KEY_LENGTH)) {
     problems.add("signingKeys", `every signing key needs at least ${MIN_SIGNING_KEY_LENGTH} characters; generate one with: openssl rand -base64 32.`);
   }

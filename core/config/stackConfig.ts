@@ -54,6 +54,8 @@ export interface StackContext {
   readonly stack: string;
   /** `gcp:project` */
   readonly project?: string;
+  /** The Pulumi program needs a project; the local commands validate a stack without one. */
+  readonly projectOptional?: boolean;
   /** `gcp:region` */
   readonly providerRegion?: string;
 }
@@ -100,7 +102,7 @@ const MEMORY_RANGE_BY_CPU: Readonly<Record<number, readonly [number, number]>> =
 export function validateStackConfig(raw: RawConfig, context: StackContext): StackConfig {
   const problems = new ConfigProblems();
   reportUnknownKeys(raw, KNOWN_CONFIG_KEYS, problems);
-  const project = readProject(context.project, problems);
+  const project = readProject(context, problems);
   const core = readCoreSettings(raw, problems);
   const region = readString(raw, "region", problems, {
     fallback: context.providerRegion ?? DEFAULT_REGION,
@@ -146,10 +148,10 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
   return config;
 }
 
-function readProject(project: string | undefined, problems: ConfigProblems): string {
-  if (!project) {
+function readProject({ project, projectOptional }: StackContext, problems: ConfigProblems): string {
+  if (!project && !projectOptional) {
     problems.addQualified("gcp:project", "is required: run `pulumi config set gcp:project <your-project-id>`.");
-  } else if (!PROJECT_ID.test(project)) {
+  } else if (project && !PROJECT_ID.test(project)) {
     problems.addQualified("gcp:project", `${JSON.stringify(project)} is not a project id: use the id (6 to 30 of a-z, 0-9 and -), not the project name or number.`);
   }
   return project ?? "";

@@ -14,6 +14,7 @@ import { cloudDelivery } from "../../core/delivery";
 import { handlePixelMessage } from "../../functions/handler";
 import { LocalDatabase } from "../../local/database";
 import { UsageError } from "../../cli/runner";
+import { validateStackConfig } from "../../core/config/stackConfig";
 import { ARCHIVE_DIR, ARCHIVE_DISTINCT_EVENTS, ARCHIVE_EVENTS_BY_TABLE, ARCHIVE_OBJECTS, ARCHIVE_REFUSALS_BY_REASON } from "../../testkit/archiveSample";
 import { BigQueryStandIn, insertErrors, serverError } from "../../testkit/bigQueryStandIn";
 import { GcsStandIn } from "../../testkit/gcsStandIn";
@@ -66,15 +67,17 @@ describe("command line", () => {
   });
 
   test.each([
-    [[], {}, "from-stack", { project: "from-stack", dataset: "pixel_prod_eu" }],
-    [[], { datasetId: "events_eu" }, "from-stack", { project: "from-stack", dataset: "events_eu" }],
-    [["--project", "p-2", "--dataset", "d2"], { datasetId: "events_eu" }, "from-stack", { project: "p-2", dataset: "d2" }],
+    [[], {}, "from-stack-1", { project: "from-stack-1", dataset: "pixel_prod_eu" }],
+    [[], { datasetId: "events_eu" }, "from-stack-1", { project: "from-stack-1", dataset: "events_eu" }],
+    [["--project", "p-2", "--dataset", "d2"], { datasetId: "events_eu" }, "from-stack-1", { project: "p-2", dataset: "d2" }],
   ])("destination with flags %p and stack config %p", (flags, stackConfig, stackProject, expected) => {
-    expect(replayDestination(parseReplayArgs(["--stack", "prod-eu", ...flags, "f"]), stackConfig, stackProject)).toEqual(expected);
+    const config = validateStackConfig({ attributes: { user_id: "STRING" }, ...stackConfig }, { stack: "prod-eu", project: stackProject });
+    expect(replayDestination(parseReplayArgs(["--stack", "prod-eu", ...flags, "f"]), { config, project: stackProject })).toEqual(expected);
   });
 
   test("a stack without gcp:project needs --project", () => {
-    expect(() => replayDestination(parseReplayArgs(["--stack", "dev", "f"]), {}, undefined)).toThrow(/sets no gcp:project: pass --project/);
+    const config = validateStackConfig({ attributes: { user_id: "STRING" } }, { stack: "dev", projectOptional: true });
+    expect(() => replayDestination(parseReplayArgs(["--stack", "dev", "f"]), { config })).toThrow(/sets no gcp:project: pass --project/);
   });
 });
 

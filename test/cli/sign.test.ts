@@ -24,3 +24,16 @@ describe("npm run sign", () => {
     expect(result.stdout.trim()).toBe(pixelUrl(LOCAL_PIXEL, { user_id: "acme" }, KEY));
   });
 });
+
+test.each([
+  [["user_id=acme"], {}, /no signing key/],
+  [["key=short-key", "user_id=acme"], {}, /has 9 characters and needs at least 16/],
+  [["user_id=acme"], { PIXEL_SIGNING_KEYS: "short-key" }, /needs at least 16/],
+  [["user_id"], { PIXEL_SIGNING_KEYS: KEY }, /"user_id" is not name=value/],
+])("npm run sign refuses %p with %p", (argv, environment, message) => {
+  expect(() => signedUrl(LOCAL_PIXEL, argv, environment)).toThrow(message);
+});
+
+test("a key of exactly the minimum length signs", () => {
+  expect(signedUrl(LOCAL_PIXEL, ["key=0123456789abcdef", "user_id=acme"], {})).toBe(pixelUrl(LOCAL_PIXEL, { user_id: "acme" }, "0123456789abcdef"));
+});
