@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * Names Pulumi's auto-naming does not cover: service account and secret ids, and the
- * identity of Google's Pub/Sub service agent.
+ * Names Pulumi's auto-naming does not cover: service account and secret ids.
  */
 
 const SERVICE_ACCOUNT_ID_MAX = 30;
@@ -25,9 +24,4 @@ export function serviceAccountId(scope: string, purpose: string): string {
 /** Secret ids allow [A-Za-z0-9_-] and are unique in the project, like service account ids. */
 export function signingKeysSecretId(scope: string): string {
   return `pixel-${scope.replace(/[^A-Za-z0-9_-]/g, "-")}-signing-keys`;
-}
-
-/** The Google-managed identity Pub/Sub uses to dead-letter messages and mint push tokens. */
-export function pubsubServiceAgentMember(projectNumber: string): string {
-  return `serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
 }

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as gcp from "@pulumi/gcp";
 import type { StackConfig } from "../core/config/stackConfig";
 import { EdgeSecurity } from "./edge/edgeSecurity";
 import { PixelLoadBalancer } from "./edge/loadBalancer";
@@ -87,13 +86,11 @@ export class PixelPipeline extends pulumi.ComponentResource {
       },
       stage,
     );
-    const projectNumber = gcp.organizations.getProjectOutput({ projectId: args.project }, { parent: this, dependsOn: apis }).apply((project) => project.number);
     const delivery = new PushDelivery(
       `${name}-delivery`,
       {
         scope,
         project: args.project,
-        projectNumber,
         topic: requestLogs.topic,
         functionService: collector.service,
         functionTimeoutSeconds: args.collector.timeoutSeconds,

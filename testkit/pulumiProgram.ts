@@ -71,9 +71,6 @@ export async function runProgram(config: Readonly<Record<string, string>>, stack
         return { id, state };
       },
       call(args) {
-        if (args.token === "gcp:organizations/getProject:getProject") {
-          return { ...args.inputs, number: TEST_PROJECT_NUMBER };
-        }
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },
@@ -113,6 +110,10 @@ function mockResult(type: string, name: string, inputs: Bag): { id: string; stat
       const email = `${inputs.accountId}@${TEST_PROJECT}.iam.gserviceaccount.com`;
       const id = `projects/${TEST_PROJECT}/serviceAccounts/${email}`;
       return { id, state: { ...state, email, member: `serviceAccount:${email}`, name: id } };
+    }
+    case "gcp:projects/serviceIdentity:ServiceIdentity": {
+      const email = `service-${TEST_PROJECT_NUMBER}@gcp-sa-${String(inputs.service).split(".")[0]}.iam.gserviceaccount.com`;
+      return { id: `${name}-id`, state: { ...state, email, member: `serviceAccount:${email}` } };
     }
     case "gcp:pubsub/topic:Topic":
       return { id: `projects/${TEST_PROJECT}/topics/${physicalName}`, state };

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import type { FunctionService } from "./collectorFunction";
-import { pubsubServiceAgentMember, serviceAccountId } from "../naming";
+import { serviceAccountId } from "../naming";
 
 /** Redelivery backs off from 10 s to Pub/Sub's maximum of 10 minutes. */
 export const PUSH_RETRY_POLICY = { minimumBackoff: "10s", maximumBackoff: "600s" } as const;
@@ -16,7 +16,6 @@ export interface PushDeliveryArgs {
   /** The stack name, with the pipeline's name when it is not the default: keeps project-unique ids and display names apart. */
   readonly scope: string;
   readonly project: string;
-  readonly projectNumber: pulumi.Input<string>;
   readonly topic: gcp.pubsub.Topic;
   readonly functionService: pulumi.Input<FunctionService>;
   /** Also the ack deadline: Pub/Sub must not redeliver a message the function is still handling. */
@@ -37,7 +36,9 @@ export class PushDelivery extends pulumi.ComponentResource {
   constructor(name: string, args: PushDeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:PushDelivery", name, {}, opts);
     const service = pulumi.output(args.functionService);
-    const pubsubAgent = pulumi.output(args.projectNumber).apply(pubsubServiceAgentMember);
+    // Google creates service agents lazily: on a fresh project Pub/Sub's may not exist yet, and a
+    // grant to it would fail. Declaring it creates it, and the grants below wait for it.
+    const pubsubAgent = new gcp.projects.ServiceIdentity(`${name}-pubsub-agent`, { project: args.project, service: "pubsub.googleapis.com" }, { parent: this }).member;
 
     // The push identity may invoke this function's service and nothing else; Pub/Sub mints its tokens.
     const pushAccount = new gcp.serviceaccount.Account(

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { defaultDatasetId } from "../../core/config/stackConfig";
-import { pubsubServiceAgentMember, serviceAccountId, signingKeysSecretId } from "../../infra/naming";
+import { serviceAccountId, signingKeysSecretId } from "../../infra/naming";
 
 const SERVICE_ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
@@ -54,8 +54,4 @@ describe.each([
   test(`is ${expected}`, () => {
     expect(signingKeysSecretId(stack)).toBe(expected);
   });
-});
-
-test("the Pub/Sub service agent is named by the project number", () => {
-  expect(pubsubServiceAgentMember("123")).toBe("serviceAccount:service-123@gcp-sa-pubsub.iam.gserviceaccount.com");
 });

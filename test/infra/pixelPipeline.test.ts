@@ -19,7 +19,6 @@ import {
 
 // The full program with a domain: HTTPS, redirect, and every part of the pipeline.
 const DOMAIN = "track.example.com";
-const PUBSUB_AGENT = `serviceAccount:service-${TEST_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
 
 let run: ProgramRun;
 beforeAll(async () => {
@@ -244,8 +243,14 @@ describe("push delivery", () => {
     expect(pushSubscription().inputs.expirationPolicy).toEqual({ ttl: "" });
   });
 
+  test("the Pub/Sub service agent is declared, so it exists before anything is granted to it", () => {
+    const agent = only(run, "gcp:projects/serviceIdentity:ServiceIdentity");
+    expect(agent.inputs).toEqual({ project: TEST_PROJECT, service: "pubsub.googleapis.com" });
+    expect(agent.state.member).toBe(`serviceAccount:service-${TEST_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`);
+  });
+
   test("the Pub/Sub service agent may dead-letter, ack the source and mint push tokens, and nothing more", () => {
-    const granted = grantsTo(PUBSUB_AGENT).map((grant) => [grant.type, grant.inputs.role, grant.inputs.topic ?? grant.inputs.subscription ?? grant.inputs.serviceAccountId]);
+    const granted = grantsTo(only(run, "gcp:projects/serviceIdentity:ServiceIdentity").state.member).map((grant) => [grant.type, grant.inputs.role, grant.inputs.topic ?? grant.inputs.subscription ?? grant.inputs.serviceAccountId]);
     expect(granted).toEqual(
       expect.arrayContaining([
         ["gcp:pubsub/topicIAMMember:TopicIAMMember", "roles/pubsub.publisher", deadLetterTopic().state.name],
