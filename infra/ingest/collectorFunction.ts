@@ -3,14 +3,12 @@ import * as gcp from "@pulumi/gcp";
 import { serializeCoreSettings } from "../../core/config/coreSettings";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../../core/functionContract";
+import { BUILD_PROJECT_ROLES, BUILD_STORAGE_CONDITION, BUILD_STORAGE_ROLE } from "./buildAccess";
 import { DEPLOYED_RUNTIME, FunctionBundle } from "./functionBundle";
 import { IamPropagationWait } from "./iamPropagationWait";
 import { serviceAccountId } from "../naming";
 import { SigningKeysSecret } from "./signingKeysSecret";
 import type { CollectorSettings } from "../../core/config/stackConfig";
-
-/** The roles Google documents for a custom function build service account (logs, images, source). */
-export const BUILD_ROLES = ["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectAdmin"] as const;
 
 export interface CollectorFunctionArgs {
   /** The stack name, with the pipeline's name when it is not the default: keeps project-unique ids and display names apart. */
@@ -45,7 +43,9 @@ export class CollectorFunction extends pulumi.ComponentResource {
   constructor(name: string, args: CollectorFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:CollectorFunction", name, {}, opts);
 
-    // Named by content hash: an unchanged bundle keeps its object and the function is not rebuilt.
+    // Named by content hash, so a changed bundle is a new object and the function is rebuilt from
+    // it. The zip is deterministic and sourceMd5hash is its MD5, so an unchanged bundle is no change:
+    // an AssetArchive would be replaced on every update (pulumi/pulumi-gcp#3146).
     const sourceBucket = new gcp.storage.Bucket(
       `${name}-source`,
       { location: args.region, uniformBucketLevelAccess: true, publicAccessPrevention: "enforced" },
@@ -56,9 +56,9 @@ export class CollectorFunction extends pulumi.ComponentResource {
       {
         bucket: sourceBucket.name,
         name: `${args.bundle.hash}.zip`,
-        source: new pulumi.asset.AssetArchive(
-          Object.fromEntries(Object.entries(args.bundle.files).map(([file, text]) => [file, new pulumi.asset.StringAsset(text)])),
-        ),
+        source: new pulumi.asset.FileAsset(args.bundle.archivePath),
+        sourceMd5hash: args.bundle.archiveMd5,
+        contentType: "application/zip",
       },
       { parent: this },
     );
@@ -88,9 +88,18 @@ export class CollectorFunction extends pulumi.ComponentResource {
       { accountId: serviceAccountId(args.scope, "build"), displayName: "Pixel collector function builds" },
       { parent: this },
     );
-    const buildGrants = BUILD_ROLES.map(
-      (role) => new gcp.projects.IAMMember(`${name}-build-${role.split("/")[1]}`, { project: args.project, role, member: buildAccount.member }, { parent: this }),
-    );
+    const buildGrant = (role: string, condition?: typeof BUILD_STORAGE_CONDITION) =>
+      new gcp.projects.IAMMember(`${name}-build-${role.split("/")[1]}`, { project: args.project, role, member: buildAccount.member, condition }, { parent: this });
+    const buildGrants = [
+      ...BUILD_PROJECT_ROLES.map((role) => buildGrant(role)),
+      buildGrant(BUILD_STORAGE_ROLE, BUILD_STORAGE_CONDITION),
+      // Who copies the source out of this bucket is not documented; reading it is all a build could need here.
+      new gcp.storage.BucketIAMMember(
+        `${name}-build-source-reader`,
+        { bucket: sourceBucket.name, role: "roles/storage.objectViewer", member: buildAccount.member },
+        { parent: this },
+      ),
+    ];
     // The deployment checks that the runtime account can read the secret, so that grant must settle too.
     const grantsSettled = new IamPropagationWait(
       `${name}-grants`,

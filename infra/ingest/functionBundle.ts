@@ -1,14 +1,27 @@
 import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { readFileSync } from "node:fs";
 import { buildSync } from "esbuild";
+import { zipSync } from "fflate";
+import type { Zippable } from "fflate";
 
 /** The deployed function's files: one esbuild bundle plus the package.json the Node.js buildpack reads. */
 export interface FunctionBundle {
   readonly files: Readonly<Record<string, string>>;
   /** Content hash of the files: the archive's object name, so an unchanged source never redeploys. */
   readonly hash: string;
+  /** The files as a zip whose bytes depend on nothing but their content, ready to upload. */
+  readonly archivePath: string;
+  /** The zip's MD5 in base64, as Cloud Storage reports an object's md5Hash. */
+  readonly archiveMd5: string;
 }
+
+/**
+ * Zip entries carry DOS times in local time; a fixed local date gives the same bytes on every
+ * machine and every run, so an unchanged bundle is an unchanged object.
+ */
+const ZIP_ENTRY_TIME = new Date(1980, 0, 1);
 
 export const FUNCTION_ENTRY = path.join(__dirname, "..", "..", "functions", "index.ts");
 export const DEPLOYED_RUNTIME = "nodejs22";
@@ -41,9 +54,27 @@ export function bundleFunction(): FunctionBundle {
       2,
     ),
   };
-  const hash = createHash("sha256");
-  for (const [name, content] of Object.entries(files)) hash.update(`${name}\0${content}\0`);
-  return { files, hash: hash.digest("hex").slice(0, 16) };
+  const digest = createHash("sha256");
+  for (const [name, content] of Object.entries(files)) digest.update(`${name}\0${content}\0`);
+  const hash = digest.digest("hex").slice(0, 16);
+  const zip = zipArchive(files);
+  return { files, hash, archivePath: writeArchive(hash, zip), archiveMd5: createHash("md5").update(zip).digest("base64") };
+}
+
+/** The files in name order, each with the same fixed date. */
+export function zipArchive(files: Readonly<Record<string, string>>): Uint8Array {
+  const entries: Zippable = {};
+  for (const name of Object.keys(files).sort()) entries[name] = [Buffer.from(files[name]), { mtime: ZIP_ENTRY_TIME }];
+  return zipSync(entries, { level: 9 });
+}
+
+/** Pulumi uploads an asset from a file. */
+function writeArchive(hash: string, zip: Uint8Array): string {
+  const directory = path.join(tmpdir(), "pixel-pipeline-function");
+  mkdirSync(directory, { recursive: true });
+  const file = path.join(directory, `${hash}.zip`);
+  writeFileSync(file, zip);
+  return file;
 }
 
 /** The version range this repo tests against, so the cloud installs the same major. */

@@ -1,10 +1,12 @@
-import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../../../core/functionContract";
 import { serializeCoreSettings } from "../../../core/config/coreSettings";
-import { bundleFunction } from "../../../infra/ingest/functionBundle";
+import { unzipSync } from "fflate";
+import { bundleFunction, zipArchive } from "../../../infra/ingest/functionBundle";
 import { DEV_SETTINGS, loadBalancerEntry, pubSubMessage } from "../../../testkit/logEntries";
 import { freePort } from "../../../testkit/freePort";
 
@@ -28,7 +30,8 @@ describe("the deployed bundle", () => {
 
   beforeAll(async () => {
     directory = mkdtempSync(path.join(tmpdir(), "pixel-bundle-"));
-    for (const [name, content] of Object.entries(bundle.files)) writeFileSync(path.join(directory, name), content);
+    // What is uploaded is the zip: the framework runs on its contents.
+    for (const [name, content] of Object.entries(unzipSync(readFileSync(bundle.archivePath)))) writeFileSync(path.join(directory, name), content);
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     // The runtime starts the framework on the uploaded source; NODE_PATH stands in for the buildpack's npm install.
@@ -65,6 +68,20 @@ describe("the deployed bundle", () => {
 
   it("has a hash that changes only with its content", () => {
     expect(bundleFunction().hash).toBe(bundle.hash);
+  });
+
+  it("is uploaded as a zip whose bytes, and so its MD5, depend on the content only", () => {
+    const zip = readFileSync(bundle.archivePath);
+    expect(bundle.archiveMd5).toBe(createHash("md5").update(zip).digest("base64"));
+    expect(Object.keys(unzipSync(zip)).sort()).toEqual(Object.keys(bundle.files).sort());
+    expect(Buffer.from(zipArchive({ "b.txt": "b", "a.txt": "a" }))).toEqual(Buffer.from(zipArchive({ "a.txt": "a", "b.txt": "b" })));
+    expect(Buffer.from(zipArchive({ "a.txt": "a" }))).not.toEqual(Buffer.from(zipArchive({ "a.txt": "b" })));
+    // The same bytes on a deployer's machine in another time zone: zip entry times are local times.
+    const script = `require("tsx/cjs"); const { zipArchive } = require(${JSON.stringify(path.join(ROOT, "infra/ingest/functionBundle.ts"))}); process.stdout.write(Buffer.from(zipArchive({ "a.txt": "a" })).toString("base64"));`;
+    for (const zone of ["UTC", "Asia/Tokyo", "America/Los_Angeles"]) {
+      const elsewhere = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, env: { ...process.env, TZ: zone }, encoding: "utf8", timeout: 60_000 });
+      expect(elsewhere.stdout).toBe(Buffer.from(zipArchive({ "a.txt": "a" })).toString("base64"));
+    }
   });
 
   it("registers the CloudEvent function and acks a refused push message with a log line", async () => {
