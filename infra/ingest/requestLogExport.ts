@@ -31,7 +31,8 @@ export class RequestLogExport extends pulumi.ComponentResource {
       { destination: pulumi.interpolate`pubsub.googleapis.com/${this.topic.id}`, filter: this.filter, uniqueWriterIdentity: true },
       { parent: this },
     );
-    // The sink's own identity may publish to this topic and nothing else.
+    // uniqueWriterIdentity gives one logging service agent for all of the project's sinks, not one
+    // per sink: the archive sink writes as the same identity. Each grant is on its own destination only.
     new gcp.pubsub.TopicIAMMember(
       `${name}-sink-publisher`,
       { topic: this.topic.name, role: "roles/pubsub.publisher", member: sink.writerIdentity },

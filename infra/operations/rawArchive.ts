@@ -40,7 +40,9 @@ export class RawArchive extends pulumi.ComponentResource {
       { destination: pulumi.interpolate`storage.googleapis.com/${bucket.name}`, filter: args.filter, uniqueWriterIdentity: true },
       { parent: this },
     );
-    // The sink may add objects and nothing else: it can neither read nor overwrite the archive.
+    // The writer identity is the project's one logging service agent, shared with the Pub/Sub sink
+    // (uniqueWriterIdentity is per parent, not per sink). Here it may add objects and nothing else:
+    // it can neither read nor overwrite the archive.
     new gcp.storage.BucketIAMMember(
       `${name}-sink-writer`,
       { bucket: bucket.name, role: "roles/storage.objectCreator", member: sink.writerIdentity },

@@ -1,7 +1,9 @@
+import * as pulumi from "@pulumi/pulumi";
 import { DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT } from "../../core/functionContract";
 import { templateSchema } from "../../core/schema";
 import { parseCoreSettingsJson } from "../../core/config/coreSettings";
-import { BUILD_ROLES } from "../../infra/ingest/collectorFunction";
+import { run as evaluateCel } from "@bufbuild/cel";
+import { BUILD_PROJECT_ROLES, BUILD_STORAGE_ROLE } from "../../infra/ingest/buildAccess";
 import { bundleFunction, DEPLOYED_RUNTIME } from "../../infra/ingest/functionBundle";
 import {
   BASE_CONFIG,
@@ -157,7 +159,12 @@ describe("collector function", () => {
     expect(fn.buildConfig).toMatchObject({ runtime: DEPLOYED_RUNTIME, entryPoint: FUNCTION_ENTRY_POINT });
     expect(DEPLOYED_RUNTIME).toBe("nodejs22");
     const archive = only(run, "gcp:storage/bucketObject:BucketObject", (object) => object.inputs.bucket === fn.buildConfig.source.storageSource.bucket);
-    expect(archive.inputs.name).toBe(`${bundleFunction().hash}.zip`);
+    const bundle = bundleFunction();
+    expect(archive.inputs.name).toBe(`${bundle.hash}.zip`);
+    // A file of fixed bytes with its MD5 given, not an AssetArchive, which is replaced on every update (pulumi/pulumi-gcp#3146).
+    expect(archive.inputs.source).toBeInstanceOf(pulumi.asset.FileAsset);
+    expect(archive.inputs.sourceMd5hash).toBe(bundle.archiveMd5);
+    expect(archive.inputs.contentType).toBe("application/zip");
     expect(fn.buildConfig.source.storageSource.object).toBe(archive.state.name);
   });
 
@@ -198,12 +205,31 @@ describe("collector function", () => {
     ]);
   });
 
-  test("builds as a dedicated account holding only the documented build roles", () => {
+  test("builds as a dedicated account holding the documented build roles, storage only on the build's source buckets", () => {
     const build = account("build");
     expect(collector().inputs.buildConfig.serviceAccount).toBe(build.id);
     const buildGrants = grantsTo(build.state.member);
-    expect(buildGrants.map((grant) => grant.inputs.role).sort()).toEqual([...BUILD_ROLES].sort());
-    expect(buildGrants.every((grant) => grant.type === "gcp:projects/iAMMember:IAMMember" && grant.inputs.project === TEST_PROJECT)).toBe(true);
+    const projectGrants = buildGrants.filter((grant) => grant.type === "gcp:projects/iAMMember:IAMMember");
+    expect(projectGrants.map((grant) => grant.inputs.role).sort()).toEqual([...BUILD_PROJECT_ROLES, BUILD_STORAGE_ROLE].sort());
+    expect(projectGrants.every((grant) => grant.inputs.project === TEST_PROJECT)).toBe(true);
+    // The only unconditional project grants are the two that reach no bucket.
+    expect(projectGrants.filter((grant) => !grant.inputs.condition).map((grant) => grant.inputs.role).sort()).toEqual([...BUILD_PROJECT_ROLES].sort());
+    const sourceBucket = collector().inputs.buildConfig.source.storageSource.bucket;
+    expect(buildGrants.filter((grant) => grant.type !== "gcp:projects/iAMMember:IAMMember").map((grant) => [grant.type, grant.inputs.bucket, grant.inputs.role])).toEqual([
+      ["gcp:storage/bucketIAMMember:BucketIAMMember", sourceBucket, "roles/storage.objectViewer"],
+    ]);
+  });
+
+  test.each([
+    ["the bucket Cloud Functions copies the source into", "projects/_/buckets/gcf-v2-sources-123456789012-europe-west1", true],
+    ["the source object the build reads", "projects/_/buckets/gcf-v2-sources-123456789012-europe-west1/objects/pixel-collector/function-source.zip", true],
+    ["the raw archive, full client IPs", "projects/_/buckets/pixel-archive-bucket-x1y2z3/objects/requests/2026/01/05/23:00:00_23:59:59_S0.json", false],
+    ["pixel.png", "projects/_/buckets/pixel-bucket-x1y2z3/objects/pixel.png", false],
+    ["another function's uploads", "projects/_/buckets/gcf-v2-uploads-123456789012-europe-west1/objects/x.zip", false],
+    ["a bucket named to look alike", "projects/_/buckets/my-gcf-v2-sources-copy/objects/x", false],
+  ])("the build's storage condition, evaluated as CEL, reaches %s: %p", (_what, resourceName, reachable) => {
+    const storage = grantsTo(account("build").state.member).find((grant) => grant.inputs.role === BUILD_STORAGE_ROLE);
+    expect(evaluateCel(storage?.inputs.condition.expression, { resource: { name: resourceName } })).toBe(reachable);
   });
 
   test("nobody but the push identity may invoke it", () => {
@@ -283,7 +309,7 @@ describe("BigQuery", () => {
 describe("stack outputs", () => {
   test("point at the HTTPS pixel with a ready <img> tag", () => {
     expect(run.outputs.pixelUrl).toBe(`https://${DOMAIN}/pixel.png`);
-    expect(run.outputs.imgTag).toBe(`<img src="https://${DOMAIN}/pixel.png?user_id=acme&amp;order_id=42&amp;type=example" width="1" height="1" alt="" style="position:absolute">`);
+    expect(run.outputs.imgTag).toBe(`<img src="https://${DOMAIN}/pixel.png?user_id=acme&amp;order_id=42&amp;type=example" width="1" height="1" alt="" referrerpolicy="no-referrer-when-downgrade" style="position:absolute">`);
     expect(run.outputs.httpOnly).toBe(false);
     expect(run.outputs.servingNote).toContain(`HTTPS on ${DOMAIN}`);
     expect(run.outputs.ipAddress).toBe(TEST_IP);
