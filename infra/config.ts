@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../core/config/fields";
-import { validateStackConfig } from "../core/config/stackConfig";
+import { stackConfigWarnings, validateStackConfig } from "../core/config/stackConfig";
 import type { PixelPipelineArgs } from "./pixelPipeline";
 
 /**
@@ -17,5 +17,7 @@ export function loadStackConfig(): PixelPipelineArgs {
   );
   const gcp = new pulumi.Config("gcp");
   const { signingKeys, ...config } = validateStackConfig(raw, { stack: pulumi.getStack(), project: gcp.get("project"), providerRegion: gcp.get("region") });
+  // Logged outside any apply, so `pulumi preview` shows them too.
+  for (const warning of stackConfigWarnings(config)) void pulumi.log.warn(warning);
   return signingKeys === undefined ? config : { ...config, signingKeys: pulumi.secret(signingKeys) };
 }

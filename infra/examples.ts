@@ -39,9 +39,16 @@ export function examplePixelUrl(core: CoreSettings, baseUrl: string): string {
   return `${baseUrl}?${pairs.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join("&")}`;
 }
 
+/**
+ * The pixel is cross-origin, and browsers then send only the page's origin as Referer unless the
+ * page asks for more: this policy sends the whole page URL over HTTPS, so pages can be counted.
+ * Drop the attribute to send the origin only (docs/deploy.md#the-page-and-the-referer).
+ */
+export const PIXEL_REFERRER_POLICY = "no-referrer-when-downgrade";
+
 /** A 1x1 image kept out of the page's layout; `&` is escaped because the URL sits in an HTML attribute. */
 export function imgTag(url: string): string {
-  return `<img src="${url.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}" width="1" height="1" alt="" style="position:absolute">`;
+  return `<img src="${url.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}" width="1" height="1" alt="" referrerpolicy="${PIXEL_REFERRER_POLICY}" style="position:absolute">`;
 }
 
 export interface DayRange {

@@ -73,6 +73,22 @@ export const DEFAULT_STACK_SETTINGS = {
   maxDeliveryAttempts: CONFIG_KEYS.maxDeliveryAttempts.default,
 } as const;
 
+/**
+ * What a valid configuration still leaves open, for `pulumi preview` to say before anything is
+ * deployed. Without an allowlist or signed URLs anyone can invent tenants.
+ */
+export function stackConfigWarnings(config: Pick<StackConfig, "core">): string[] {
+  const { core } = config;
+  if (core.tenantAllowlist || core.signedUrls) return [];
+  const cost =
+    core.layout === "per-tenant-day"
+      ? "each new tenant creates BigQuery tables, a table per day, and BigQuery creates at most about 10 tables a second, so a flood of invented tenants backs up the whole pipeline"
+      : "each invented tenant becomes rows in your tables and a series of the request metric";
+  return [
+    `Anyone can invent tenants: with neither pixel-pipeline:tenantAllowlist nor pixel-pipeline:signedUrls set, any ${core.tenantAttribute} value is accepted, and ${cost}. Set tenantAllowlist, or turn on signedUrls, before you publish the pixel (docs/deploy.md#production-checklist).`,
+  ];
+}
+
 /** BigQuery dataset ids allow [A-Za-z0-9_]; stack names also allow "-" and ".". */
 export function defaultDatasetId(stack: string): string {
   return `pixel_${stack.replace(/[^A-Za-z0-9_]/g, "_")}`;

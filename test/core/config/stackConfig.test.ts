@@ -1,5 +1,5 @@
 import { ConfigError, RawConfig } from "../../../core/config/fields";
-import { DEFAULT_STACK_SETTINGS, StackConfig, StackContext, validateStackConfig } from "../../../core/config/stackConfig";
+import { DEFAULT_STACK_SETTINGS, StackConfig, StackContext, stackConfigWarnings, validateStackConfig } from "../../../core/config/stackConfig";
 
 // Values arrive as Pulumi hands them over: strings, structured values as JSON.
 const ATTRIBUTES = JSON.stringify({ user_id: "STRING", type: "STRING" });
@@ -171,7 +171,7 @@ describe("signed URLs", () => {
   });
 
   test.each([
-    [undefined, /PIXEL_SIGNING_KEYS is empty; set the key as a secret/],
+    [undefined, /PIXEL_SIGNING_KEYS is empty: set the key with `pulumi config set --secret pixel-pipeline:signingKeys <key>`/],
     ["short", /at least 16 characters/],
   ])("signingKeys %p is refused when signedUrls is on", (keys, message) => {
     expect(problems({ signedUrls: "true", signingKeys: keys })).toEqual([expect.stringMatching(message)]);
@@ -203,4 +203,23 @@ test("every problem in the stack is reported at once, each with its key", () => 
     "pixel-pipeline:functionMemory",
     "pixel-pipeline:maxDeliveryAttempts",
   ]);
+});
+
+describe("warnings about a valid configuration", () => {
+  const configWith = (raw: Record<string, unknown>) =>
+    validateStackConfig({ attributes: { user_id: "STRING" }, ...raw }, { stack: "dev", project: "my-project-1", providerRegion: "us-central1" });
+
+  test.each([
+    [{}, /each new tenant creates BigQuery tables/],
+    [{ layout: "partitioned" }, /each invented tenant becomes rows/],
+  ])("a stack with %p and neither an allowlist nor signed URLs is warned", (raw, consequence) => {
+    const warnings = stackConfigWarnings(configWith(raw));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(consequence);
+    expect(warnings[0]).toContain("docs/deploy.md#production-checklist");
+  });
+
+  test.each([{ tenantAllowlist: ["acme"] }, { signedUrls: true, signingKeys: "0123456789abcdef" }])("a stack with %p is not", (raw) => {
+    expect(stackConfigWarnings(configWith(raw))).toEqual([]);
+  });
 });
