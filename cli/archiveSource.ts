@@ -29,9 +29,12 @@ export function parseGcsUrl(text: string): GcsLocation | undefined {
   return match ? { bucket: match[1], prefix: match[2] ?? "" } : undefined;
 }
 
-/** The sink writes only `.json` objects; anything else under a prefix (a note, a copy's manifest) is not an archive file. */
+/**
+ * The sink writes only `.json` objects, and the local spool `.ndjson` segments in the same line
+ * format; anything else under a prefix (a note, a copy's manifest) is not an archive file.
+ */
 export function isArchiveFileName(name: string): boolean {
-  return name.endsWith(".json");
+  return name.endsWith(".json") || name.endsWith(".ndjson");
 }
 
 interface ObjectList {

@@ -88,6 +88,12 @@ function report(error: unknown, usage: string): number {
     console.error(error.message);
     return EXIT.usage;
   }
-  console.error(error instanceof Error ? error.message : String(error));
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(MISSING_GOOGLE_CREDENTIALS.test(message) ? `${message}\n${CREDENTIALS_FIX}` : message);
   return EXIT.failure;
 }
+
+/** google-auth-library's words when it finds no application default credentials. */
+const MISSING_GOOGLE_CREDENTIALS = /Could not load the default credentials/;
+const CREDENTIALS_FIX =
+  "The commands that call Google Cloud use your application default credentials: run `gcloud auth application-default login` (or point GOOGLE_APPLICATION_CREDENTIALS at a service account key file), then run the command again.";

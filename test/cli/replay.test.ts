@@ -19,6 +19,7 @@ import { ARCHIVE_DIR, ARCHIVE_DISTINCT_EVENTS, ARCHIVE_EVENTS_BY_TABLE, ARCHIVE_
 import { BigQueryStandIn, insertErrors, serverError } from "../../testkit/bigQueryStandIn";
 import { GcsStandIn } from "../../testkit/gcsStandIn";
 import { DEV_SETTINGS, pubSubMessage } from "../../testkit/logEntries";
+import { httpRequest, makeTempDir, removeDir, startTestPipeline } from "../../testkit/localPipeline";
 import { runScript } from "../../testkit/runScript";
 
 const NO_WAIT = { concurrency: 4, attempts: 3, retryDelayMs: 0 };
@@ -94,12 +95,32 @@ describe("archive sources", () => {
     ["requests/2026/01/05/23:00:00_23:59:59_S0.json", true],
     ["requests/2026/01/05/23:00:00_23:59:59_A1.json", true],
     ["requests/README.txt", false],
+    ["spool/00000003.ndjson", true],
   ])("isArchiveFileName(%p) is %p", (name, expected) => expect(isArchiveFileName(name)).toBe(expected));
 
   test("a directory is read in time order, which is name order in the sink's layout", async () => {
     const files = await archiveFiles();
     expect(files.map((file) => path.relative(ARCHIVE_DIR, file.name))).toEqual([...ARCHIVE_OBJECTS]);
   });
+});
+
+test("the local pipeline's spool directory replays like an archive: its segments hold the same log entries", async () => {
+  const dir = await makeTempDir();
+  try {
+    const pipeline = await startTestPipeline(dir, DEV_SETTINGS);
+    for (const query of ["user_id=acme&type=view", "user_id=globex&type=click", "type=view"]) {
+      expect((await httpRequest(new URL(`/pixel.png?${query}`, pipeline.url).href)).status).toBe(200);
+    }
+    await pipeline.close();
+    const summary = await replayArchive({ files: await listArchive([pipeline.paths.spoolDir], () => {
+      throw new Error("a local directory needs no Cloud Storage");
+    }), settings: DEV_SETTINGS });
+    expect(summary.entries).toBe(3);
+    expect([...summary.accepted.values()].reduce((sum, n) => sum + n, 0)).toBe(2);
+    expect(Object.fromEntries(summary.refused)).toEqual({ missing_tenant: 1 });
+  } finally {
+    await removeDir(dir);
+  }
 });
 
 describe("dry run", () => {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { benchCommand } from "../../bench/run";
 import { parseCommand } from "../../cli/parse";
 import { queryCommand } from "../../cli/query";
@@ -6,6 +9,7 @@ import { replayCommand } from "../../cli/replay";
 import { EXIT, runCommand } from "../../cli/runner";
 import type { RunnableCommand } from "../../cli/runner";
 import { signCommand } from "../../cli/sign";
+import { smokeCommand } from "../../cli/smoke";
 import { startCommand } from "../../cli/start";
 import { fuzzCommand } from "../../fuzz/run";
 import { runScript } from "../../testkit/runScript";
@@ -30,6 +34,7 @@ describe.each([
   ["npm run sign", signCommand],
   ["npm run replay", replayCommand],
   ["npm run redrive", redriveCommand],
+  ["npm run smoke", smokeCommand],
   ["npm run bench", benchCommand],
   ["npm run fuzz", fuzzCommand],
 ] as [string, RunnableCommand][])("%s", (_name, command) => {
@@ -68,4 +73,18 @@ test("the process ends with the runner's exit code", async () => {
   const result = await runScript("cli/sign.ts", ["--bogus"]);
   expect(result.code).toBe(EXIT.usage);
   expect(result.stderr).toContain("Usage: npm run --silent sign");
+});
+
+test("a cloud command run without Google credentials says how to get them", async () => {
+  const home = await mkdtemp(path.join(tmpdir(), "pixel-no-credentials-"));
+  try {
+    const result = await runScript("cli/redrive.ts", ["--stack", "dev", "--topic", "t", "--subscription", "s", "--project", "p-123456", "--dry-run"], {
+      // No credentials anywhere, no emulator, and no metadata server to ask.
+      env: { HOME: home, CLOUDSDK_CONFIG: home, GOOGLE_APPLICATION_CREDENTIALS: "", PUBSUB_EMULATOR_HOST: "", METADATA_SERVER_DETECTION: "none" },
+    });
+    expect(result.code).toBe(EXIT.failure);
+    expect(result.stderr).toContain("gcloud auth application-default login");
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 });

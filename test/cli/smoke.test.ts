@@ -1,0 +1,88 @@
+import { EXIT, runCommand } from "../../cli/runner";
+import { smokeCommand, smokeOutputs, smokePixelUrl, smokeRowsQuery, smokeTenant } from "../../cli/smoke";
+import { withSigningKeys } from "../../core/config/coreSettings";
+import { checkSignature } from "../../core/signature";
+import { bigQueryDialect } from "../../core/views";
+import { makeTempDir, removeDir, startTestPipeline } from "../../testkit/localPipeline";
+import type { TestPipeline } from "../../testkit/localPipeline";
+import { DEV_SETTINGS } from "../../testkit/logEntries";
+import { parseGoogleSql, tablesRead } from "../../testkit/sql";
+
+let stdout: string[];
+let stderr: string[];
+beforeEach(() => {
+  stdout = [];
+  stderr = [];
+  jest.spyOn(console, "log").mockImplementation((...parts: unknown[]) => void stdout.push(parts.join(" ")));
+  jest.spyOn(console, "error").mockImplementation((...parts: unknown[]) => void stderr.push(parts.join(" ")));
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+  process.exitCode = undefined;
+});
+
+describe("npm run smoke -- --local, against npm start's pipeline", () => {
+  let dir: string;
+  let pipeline: TestPipeline | undefined;
+  afterEach(async () => {
+    await pipeline?.close();
+    pipeline = undefined;
+    await removeDir(dir);
+  });
+
+  test("every pixel becomes one row: it reports them and exits 0", async () => {
+    dir = await makeTempDir();
+    pipeline = await startTestPipeline(dir, DEV_SETTINGS);
+    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", dir, "--count", "20"])).toBe(EXIT.ok);
+    expect(stderr).toEqual([]);
+    expect(stdout.join("\n")).toMatch(/^smoke run [0-9a-f]{12}, tenant smoke, http:\/\/127\.0\.0\.1:\d+\/pixel\.png → /);
+    expect(stdout.join("\n")).toMatch(/sent 20, stored 20, lost 0, duplicated 0; pixel to row p50 \d+\.\d s, p99 \d+\.\d s/);
+  });
+
+  test("pixels the pipeline refuses are lost: it says so and exits 1", async () => {
+    dir = await makeTempDir();
+    // The running pipeline accepts acme only; the dev stack's smoke tenant is refused.
+    pipeline = await startTestPipeline(dir, { ...DEV_SETTINGS, tenantAllowlist: ["acme"] });
+    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", dir, "--count", "5", "--timeout", "2"])).toBe(EXIT.failure);
+    expect(stdout.join("\n")).toContain("sent 5, stored 0, lost 5, duplicated 0");
+    expect(stdout.join("\n")).toContain("did not become rows");
+  });
+
+  test("without a running pipeline it says how to start one, exit 1", async () => {
+    dir = await makeTempDir();
+    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", dir])).toBe(EXIT.failure);
+    expect(stderr.join("\n")).toContain("start it with npm start");
+  });
+});
+
+test("each test pixel has its own URL, for the stack's tenant, signed when the stack signs", () => {
+  const signed = withSigningKeys({ ...DEV_SETTINGS, signedUrls: true, tenantAllowlist: ["acme"] }, { PIXEL_SIGNING_KEYS: "0123456789abcdef" });
+  const urls = [0, 1].map((sequence) => new URL(smokePixelUrl("https://t.example/pixel.png", signed, "run1", sequence)));
+  expect(urls[0].href).not.toBe(urls[1].href);
+  expect(urls.map((url) => url.searchParams.get("user_id"))).toEqual(["acme", "acme"]);
+  expect(urls.map((url) => checkSignature(url.searchParams, ["0123456789abcdef"]))).toEqual(["valid", "valid"]);
+  expect(smokeTenant(DEV_SETTINGS)).toBe("smoke");
+});
+
+test("the BigQuery query reads the events view only, and parses as GoogleSQL", () => {
+  const sql = smokeRowsQuery(bigQueryDialect("p-1", "pixel_dev"), "O'Brien", "run1", new Date("2026-11-28T00:00:00Z"));
+  expect(() => parseGoogleSql(sql)).not.toThrow();
+  expect(tablesRead(sql)).toEqual(["p-1.pixel_dev.events"]);
+  expect(sql).toContain("WHERE `tenant` = 'O\\'Brien'");
+  expect(sql).toContain("`event_date` >= DATE '2026-11-28'");
+});
+
+test.each([
+  ["{", /not JSON/],
+  [JSON.stringify({ pixelUrl: "https://t.example/pixel.png" }), /no pixelUrl or eventsViewId/],
+])("outputs %p are refused", (json, message) => {
+  expect(() => smokeOutputs(json)).toThrow(message);
+});
+
+test("outputs of a deployed stack name the pixel and the view", () => {
+  expect(smokeOutputs(JSON.stringify({ pixelUrl: "https://t.example/pixel.png", eventsViewId: "p-1.pixel_dev.events" }))).toEqual({
+    pixelUrl: "https://t.example/pixel.png",
+    project: "p-1",
+    dataset: "pixel_dev",
+  });
+});
