@@ -1,13 +1,4 @@
-import {
-  ConfigError,
-  ConfigProblems,
-  RawConfig,
-  readBoolean,
-  readInteger,
-  readMap,
-  readString,
-  readStringList,
-} from "./fields";
+import { ConfigError, ConfigProblems, isAbsent, RawConfig, readBoolean, readInteger, readMap, readString, readStringList } from "./fields";
 import { CONFIG_KEYS } from "./keys";
 import { ATTRIBUTE_TYPES } from "../attributes";
 import type { AttributeSpec, AttributeType } from "../attributes";
@@ -187,7 +178,8 @@ export function withSigningKeys(settings: CoreSettings, environment: NodeJS.Proc
 function readAttributes(raw: RawConfig, tenantAttribute: string, problems: ConfigProblems): AttributeSpec[] {
   const declared = readMap(raw, "attributes", problems);
   if (!declared) {
-    if (raw.attributes === undefined) {
+    // readMap reported a value that is not a map; an empty one (null, "", {}) is reported here, as missing.
+    if (isAbsent(raw.attributes)) {
       problems.add("attributes", `is required: list the query parameters to keep, e.g. "attributes: {${tenantAttribute}: STRING, type: STRING}".`);
     }
     return [];

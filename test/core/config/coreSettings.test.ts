@@ -1,3 +1,5 @@
+import { ConfigError } from "../../../core/config/fields";
+import { coreSettingsProblems } from "../../../testkit/settings";
 import { ConfigProblems } from "../../../core/config/fields";
 import { parseCoreSettingsJson, readCoreSettings, serializeCoreSettings } from "../../../core/config/coreSettings";
 import { DEV_SETTINGS } from "../../../testkit/logEntries";
@@ -72,5 +74,20 @@ describe("settings", () => {
   it("survives the trip to the function's environment", () => {
     expect(parseCoreSettingsJson(serializeCoreSettings(DEV_SETTINGS))).toEqual(DEV_SETTINGS);
     expect(() => parseCoreSettingsJson("{")).toThrow(/PIXEL_PIPELINE_SETTINGS/);
+  });
+});
+
+describe("attributes that are missing, empty or of the wrong kind", () => {
+  test.each([null, "", {}, [], "{}", "null"])("attributes %p is reported as required, not accepted as no attributes", (attributes) => {
+    expect(() => parseCoreSettingsJson(JSON.stringify({ attributes }))).toThrow(ConfigError);
+    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(/^pixel-pipeline:attributes: (is required|expected a map)/)]);
+  });
+
+  test.each([
+    [{ user_id: 5 }, /^pixel-pipeline:attributes\.user_id: type 5 is not one of STRING, INT64, FLOAT64, BOOL\.$/],
+    [{ user_id: null }, /^pixel-pipeline:attributes\.user_id: type null is not one of/],
+    [{ user_id: ["STRING"] }, /^pixel-pipeline:attributes\.user_id: type \["STRING"\] is not one of/],
+  ])("attributes %p is a problem naming the attribute, never a TypeError", (attributes, problem) => {
+    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(problem)]);
   });
 });
