@@ -13,19 +13,9 @@ import { smokeCommand } from "../../cli/smoke";
 import { startCommand } from "../../cli/start";
 import { fuzzCommand } from "../../fuzz/run";
 import { runScript } from "../../testkit/runScript";
+import { captureCommandOutput } from "../../testkit/console";
 
-let stdout: string[];
-let stderr: string[];
-beforeEach(() => {
-  stdout = [];
-  stderr = [];
-  jest.spyOn(console, "log").mockImplementation((...parts: unknown[]) => void stdout.push(parts.join(" ")));
-  jest.spyOn(console, "error").mockImplementation((...parts: unknown[]) => void stderr.push(parts.join(" ")));
-});
-afterEach(() => {
-  jest.restoreAllMocks();
-  process.exitCode = undefined;
-});
+const { stdout, stderr } = captureCommandOutput();
 
 describe.each([
   ["npm start", startCommand],

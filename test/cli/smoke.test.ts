@@ -7,19 +7,9 @@ import { makeTempDir, removeDir, startTestPipeline } from "../../testkit/localPi
 import type { TestPipeline } from "../../testkit/localPipeline";
 import { DEV_SETTINGS } from "../../testkit/logEntries";
 import { parseGoogleSql, tablesRead } from "../../testkit/sql";
+import { captureCommandOutput } from "../../testkit/console";
 
-let stdout: string[];
-let stderr: string[];
-beforeEach(() => {
-  stdout = [];
-  stderr = [];
-  jest.spyOn(console, "log").mockImplementation((...parts: unknown[]) => void stdout.push(parts.join(" ")));
-  jest.spyOn(console, "error").mockImplementation((...parts: unknown[]) => void stderr.push(parts.join(" ")));
-});
-afterEach(() => {
-  jest.restoreAllMocks();
-  process.exitCode = undefined;
-});
+const { stdout, stderr } = captureCommandOutput();
 
 describe("npm run smoke -- --local, against npm start's pipeline", () => {
   let dir: string;

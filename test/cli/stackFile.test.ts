@@ -10,6 +10,7 @@ import { PROJECT_ROOT, readStack } from "../../cli/stackFile";
 import { startCommand } from "../../cli/start";
 import { ConfigError } from "../../core/config/fields";
 import { validateStackConfig } from "../../core/config/stackConfig";
+import { captureCommandOutput } from "../../testkit/console";
 
 // A stack file with a typo, in the project root where the commands look for stack files.
 const STACK = `typo-${process.pid}`;
@@ -21,16 +22,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(FILE, { force: true }));
 
-let stderr: string[];
-beforeEach(() => {
-  stderr = [];
-  jest.spyOn(console, "error").mockImplementation((...parts: unknown[]) => void stderr.push(parts.join(" ")));
-  jest.spyOn(console, "log").mockImplementation(() => undefined);
-});
-afterEach(() => {
-  jest.restoreAllMocks();
-  process.exitCode = undefined;
-});
+const { stderr } = captureCommandOutput();
 
 /** The Pulumi program's message for the same config. */
 function programProblem(): string {
