@@ -36,8 +36,8 @@ export interface DeliveryPolicy {
 
 /*
  * The three paths share one rule (decide) and differ only in its two budgets:
- * - cloud: Pub/Sub counts deliveries and dead-letters a message after maxDeliveryAttempts; the
- *   push subscription takes its budget from this policy. The function cannot dead-letter by
+ * - cloud: Pub/Sub counts deliveries and dead-letters a message after maxDeliveryAttempts, the
+ *   setting the push subscription and the function are both given. The function cannot dead-letter by
  *   itself, it only answers, so a rejected row comes back like a failed write until Pub/Sub moves
  *   it (meanwhile a day table may take a new schema and accept it).
  * - local: the loader dead-letters a rejected row at once into the refusals table, and retries a
