@@ -3,12 +3,10 @@ import { decide, LOCAL_DELIVERY, unstoredLine } from "../core/delivery";
 import type { LogLine, MessageIds } from "../core/delivery";
 import type { AcceptedEvent } from "../core/event";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
-import type { Row } from "../core/schema";
 import { parseTimestamp } from "../core/timestamp";
 import { handlePixelMessage, RowRejectedError, unstoredOutcome } from "../functions/handler";
 import type { RowWriter } from "../functions/handler";
-import type { LocalDatabase, RefusalRecord } from "./database";
-import { dayTableName } from "./duckdbSchema";
+import type { LocalDatabase, RefusalRecord, StoredEvent } from "./database";
 import { toPubSubMessage } from "./logEntry";
 import { comparePositions, readSpool, segmentFileName } from "./spool";
 import type { SpoolLine, SpoolPosition } from "./spool";
@@ -146,7 +144,7 @@ export class Loader {
         const logLine = unstoredLine(unstoredOutcome(event, error), "dead_letter", ids);
         return { logLine, record: refusalRecord(line, logLine) };
       });
-      await this.options.database.commit({ rows: new Map(), refusals: [...staged.batch.refusals, ...deadLetters.map((letter) => letter.record)] }, end);
+      await this.options.database.commit({ events: [], refusals: [...staged.batch.refusals, ...deadLetters.map((letter) => letter.record)] }, end);
       this.failedAttempts = 0;
       [...staged.logLines, ...deadLetters.map((letter) => letter.logLine)].forEach(this.options.log);
       return;
@@ -157,15 +155,12 @@ export class Loader {
   /** Runs the handler on each line; accepted rows are kept by table, refusals as records. */
   private async stage(lines: readonly SpoolLine[]) {
     const { settings } = this.options;
-    const rows = new Map<string, Map<string, Row>>();
+    // Keyed by insertId: a repeated entry in one batch is one row, as across batches.
+    const events = new Map<string, StoredEvent>();
     const writer: RowWriter = {
       // The row is stored when the batch commits; a failed commit loads the same lines again.
       async insert(event: AcceptedEvent) {
-        const table = dayTableName(settings.templateTable, event.tableSuffix);
-        let tableRows = rows.get(table);
-        if (!tableRows) rows.set(table, (tableRows = new Map()));
-        // Keyed by insertId: a repeated entry in one batch is one row, as across batches.
-        tableRows.set(event.insertId, event.row);
+        events.set(event.insertId, event);
       },
     };
     const refusals: RefusalRecord[] = [];
@@ -185,7 +180,7 @@ export class Loader {
       // Staging never fails a write, so anything else is a refusal, which the handler logged exactly once.
       refusals.push(refusalRecord(line, logLines[logLines.length - 1]));
     }
-    const batch = { rows: new Map([...rows].map(([table, byId]) => [table, [...byId.values()]])), refusals };
+    const batch = { events: [...events.values()], refusals };
     return { batch, logLines, accepted };
   }
 }
