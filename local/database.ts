@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import {
   DuckDBInstance,
@@ -15,6 +15,7 @@ import type { CoreSettings } from "../core/config/coreSettings";
 import { dailyCountsQuery, dedupQuery, partitionedEventsQuery } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
 import { addMissingColumnsSql, createTableSql, createViewSql, duckDbDialect, insertRowsSql, parseDayTableName, quoteIdentifier, rowsParameter, sqlString } from "./duckdbSchema";
+import { checkPrivateFile } from "./privateFiles";
 import { checkQuery, INSTANCE_OPTIONS, QueryError, runCheckedQuery } from "./readOnlyQuery";
 import { SPOOL_START } from "./spool";
 import type { SpoolPosition } from "./spool";
@@ -81,7 +82,14 @@ export class LocalDatabase {
   ) {}
 
   static async open(file: string, settings: CoreSettings): Promise<LocalDatabase> {
+    for (const own of databaseFiles(file)) await checkPrivateFile(own);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    // DuckDB creates its file, WAL and temp files with the process's umask, and they hold personal
+    // data: keep group and others out of everything this process creates from now on.
+    process.umask(process.umask(0o077) | 0o077);
+    for (const own of databaseFiles(file)) await chmod(own, 0o600).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
     const instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS).catch((error: Error) => {
       throw new Error(`cannot open ${file}: ${error.message}\n(DuckDB allows one writing process per file: is another local server, or a query, using it?)`);
     });
@@ -215,8 +223,14 @@ async function createDayTableViews(connection: DuckDBConnection, names: readonly
   }
 }
 
+/** The database file and its write-ahead log. */
+function databaseFiles(file: string): string[] {
+  return [file, `${file}.wal`];
+}
+
 /** Opens the file read-only, for when no server holds it; any number of readers may do so at once. */
 export async function queryDatabaseFile(file: string, sql: string): Promise<JsonRow[]> {
+  await checkPrivateFile(file);
   const instance = await DuckDBInstance.create(file, { access_mode: "READ_ONLY", ...INSTANCE_OPTIONS }).catch((error: Error) => {
     throw new QueryError(`cannot open ${file}: ${error.message}`);
   });
