@@ -33,7 +33,7 @@ export interface TestPipeline extends RunningPipeline {
 }
 
 /** The pipeline in this process, on a free loopback port unless `options` say otherwise. */
-export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor(), options: Partial<Pick<PipelineOptions, "host" | "spool">> = {}): Promise<TestPipeline> {
+export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor(), options: Partial<Pick<PipelineOptions, "host" | "port" | "spool">> = {}): Promise<TestPipeline> {
   const paths = dataPaths(dataDir);
   const logLines: LogLine[] = [];
   const warnings: string[] = [];
