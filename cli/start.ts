@@ -46,18 +46,7 @@ export const startCommand = defineCommand({
     }).catch((error: unknown) => {
       throw new Error(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
     });
-    console.log(
-      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${pipeline.pixelUrl}?${settings.tenantAttribute}=acme; ` +
-        `spool ${paths.spoolDir}, database ${paths.database}`,
-    );
-    if (!pipeline.loopbackOnly) {
-      console.error(
-        `warning: ${pipeline.url} is not a loopback address: other machines can send pixels here and reach the dashboard. ` +
-          `Its stats and queries need the token; open the dashboard at ${pipeline.dashboardUrl}`,
-      );
-    }
-    if (pipeline.recovered > 0) console.log(`loaded ${pipeline.recovered} log entries spooled by the previous run`);
-
+    // Before the start-up line: whoever waits for it may stop the server right away.
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       // A Ctrl-C can arrive twice, from the terminal and relayed by npm: one shutdown is enough.
@@ -77,6 +66,17 @@ export const startCommand = defineCommand({
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    console.log(
+      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${pipeline.pixelUrl}?${settings.tenantAttribute}=acme; ` +
+        `spool ${paths.spoolDir}, database ${paths.database}`,
+    );
+    if (!pipeline.loopbackOnly) {
+      console.error(
+        `warning: ${pipeline.url} is not a loopback address: other machines can send pixels here and reach the dashboard. ` +
+          `Its stats and queries need the token; open the dashboard at ${pipeline.dashboardUrl}`,
+      );
+    }
+    if (pipeline.recovered > 0) console.log(`loaded ${pipeline.recovered} log entries spooled by the previous run`);
   },
 });
 
