@@ -175,12 +175,19 @@ export class LocalDatabase {
     const tables = await this.loader.runAndReadAll(
       `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary`,
     );
+    const stored = new Set(this.storedSchema.map((field) => field.name.toLowerCase()));
     for (const [name] of tables.getRows()) {
       const day = parseDayTableName(templateTable, String(name));
       if (!day) continue;
       const table = quoteIdentifier(day.name);
+      // The columns the stack still has: an attribute dropped since is dropped here too.
+      const columns = (await this.loader.runAndReadAll(`SELECT column_name FROM duckdb_columns() WHERE table_name = ${sqlString(day.name)} AND schema_name = 'main'`))
+        .getRows()
+        .map(([column]) => String(column))
+        .filter((column) => stored.has(column.toLowerCase()))
+        .map(quoteIdentifier);
       await this.loader.run(
-        `INSERT OR IGNORE INTO ${PARTITIONED_TABLE} BY NAME SELECT *, ${sqlString(day.tenant)} AS ${TENANT_COLUMN}, DATE '${day.date}' AS ${EVENT_DATE_COLUMN} FROM ${table}`,
+        `INSERT OR IGNORE INTO ${PARTITIONED_TABLE} BY NAME SELECT ${columns.join(", ")}, ${sqlString(day.tenant)} AS ${TENANT_COLUMN}, DATE '${day.date}' AS ${EVENT_DATE_COLUMN} FROM ${table}`,
       );
       await this.loader.run(`DROP TABLE ${table}`);
     }

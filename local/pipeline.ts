@@ -13,7 +13,7 @@ import { Loader } from "./loader";
 import { urlHost } from "./logEntry";
 import type { DataPaths } from "./paths";
 import { pixelAsset } from "./pixelResponse";
-import { checkPrivateDirectory, checkPrivateFile } from "./privateFiles";
+import { checkPrivateDirectory } from "./privateFiles";
 import { newToken, removeServerFile, writeServerFile } from "./serverFile";
 import { SpoolWriter } from "./spool";
 import type { SpoolOptions } from "./spool";
@@ -68,8 +68,8 @@ export interface RunningPipeline {
  */
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
   const { paths } = options;
+  // The database checks its own files (database.ts) before it creates any.
   for (const dir of [paths.dataDir, paths.spoolDir]) await checkPrivateDirectory(dir);
-  await checkPrivateFile(paths.database);
   const made = [paths.dataDir, paths.spoolDir, paths.database, `${paths.database}.wal`].filter((file) => !existsSync(file));
   // Until the spool is recovered nothing can be logged, so nothing is answered but a 503.
   let handle: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => {

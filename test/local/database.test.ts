@@ -18,8 +18,10 @@ it("moves the day tables of a file written by an older version into the one stor
   // The older layout: a table per tenant and day, made from the template, and no stored table.
   const older = await DuckDBInstance.create(file);
   const connection = await older.connect();
+  // With an attribute the stack has dropped since.
+  const olderSchema = templateSchema(settingsFor({ attributes: { user_id: "STRING", dropped: "STRING" } }).attributes);
   for (const [table, id] of [["pixel_acme_20260105", "a"], ["pixel_acmeX2Dcorp_20260106", "b"]]) {
-    await connection.run(createTableSql(table, templateSchema(settings.attributes)));
+    await connection.run(createTableSql(table, olderSchema));
     await connection.run(`INSERT INTO ${table} (event_timestamp, insert_id, user_id) VALUES ('2026-01-05 10:00:00', '${id}', 'x')`);
   }
   connection.closeSync();
