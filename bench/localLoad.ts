@@ -108,9 +108,9 @@ require("http").createServer((request, response) => { request.resume(); response
 
 /** `npm start` in a child process with its own data directory; SIGTERM flushes the spool into DuckDB. */
 async function startPipeline(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "local/server.ts"), "--port", "0", "--data-dir", dataDir], {
+  const child = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "cli/start.ts"), "--port", "0", "--data-dir", dataDir], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PORT: "", HOST: "" },
+    env: { ...process.env, PIXEL_PORT: "", PIXEL_HOST: "" },
   });
   const [, url] = await waitForLine(child, /listening on (http:\/\/[^\s]+)/, 60_000);
   return {

@@ -2,12 +2,10 @@ import type { Table } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { AcceptedEvent } from "../core/event";
 import { storedTableName } from "../core/layout";
-import type { Row } from "../core/schema";
 import { bigQueryWriter, DEFAULT_INSERT_DEADLINE_MS } from "../functions/bigqueryWriter";
 import { decide, replayDelivery } from "../core/delivery";
 import { RowRejectedError, unstoredOutcome } from "../functions/handler";
 import { LocalDatabase } from "../local/database";
-import { dayTableName } from "../local/duckdbSchema";
 
 /** A row the store itself refused, e.g. a day table created before a schema change. */
 export interface RejectedRow {
@@ -81,7 +79,7 @@ export async function localTarget(databaseFile: string, settings: CoreSettings):
   const checkpoint = await database.readCheckpoint();
   const store = async (events: readonly AcceptedEvent[]): Promise<RejectedRow[]> => {
     try {
-      await database.commit({ rows: rowsByTable(events, settings.templateTable), refusals: [] }, checkpoint);
+      await database.commit({ events: byInsertId(events), refusals: [] }, checkpoint);
       return [];
     } catch (error) {
       if (!(error instanceof RowRejectedError)) throw error;
@@ -100,15 +98,9 @@ export async function localTarget(databaseFile: string, settings: CoreSettings):
   };
 }
 
-/** Keyed by insertId, as the local loader does: an entry the archive holds twice is one row. */
-function rowsByTable(events: readonly AcceptedEvent[], templateTable: string): Map<string, Row[]> {
-  const tables = new Map<string, Map<string, Row>>();
-  for (const event of events) {
-    const table = dayTableName(templateTable, event.tableSuffix);
-    if (!tables.has(table)) tables.set(table, new Map());
-    tables.get(table)?.set(event.insertId, event.row);
-  }
-  return new Map([...tables].map(([table, rows]) => [table, [...rows.values()]]));
+/** As the local loader does: an entry the archive holds twice is one row. */
+function byInsertId(events: readonly AcceptedEvent[]): AcceptedEvent[] {
+  return [...new Map(events.map((event) => [event.insertId, event])).values()];
 }
 
 function rejectedRow(event: AcceptedEvent, settings: CoreSettings, detail: string): RejectedRow {

@@ -5,27 +5,34 @@ import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { defineCommand, runCommand, UsageError } from "./runner";
 import { readStack } from "./stackFile";
 
+// Only the project's own variables: some shells export HOST=<hostname> by themselves, which would
+// silently put the server on a public interface.
+export const HOST_VARIABLE = "PIXEL_HOST";
+export const PORT_VARIABLE = "PIXEL_PORT";
+
 const USAGE = `Usage: npm start -- [options]
 Runs the pixel pipeline on this machine: the pixel, its log, the function's code and DuckDB.
-  --host HOST      address to listen on (default $HOST or 127.0.0.1)
-  --port PORT      port, 0 for any free one (default $PORT or 8080)
+  --host HOST      address to listen on (default $${HOST_VARIABLE} or 127.0.0.1); any other than
+                   a loopback address lets other machines send pixels and read the dashboard
+  --port PORT      port, 0 for any free one (default $${PORT_VARIABLE} or 8080)
   --stack NAME     read settings from Pulumi.NAME.yaml (default dev)
 ${DATA_USAGE}
-  -h, --help       this help`;
+  -h, --help       this help
+Stops cleanly on SIGINT (Ctrl-C) or SIGTERM, to itself or to npm.`;
 
 export const startCommand = defineCommand({
   usage: USAGE,
   args: {
     options: {
       ...DATA_OPTIONS,
-      host: { type: "string", default: process.env.HOST || "127.0.0.1" },
-      port: { type: "string", default: process.env.PORT || "8080" },
+      host: { type: "string", default: process.env[HOST_VARIABLE] || "127.0.0.1" },
+      port: { type: "string", default: process.env[PORT_VARIABLE] || "8080" },
       stack: { type: "string", default: "dev" },
     },
   },
   async run({ values }) {
     if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) {
-      throw new UsageError(`--port (or PORT) must be a number from 0 to 65535, got ${JSON.stringify(values.port)}`);
+      throw new UsageError(`--port (or ${PORT_VARIABLE}) must be a number from 0 to 65535, got ${JSON.stringify(values.port)}`);
     }
     const { settings } = readStack(values.stack);
     const paths = pathsFrom(values);
@@ -39,15 +46,10 @@ export const startCommand = defineCommand({
     }).catch((error: unknown) => {
       throw new Error(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
     });
-    console.log(
-      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${pipeline.pixelUrl}?${settings.tenantAttribute}=acme; ` +
-        `spool ${paths.spoolDir}, database ${paths.database}`,
-    );
-    if (pipeline.recovered > 0) console.log(`loaded ${pipeline.recovered} log entries spooled by the previous run`);
-
+    // Before the start-up line: whoever waits for it may stop the server right away.
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
-      // A Ctrl-C can arrive twice, from the terminal and relayed by npm or tsx: one shutdown is enough.
+      // A Ctrl-C can arrive twice, from the terminal and relayed by npm: one shutdown is enough.
       if (stopping) return;
       stopping = true;
       console.log(`${signal}: answering the requests in flight, then loading the spool into DuckDB`);
@@ -64,6 +66,17 @@ export const startCommand = defineCommand({
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    console.log(
+      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${pipeline.pixelUrl}?${settings.tenantAttribute}=acme; ` +
+        `spool ${paths.spoolDir}, database ${paths.database}`,
+    );
+    if (!pipeline.loopbackOnly) {
+      console.error(
+        `warning: ${pipeline.url} is not a loopback address: other machines can send pixels here and reach the dashboard. ` +
+          `Its stats and queries need the token; open the dashboard at ${pipeline.dashboardUrl}`,
+      );
+    }
+    if (pipeline.recovered > 0) console.log(`loaded ${pipeline.recovered} log entries spooled by the previous run`);
   },
 });
 

@@ -120,7 +120,7 @@ export function parseUrl(text: string): URL | undefined {
 }
 
 /** `dnt` in the URL, with any value but 0 or false, asks that no IP and no user agent be stored. */
-function isDoNotTrack(query: URLSearchParams): boolean {
+export function isDoNotTrack(query: URLSearchParams): boolean {
   const value = query.get(DNT_PARAMETER);
   return value !== null && value !== "0" && value.toLowerCase() !== "false";
 }

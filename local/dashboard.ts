@@ -24,6 +24,8 @@ export interface DashboardOptions {
   readonly database: LocalDatabase;
   readonly spool: SpoolWriter;
   readonly token: string;
+  /** The server is reachable from other machines, so the stats, with their rows, need the token too. */
+  readonly statsNeedToken: boolean;
   /** Host names the server is reached by; any other Host header is refused (DNS rebinding). */
   readonly hostNames: ReadonlySet<string>;
 }
@@ -59,6 +61,9 @@ export async function createDashboard(options: DashboardOptions) {
     }
     if (pathname === STATS_PATH) {
       if (request.method !== "GET") return sendJson(response, 405, { error: "use GET" });
+      if (options.statsNeedToken && !hasToken(request, options.token)) {
+        return sendJson(response, 401, { error: "this server can be reached from other machines, so its stats need the token: open the dashboard address it printed at start-up" });
+      }
       return sendJson(response, 200, await stats(options));
     }
     // The only path left is QUERY_PATH.

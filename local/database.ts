@@ -1,33 +1,26 @@
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import {
   DuckDBInstance,
   DuckDBTimestampTZValue,
   DuckDBTimestampValue,
   JsonDuckDBValueConverter,
-  StatementType,
 } from "@duckdb/node-api";
 import type { DuckDBConnection, DuckDBResultReader, DuckDBValue, DuckDBValueConverter, Json } from "@duckdb/node-api";
-import { PARTITIONED_TABLE, partitionedRow, partitionedSchema, VIEWS } from "../core/layout";
+import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, partitionedRow, partitionedSchema, TENANT_COLUMN, VIEWS } from "../core/layout";
+import type { Layout } from "../core/layout";
 import { templateSchema } from "../core/schema";
 import type { Row, SchemaField } from "../core/schema";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { dailyCountsQuery, dedupQuery, partitionedEventsQuery } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
-import {
-  addMissingColumnsSql,
-  createTableSql,
-  createViewSql,
-  duckDbDialect,
-  eventsViewSql,
-  insertRowsSql,
-  parseDayTableName,
-  rowsParameter,
-  tableSuffixOf,
-} from "./duckdbSchema";
-import type { DayTable } from "./duckdbSchema";
+import { addMissingColumnsSql, createTableSql, createViewSql, duckDbDialect, insertRowsSql, parseDayTableName, quoteIdentifier, rowsParameter, sqlString } from "./duckdbSchema";
+import { checkPrivateFile } from "./privateFiles";
+import { checkQuery, INSTANCE_OPTIONS, QueryError, runCheckedQuery } from "./readOnlyQuery";
 import { SPOOL_START } from "./spool";
 import type { SpoolPosition } from "./spool";
+
+export { QueryError } from "./readOnlyQuery";
 
 export type JsonRow = Record<string, Json | null>;
 
@@ -39,22 +32,32 @@ export interface RefusalRecord {
   readonly detail: string;
   /** The log entry's timestamp, when it had a valid one. */
   readonly request_timestamp: string | null;
-  /** The spooled line as it was, so a dead-lettered event can be loaded again. */
+  /** The spooled line, with the client's IP and user agent as a row would store them, so a dead-lettered event can be loaded again. */
   readonly log_entry: string;
 }
 
-/** What one transaction stores: rows by day table, refusals, and how far the spool is loaded. */
+/** An accepted event: the core's row and the table suffix that names its tenant and day. */
+export interface StoredEvent {
+  readonly tableSuffix: string;
+  readonly row: Row;
+}
+
+/** What one transaction stores: events, refusals, and how far the spool is loaded. */
 export interface LoadBatch {
-  readonly rows: ReadonlyMap<string, readonly Row[]>;
+  readonly events: readonly StoredEvent[];
   readonly refusals: readonly RefusalRecord[];
 }
 
 const REFUSAL_COLUMNS: readonly (keyof RefusalRecord)[] = ["message_id", "reason", "severity", "detail", "request_timestamp", "log_entry"];
 
+/** One row: the stack's template table and layout, so a query can resolve day-table names without the stack file. */
+const LAYOUT_TABLE = "local_layout";
+
 const BOOKKEEPING_TABLES = [
   // One row: the spool position up to which everything is stored. It commits with the rows it covers.
   `CREATE TABLE IF NOT EXISTS spool_checkpoint (id INTEGER PRIMARY KEY, segment BIGINT NOT NULL, "offset" BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS refusals (message_id VARCHAR PRIMARY KEY, reason VARCHAR NOT NULL, severity VARCHAR NOT NULL, detail VARCHAR, request_timestamp TIMESTAMP, log_entry VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS ${LAYOUT_TABLE} (id INTEGER PRIMARY KEY, template_table VARCHAR NOT NULL, layout VARCHAR NOT NULL)`,
 ];
 
 /** DuckDB errors about the data itself: retrying the same rows cannot help. */
@@ -63,39 +66,47 @@ const DATA_ERROR = /^(Conversion|Constraint|Binder|Invalid Input|Out of Range) E
 /**
  * The DuckDB file: one read-write connection that loads batches, and a short-lived connection
  * per read, which DuckDB's MVCC lets run beside an open load transaction.
+ *
+ * Every event is stored in one table, `events_partitioned`, whatever the layout: a table per
+ * tenant and day costs DuckDB hundreds of kilobytes of file and memory each, and a page that
+ * invents tenants would make thousands. With `per-tenant-day`, the cloud's day-table names stay
+ * queryable: a query that names `<template>_<tenant>_<YYYYMMDD>` reads that tenant's day through
+ * a view made for that query alone (`query`, `queryDatabaseFile`).
  */
 export class LocalDatabase {
-  private readonly schema: readonly SchemaField[];
-  private readonly partitionedSchema: readonly SchemaField[];
-  /** Tables created or brought up to the template by this process. */
-  private readonly readyTables = new Set<string>();
-
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly loader: DuckDBConnection,
-    private readonly settings: CoreSettings,
-  ) {
-    this.schema = templateSchema(settings.attributes);
-    this.partitionedSchema = partitionedSchema(settings.attributes);
-  }
+    /** The stored table's columns: the template's, then tenant and event_date. */
+    private readonly storedSchema: readonly SchemaField[],
+  ) {}
 
   static async open(file: string, settings: CoreSettings): Promise<LocalDatabase> {
+    for (const own of databaseFiles(file)) await checkPrivateFile(own);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const instance = await DuckDBInstance.create(file).catch((error: Error) => {
+    // DuckDB creates its file, WAL and temp files with the process's umask, and they hold personal
+    // data: keep group and others out of everything this process creates from now on.
+    process.umask(process.umask(0o077) | 0o077);
+    for (const own of databaseFiles(file)) await chmod(own, 0o600).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+    const instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS).catch((error: Error) => {
       throw new Error(`cannot open ${file}: ${error.message}\n(DuckDB allows one writing process per file: is another local server, or a query, using it?)`);
     });
-    const database = new LocalDatabase(instance, await instance.connect(), settings);
-    // As in the cloud, the template exists in both layouts; the partitioned table only in its own.
-    const tables = settings.layout === "partitioned" ? [settings.templateTable, PARTITIONED_TABLE] : [settings.templateTable];
+    const database = new LocalDatabase(instance, await instance.connect(), partitionedSchema(settings.attributes));
     await database.transaction(async () => {
       for (const sql of BOOKKEEPING_TABLES) await database.loader.run(sql);
-      for (const table of tables) await database.prepareTable(table);
-      await database.refreshEventsView();
-      // DuckDB binds a view's query when it is read, so these survive every refresh of `events`.
+      await database.loader.run(`INSERT OR REPLACE INTO ${LAYOUT_TABLE} VALUES (1, ${sqlString(settings.templateTable)}, ${sqlString(settings.layout)})`);
+      // As in the cloud, the template exists, empty, in both layouts.
+      for (const [table, schema] of [[settings.templateTable, templateSchema(settings.attributes)], [PARTITIONED_TABLE, database.storedSchema]] as const) {
+        for (const sql of [createTableSql(table, schema), ...addMissingColumnsSql(table, schema)]) await database.loader.run(sql);
+      }
+      await database.moveDayTables(settings.templateTable);
+      // DuckDB binds a view's query when it is read, so the views follow the tables' columns.
+      await database.loader.run(createViewSql(VIEWS.events, partitionedEventsQuery(duckDbDialect)));
       await database.loader.run(createViewSql(VIEWS.dedup, dedupQuery(duckDbDialect)));
       await database.loader.run(createViewSql(VIEWS.dailyCounts, dailyCountsQuery(settings, duckDbDialect)));
     });
-    for (const table of tables) database.readyTables.add(table);
     return database;
   }
 
@@ -110,22 +121,16 @@ export class LocalDatabase {
    * Rejects with RowRejectedError when DuckDB refuses a row itself.
    */
   async commit(batch: LoadBatch, checkpoint: SpoolPosition): Promise<void> {
-    const stored = this.inLayout(batch.rows);
-    const newTables = [...stored.keys()].filter((table) => !this.readyTables.has(table));
     await this.transaction(async () => {
-      for (const table of newTables) await this.prepareTable(table);
-      for (const [table, rows] of stored) {
-        await this.insert(table, this.schemaOf(table).map((field) => field.name), rows).catch((error: { message?: unknown }) => {
-          // Not `instanceof Error`: the native binding's errors may come from another realm (as under jest).
-          const message = String(error?.message ?? "");
-          throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
-        });
-      }
+      const rows = batch.events.map((event) => partitionedRow(event.row, event.tableSuffix));
+      await this.insert(PARTITIONED_TABLE, this.storedSchema.map((field) => field.name), rows).catch((error: { message?: unknown }) => {
+        // Not `instanceof Error`: the native binding's errors may come from another realm (as under jest).
+        const message = String(error?.message ?? "");
+        throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
+      });
       await this.insert("refusals", REFUSAL_COLUMNS, batch.refusals);
       await this.loader.run(`INSERT OR REPLACE INTO spool_checkpoint VALUES (1, $1, $2)`, [checkpoint.segment, checkpoint.offset]);
-      if (newTables.length > 0) await this.refreshEventsView();
     });
-    for (const table of newTables) this.readyTables.add(table);
   }
 
   /** Internal reads for the dashboard. */
@@ -165,81 +170,75 @@ export class LocalDatabase {
     }
   }
 
-  /**
-   * The batch's rows, keyed by day table as the writer addressed them, where the stack's layout
-   * stores them: in their day tables, or all in the partitioned table with their tenant and day.
-   */
-  private inLayout(rows: LoadBatch["rows"]): LoadBatch["rows"] {
-    if (this.settings.layout !== "partitioned" || rows.size === 0) return rows;
-    const { templateTable } = this.settings;
-    const partitionedRows = [...rows].flatMap(([table, tableRows]) => tableRows.map((row) => partitionedRow(row, tableSuffixOf(templateTable, table))));
-    return new Map([[PARTITIONED_TABLE, partitionedRows]]);
-  }
-
-  private schemaOf(table: string): readonly SchemaField[] {
-    return table === PARTITIONED_TABLE ? this.partitionedSchema : this.schema;
-  }
-
-  private async prepareTable(table: string): Promise<void> {
-    const schema = this.schemaOf(table);
-    for (const sql of [createTableSql(table, schema), ...addMissingColumnsSql(table, schema)]) {
-      await this.loader.run(sql);
+  /** Day tables of a file written before every event went to one table: their rows move there, once. */
+  private async moveDayTables(templateTable: string): Promise<void> {
+    const tables = await this.loader.runAndReadAll(
+      `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary`,
+    );
+    const stored = new Set(this.storedSchema.map((field) => field.name.toLowerCase()));
+    for (const [name] of tables.getRows()) {
+      const day = parseDayTableName(templateTable, String(name));
+      if (!day) continue;
+      const table = quoteIdentifier(day.name);
+      // The columns the stack still has: an attribute dropped since is dropped here too.
+      const columns = (await this.loader.runAndReadAll(`SELECT column_name FROM duckdb_columns() WHERE table_name = ${sqlString(day.name)} AND schema_name = 'main'`))
+        .getRows()
+        .map(([column]) => String(column))
+        .filter((column) => stored.has(column.toLowerCase()))
+        .map(quoteIdentifier);
+      await this.loader.run(
+        `INSERT OR IGNORE INTO ${PARTITIONED_TABLE} BY NAME SELECT ${columns.join(", ")}, ${sqlString(day.tenant)} AS ${TENANT_COLUMN}, DATE '${day.date}' AS ${EVENT_DATE_COLUMN} FROM ${table}`,
+      );
+      await this.loader.run(`DROP TABLE ${table}`);
     }
   }
 
   private async insert<T extends object>(table: string, columns: readonly (keyof T & string)[], rows: readonly T[]): Promise<void> {
     if (rows.length > 0) await this.loader.run(insertRowsSql(table, columns), [rowsParameter(columns, rows)]);
   }
-
-  private async refreshEventsView(): Promise<void> {
-    if (this.settings.layout === "partitioned") {
-      await this.loader.run(createViewSql(VIEWS.events, partitionedEventsQuery(duckDbDialect)));
-      return;
-    }
-    const tables = (
-      await this.loader.runAndReadAll(
-        `SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_type = 'BASE TABLE'`,
-      )
-    ).getRows();
-    const dayTables = tables
-      .map(([name]) => parseDayTableName(this.settings.templateTable, String(name)))
-      .filter((table): table is DayTable => table !== undefined);
-    await this.loader.run(eventsViewSql(this.settings.templateTable, dayTables));
-  }
 }
-
-/** Thrown for SQL the query command cannot run; the message is for the user. */
-export class QueryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "QueryError";
-  }
-}
-
-const READ_ONLY_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
 
 /**
- * Runs one statement that only reads: SELECT, and what DuckDB turns into one (FROM, WITH, SHOW,
- * DESCRIBE, SUMMARIZE, table pragmas), or EXPLAIN. The server and the query command's direct
- * mode both use it, so a statement behaves the same whichever of them runs it.
+ * Runs one user query that only reads the pipeline's tables and views (readOnlyQuery.ts). The
+ * server and the query command's direct mode both use it, so a statement behaves the same
+ * whichever of them runs it. With `per-tenant-day`, each day-table name the query uses becomes a
+ * temporary view of that tenant and day, on this connection only.
  */
 export async function runReadOnlyStatement(connection: DuckDBConnection, sql: string): Promise<JsonRow[]> {
   try {
-    const statements = await connection.extractStatements(sql);
-    if (statements.count !== 1) throw new QueryError(`pass exactly one SQL statement, not ${statements.count}`);
-    const statement = await statements.prepare(0);
-    if (!READ_ONLY_STATEMENTS.has(statement.statementType)) {
-      throw new QueryError(`only queries can run here, and this is a ${StatementType[statement.statementType]} statement`);
-    }
-    return toJsonRows(await statement.runAndReadAll());
+    const query = await checkQuery(connection, sql);
+    await createDayTableViews(connection, query.unqualifiedTables);
+    return toJsonRows(await runCheckedQuery(connection, query));
   } catch (error) {
     throw error instanceof QueryError ? error : new QueryError((error as Error).message);
   }
 }
 
+async function createDayTableViews(connection: DuckDBConnection, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  // A file no server of this version has opened yet has no layout table, and so no day tables to answer.
+  const [{ known }] = (await connection.runAndReadAll(`SELECT count(*) > 0 AS known FROM information_schema.tables WHERE table_schema = 'main' AND table_name = '${LAYOUT_TABLE}'`)).getRowObjectsJS();
+  if (!known) return;
+  const [layout] = (await connection.runAndReadAll(`SELECT template_table, layout FROM ${LAYOUT_TABLE}`)).getRowObjectsJS() as { template_table: string; layout: Layout }[];
+  if (layout?.layout !== "per-tenant-day") return;
+  for (const name of names) {
+    const day = parseDayTableName(layout.template_table, name);
+    if (!day) continue;
+    await connection.run(
+      `CREATE TEMP VIEW ${quoteIdentifier(day.name)} AS SELECT * EXCLUDE (${TENANT_COLUMN}, ${EVENT_DATE_COLUMN}) FROM ${PARTITIONED_TABLE} WHERE ${TENANT_COLUMN} = ${sqlString(day.tenant)} AND ${EVENT_DATE_COLUMN} = DATE '${day.date}'`,
+    );
+  }
+}
+
+/** The database file and its write-ahead log. */
+function databaseFiles(file: string): string[] {
+  return [file, `${file}.wal`];
+}
+
 /** Opens the file read-only, for when no server holds it; any number of readers may do so at once. */
 export async function queryDatabaseFile(file: string, sql: string): Promise<JsonRow[]> {
-  const instance = await DuckDBInstance.create(file, { access_mode: "READ_ONLY" }).catch((error: Error) => {
+  await checkPrivateFile(file);
+  const instance = await DuckDBInstance.create(file, { access_mode: "READ_ONLY", ...INSTANCE_OPTIONS }).catch((error: Error) => {
     throw new QueryError(`cannot open ${file}: ${error.message}`);
   });
   try {

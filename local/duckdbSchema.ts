@@ -1,4 +1,4 @@
-import { EVENT_DATE_COLUMN, parseTableSuffix, TENANT_COLUMN, VIEWS } from "../core/layout";
+import { parseTableSuffix } from "../core/layout";
 import type { SchemaField } from "../core/schema";
 import type { SqlDialect } from "../core/views";
 
@@ -19,7 +19,7 @@ export const DUCKDB_TYPES: Readonly<Record<SchemaField["type"], string>> = {
 /** Deduplication key: the stable insertId, which BigQuery only deduplicates on a best-effort basis. */
 const KEY_COLUMN = "insert_id";
 
-function quoteIdentifier(name: string): string {
+export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
@@ -106,19 +106,4 @@ export function rowsParameter<T extends object>(columns: readonly (keyof T & str
   const json = JSON.stringify(values);
   if (!ESCAPED_SURROGATE.test(json)) return json;
   return JSON.stringify(values, (_key, value: unknown) => (typeof value === "string" ? value.replace(LONE_SURROGATE, "\uFFFD") : value));
-}
-
-/**
- * One view over every day table, with the tenant and the day that the cloud keeps only in the
- * table name. Without day tables it reads the (empty) template table, so the view always exists
- * with the full set of columns.
- */
-export function eventsViewSql(templateTable: string, dayTables: readonly DayTable[]): string {
-  const selects =
-    dayTables.length === 0
-      ? [`SELECT *, CAST(NULL AS VARCHAR) AS ${TENANT_COLUMN}, CAST(NULL AS DATE) AS ${EVENT_DATE_COLUMN} FROM ${quoteIdentifier(templateTable)}`]
-      : [...dayTables]
-          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-          .map((table) => `SELECT *, ${sqlString(table.tenant)} AS ${TENANT_COLUMN}, DATE '${table.date}' AS ${EVENT_DATE_COLUMN} FROM ${quoteIdentifier(table.name)}`);
-  return createViewSql(VIEWS.events, selects.join("\nUNION ALL BY NAME\n"));
 }

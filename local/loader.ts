@@ -3,14 +3,13 @@ import { decide, LOCAL_DELIVERY, unstoredLine } from "../core/delivery";
 import type { LogLine, MessageIds } from "../core/delivery";
 import type { AcceptedEvent } from "../core/event";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
-import type { Row } from "../core/schema";
+import { withClientAsStored } from "../core/privacy";
 import { parseTimestamp } from "../core/timestamp";
 import { handlePixelMessage, RowRejectedError, unstoredOutcome } from "../functions/handler";
 import type { RowWriter } from "../functions/handler";
-import type { LocalDatabase, RefusalRecord } from "./database";
-import { dayTableName } from "./duckdbSchema";
+import type { LocalDatabase, RefusalRecord, StoredEvent } from "./database";
 import { toPubSubMessage } from "./logEntry";
-import { comparePositions, readSpool, segmentFileName } from "./spool";
+import { comparePositions, pruneSpool, readSpool, segmentFileName } from "./spool";
 import type { SpoolLine, SpoolPosition } from "./spool";
 
 /** Lines per transaction: large enough to amortise the commit, small enough to bisect quickly. */
@@ -29,6 +28,8 @@ export interface LoaderOptions {
   readonly spoolDir: string;
   readonly database: LocalDatabase;
   readonly settings: CoreSettings;
+  /** Loaded spool segments kept beyond this total are deleted (spool.ts KEEP_LOADED_BYTES). */
+  readonly keepLoadedBytes?: number;
   /** The spool writer's durable end: the loader never reads past it. */
   readonly durableEnd: () => SpoolPosition;
   /** Where refusals and dead letters are reported, after the batch that stored them commits. */
@@ -117,6 +118,10 @@ export class Loader {
       this.checkpoint = read.end;
       loaded += read.lines.length;
     }
+    if (loaded > 0) {
+      // The spool's bound on disk; a segment that cannot be deleted now is tried again after the next load.
+      await pruneSpool(spoolDir, this.checkpoint, this.options.keepLoadedBytes).catch((error: unknown) => warn(`could not delete loaded spool segments: ${String(error)}`));
+    }
     return loaded;
   }
 
@@ -144,9 +149,9 @@ export class Loader {
       // Dead-lettered: the batch's events go to the refusals table, beside its refusals.
       const deadLetters = staged.accepted.map(({ line, event, ids }) => {
         const logLine = unstoredLine(unstoredOutcome(event, error), "dead_letter", ids);
-        return { logLine, record: refusalRecord(line, logLine) };
+        return { logLine, record: refusalRecord(line, logLine, this.options.settings) };
       });
-      await this.options.database.commit({ rows: new Map(), refusals: [...staged.batch.refusals, ...deadLetters.map((letter) => letter.record)] }, end);
+      await this.options.database.commit({ events: [], refusals: [...staged.batch.refusals, ...deadLetters.map((letter) => letter.record)] }, end);
       this.failedAttempts = 0;
       [...staged.logLines, ...deadLetters.map((letter) => letter.logLine)].forEach(this.options.log);
       return;
@@ -157,15 +162,12 @@ export class Loader {
   /** Runs the handler on each line; accepted rows are kept by table, refusals as records. */
   private async stage(lines: readonly SpoolLine[]) {
     const { settings } = this.options;
-    const rows = new Map<string, Map<string, Row>>();
+    // Keyed by insertId: a repeated entry in one batch is one row, as across batches.
+    const events = new Map<string, StoredEvent>();
     const writer: RowWriter = {
       // The row is stored when the batch commits; a failed commit loads the same lines again.
       async insert(event: AcceptedEvent) {
-        const table = dayTableName(settings.templateTable, event.tableSuffix);
-        let tableRows = rows.get(table);
-        if (!tableRows) rows.set(table, (tableRows = new Map()));
-        // Keyed by insertId: a repeated entry in one batch is one row, as across batches.
-        tableRows.set(event.insertId, event.row);
+        events.set(event.insertId, event);
       },
     };
     const refusals: RefusalRecord[] = [];
@@ -183,9 +185,9 @@ export class Loader {
         continue;
       }
       // Staging never fails a write, so anything else is a refusal, which the handler logged exactly once.
-      refusals.push(refusalRecord(line, logLines[logLines.length - 1]));
+      refusals.push(refusalRecord(line, logLines[logLines.length - 1], settings));
     }
-    const batch = { rows: new Map([...rows].map(([table, byId]) => [table, [...byId.values()]])), refusals };
+    const batch = { events: [...events.values()], refusals };
     return { batch, logLines, accepted };
   }
 }
@@ -202,22 +204,25 @@ function messageId(line: SpoolLine): string {
   return `${line.start.segment}:${line.start.offset}`;
 }
 
-function refusalRecord(line: SpoolLine, logLine: LogLine): RefusalRecord {
+function refusalRecord(line: SpoolLine, logLine: LogLine, settings: CoreSettings): RefusalRecord {
+  const entry = parsedEntry(line.text);
   return {
     message_id: messageId(line),
     reason: logLine.reason,
     severity: logLine.severity,
     detail: logLine.detail,
-    request_timestamp: entryTimestamp(line.text),
-    log_entry: line.text,
+    request_timestamp: parseTimestamp(entry?.timestamp)?.iso ?? null,
+    // The spool keeps full client IPs, as Cloud Logging does; what is stored beside the rows is anonymised as they are.
+    log_entry: entry ? JSON.stringify(withClientAsStored(entry, settings)) : line.text,
   };
 }
 
-/** The refused entry's own time, when it is a JSON object with a valid timestamp. */
-function entryTimestamp(text: string): string | null {
+/** The line as a log entry, when it is a JSON object. */
+function parsedEntry(text: string): LoadBalancerLogEntry | undefined {
   try {
-    return parseTimestamp((JSON.parse(text) as LoadBalancerLogEntry | null)?.timestamp)?.iso ?? null;
+    const entry = JSON.parse(text) as unknown;
+    return typeof entry === "object" && entry !== null && !Array.isArray(entry) ? entry : undefined;
   } catch {
-    return null;
+    return undefined;
   }
 }

@@ -117,11 +117,27 @@ export function durationSeconds(ns: bigint): string {
   return `${micros / 1_000_000n}.${(micros % 1_000_000n).toString().padStart(6, "0")}s`;
 }
 
-/** The absolute URL the load balancer logs for a request target and Host header. */
-export function absoluteRequestUrl(target: string, host: string): string {
+/**
+ * A Host header that is a host name or IP address and an optional port, and nothing else: no
+ * path, query or fragment can ride in on it and change what the URL says was requested.
+ */
+const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The absolute URL the load balancer logs for a request target. The Host header names the host
+ * only when it is one (HOST_HEADER); otherwise the server's own address does, so the path and the
+ * query always come from the target, and the URL the core reads is the request that was served.
+ */
+export function absoluteRequestUrl(target: string, hostHeader: string | undefined, serverAddress: string): string {
+  const host = hostHeader !== undefined && HOST_HEADER.test(hostHeader) ? hostHeader : serverAddress;
   if (target.startsWith("/")) return `http://${host}${target}`;
   // An absolute-form target ("GET http://host/path") is already a URL.
   return URL.canParse(target) ? target : `http://${host}/${target}`;
+}
+
+/** A host as it appears in a URL: IPv6 literals in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 /** What the Logging sink publishes: the entry as base64 JSON in `data`, as the function receives it. */

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
+import { checkSecretFile, writePrivateFile } from "./privateFiles";
 
 /**
  * How the query command finds a running server. DuckDB lets one process write a file, so while
@@ -19,15 +20,14 @@ export function newToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
-/** Written whole and then renamed into place, so a reader never sees half a file. */
+/** Written whole and then renamed into place, so a reader never sees half a file; 0600 from the start. */
 export async function writeServerFile(file: string, contents: ServerFile): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(contents), { mode: 0o600 });
-  await rename(temporary, file);
+  await writePrivateFile(file, JSON.stringify(contents));
 }
 
-/** The file's contents, or undefined when no server has written one. */
+/** The file's contents, or undefined when no server has written one; throws when the file is not one a server of ours wrote. */
 export async function readServerFile(file: string): Promise<ServerFile | undefined> {
+  await checkSecretFile(file);
   const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return undefined;
     throw error;

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { mkdir, open, readdir } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 
@@ -53,31 +53,59 @@ export interface SpoolStats {
   fsyncs: number;
 }
 
+/**
+ * The longest line the spool takes, its newline included: the writer refuses longer ones and the
+ * reader reads in chunks of this size, so every line written can be read back.
+ */
+export const MAX_LINE_BYTES = 1 << 20;
+
+/** A segment is finished, and the next one started, once it holds this much. */
+export const SEGMENT_BYTES = 8 << 20;
+
+/** Loaded segments kept beyond this total are deleted, oldest first: the spool's bound on disk. */
+export const KEEP_LOADED_BYTES = 256 << 20;
+
+/** What a line takes in the spool, its newline included. */
+export function spoolLineBytes(line: string): number {
+  return Buffer.byteLength(line, "utf8") + 1;
+}
+
+export class LineTooLongError extends Error {
+  constructor(bytes: number) {
+    super(`a spool line of ${bytes} bytes is over the ${MAX_LINE_BYTES}-byte bound`);
+    this.name = "LineTooLongError";
+  }
+}
+
+export interface SpoolOptions {
+  /** The size at which a segment is finished; SEGMENT_BYTES unless a test wants small ones. */
+  readonly segmentBytes?: number;
+}
+
 /** Emits "durable" with the new durable end after each synced group. */
 export class SpoolWriter extends EventEmitter {
   readonly stats: SpoolStats = { entries: 0, fsyncs: 0 };
   private queue: PendingLine[] = [];
   private flushing: Promise<void> | undefined;
-  private failure: unknown;
+  /** A write or sync failed, so the file may hold bytes past `offset` that were never acknowledged. */
+  private tailUnknown = false;
   private closed = false;
   private offset = 0;
 
   private constructor(
-    private readonly file: FileHandle,
-    readonly segment: number,
+    private readonly dir: string,
+    private file: FileHandle,
+    private segment: number,
+    private readonly segmentBytes: number,
   ) {
     super();
   }
 
   /** Starts a new segment after the existing ones. */
-  static async open(dir: string): Promise<SpoolWriter> {
+  static async open(dir: string, options: SpoolOptions = {}): Promise<SpoolWriter> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const segment = ((await listSegments(dir)).at(-1) ?? 0) + 1;
-    // Entries hold full client IPs, as Cloud Logging does: only rows are anonymised.
-    const file = await open(path.join(dir, segmentFileName(segment)), "ax", 0o600);
-    // The new file's directory entry must survive a crash too, or its synced lines would be lost with it.
-    await syncDirectory(dir);
-    return new SpoolWriter(file, segment);
+    return new SpoolWriter(dir, await createSegment(dir, segment), segment, options.segmentBytes ?? SEGMENT_BYTES);
   }
 
   /** Everything before this position is on disk. */
@@ -88,9 +116,10 @@ export class SpoolWriter extends EventEmitter {
   /** Resolves once the line is synced to disk. `line` is one JSON document, which never contains a newline. */
   append(line: string): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the spool is closed"));
-    if (this.failure) return Promise.reject(this.failure);
+    const bytes = Buffer.from(`${line}\n`, "utf8");
+    if (bytes.length > MAX_LINE_BYTES) return Promise.reject(new LineTooLongError(bytes.length));
     return new Promise((resolve, reject) => {
-      this.queue.push({ bytes: Buffer.from(`${line}\n`, "utf8"), resolve, reject });
+      this.queue.push({ bytes, resolve, reject });
       this.flushing ??= this.flush();
     });
   }
@@ -105,27 +134,58 @@ export class SpoolWriter extends EventEmitter {
   /**
    * Group commit: lines appended while one write and fsync run wait and go to disk together in
    * the next one, so concurrent requests share an fsync instead of queueing for one each.
+   * A failed write or sync (a full disk, say) fails its group, whose requests are answered 503;
+   * the next group first cuts the file back to its durable end, so the spool recovers by itself
+   * once the disk has room, and never holds a line whose request was not answered.
    */
   private async flush(): Promise<void> {
-    while (this.queue.length > 0 && !this.failure) {
+    while (this.queue.length > 0) {
       const group = this.queue.splice(0);
       const bytes = Buffer.concat(group.map((line) => line.bytes));
       try {
+        if (this.tailUnknown) {
+          await this.file.truncate(this.offset);
+          await this.file.datasync();
+          this.tailUnknown = false;
+        }
         await writeFully(this.file, bytes);
         await this.file.datasync();
       } catch (error) {
-        // After a failed write or fsync the file's tail is unknown: stop writing rather than append after it.
-        this.failure = error;
-        for (const line of [...group, ...this.queue.splice(0)]) line.reject(error);
-        break;
+        this.tailUnknown = true;
+        for (const line of group) line.reject(error);
+        continue;
       }
       this.offset += bytes.length;
       this.stats.entries += group.length;
       this.stats.fsyncs += 1;
       for (const line of group) line.resolve();
+      if (this.offset >= this.segmentBytes && !this.closed) await this.startNextSegment();
       this.emit("durable", this.durableEnd);
     }
     this.flushing = undefined;
+  }
+
+  /** Finishes the full segment; if the next cannot be created yet, this one takes more lines meanwhile. */
+  private async startNextSegment(): Promise<void> {
+    const next = await createSegment(this.dir, this.segment + 1).catch(() => undefined);
+    if (!next) return;
+    await this.file.close().catch(() => undefined);
+    this.file = next;
+    this.segment += 1;
+    this.offset = 0;
+  }
+}
+
+/** A new segment file, 0600, whose directory entry is synced too, or its synced lines could be lost with it in a crash. */
+async function createSegment(dir: string, segment: number): Promise<FileHandle> {
+  // Entries hold full client IPs, as Cloud Logging does: only rows are anonymised.
+  const file = await open(path.join(dir, segmentFileName(segment)), "ax", 0o600);
+  try {
+    await syncDirectory(dir);
+    return file;
+  } catch (error) {
+    await file.close();
+    throw error;
   }
 }
 
@@ -133,6 +193,25 @@ async function writeFully(file: FileHandle, bytes: Buffer): Promise<void> {
   for (let written = 0; written < bytes.length; ) {
     written += (await file.write(bytes, written)).bytesWritten;
   }
+}
+
+/**
+ * Deletes the oldest segments that are fully loaded (before the checkpoint's segment) beyond
+ * `keepBytes` of them. Resolves with the names deleted.
+ */
+export async function pruneSpool(dir: string, checkpoint: SpoolPosition, keepBytes = KEEP_LOADED_BYTES): Promise<string[]> {
+  const loaded = (await listSegments(dir)).filter((segment) => segment < checkpoint.segment).reverse();
+  const deleted: string[] = [];
+  let kept = 0;
+  for (const segment of loaded) {
+    const name = segmentFileName(segment);
+    const { size } = await stat(path.join(dir, name));
+    kept += size;
+    if (kept <= keepBytes) continue;
+    await rm(path.join(dir, name), { force: true });
+    deleted.push(name);
+  }
+  return deleted;
 }
 
 async function syncDirectory(dir: string): Promise<void> {
@@ -163,8 +242,8 @@ export interface SpoolRead {
   readonly tornTails: TornTail[];
 }
 
-/** Far above the longest possible line: Node limits a request's headers, URL included, to 16 KiB. */
-const READ_CHUNK_BYTES = 1 << 20;
+/** A chunk always holds a whole line: no line is longer (MAX_LINE_BYTES). */
+const READ_CHUNK_BYTES = MAX_LINE_BYTES;
 
 /**
  * Reads up to `maxLines` complete lines from `from`, never past `limit` (the writer's durable

@@ -13,7 +13,7 @@ import type { JsonRow } from "../local/database";
 import { dataPaths } from "../local/paths";
 import type { DataPaths } from "../local/paths";
 import { startPipeline } from "../local/pipeline";
-import type { RunningPipeline } from "../local/pipeline";
+import type { PipelineOptions, RunningPipeline } from "../local/pipeline";
 import { runQuery } from "../local/queryClient";
 import { CliResult, runScript } from "./runScript";
 import { waitForLine } from "./waitForLine";
@@ -32,8 +32,8 @@ export interface TestPipeline extends RunningPipeline {
   readonly warnings: string[];
 }
 
-/** The pipeline in this process, on a free loopback port. */
-export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor()): Promise<TestPipeline> {
+/** The pipeline in this process, on a free loopback port unless `options` say otherwise. */
+export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor(), options: Partial<Pick<PipelineOptions, "host" | "port" | "spool">> = {}): Promise<TestPipeline> {
   const paths = dataPaths(dataDir);
   const logLines: LogLine[] = [];
   const warnings: string[] = [];
@@ -44,6 +44,7 @@ export async function startTestPipeline(dataDir: string, settings: CoreSettings 
     paths,
     log: (line) => logLines.push(line),
     warn: (message) => warnings.push(message),
+    ...options,
   });
   return { ...pipeline, paths, logLines, warnings };
 }
@@ -74,9 +75,13 @@ export interface ServerProcess {
   readonly output: () => string;
 }
 
-/** Starts `npm start`'s server on a free port and resolves once it prints its URL. */
-export async function spawnServer(dataDir: string, timeoutMs = 90_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join("cli", "start.ts"), "--port", "0", "--data-dir", dataDir], { cwd: PROJECT_ROOT });
+/** Starts `npm start`'s server on a free port and resolves once it prints its URL; `nodeArgs` go to Node, `args` to the command. */
+export async function spawnServer(dataDir: string, options: { nodeArgs?: readonly string[]; args?: readonly string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServerProcess> {
+  const { nodeArgs = [], args = [], env = {}, timeoutMs = 90_000 } = options;
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join("cli", "start.ts"), "--port", "0", "--data-dir", dataDir, ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

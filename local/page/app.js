@@ -5,7 +5,9 @@
 const POLL_MS = 2000;
 const SVG = "http://www.w3.org/2000/svg";
 const ROW_COLUMNS = ["event_timestamp", "tenant"];
-const TRAILING_COLUMNS = ["status", "cache_hit", "referer", "user_agent", "remote_ip", "invalid_attributes"];
+const TRAILING_COLUMNS = ["status", "cache_hit", "is_bot", "dnt", "email_proxy", "referer", "user_agent", "remote_ip", "invalid_attributes"];
+// A server that other machines can reach wants its token for the stats; its start-up line gives the dashboard's address with it.
+const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
 
 const byId = (id) => document.getElementById(id);
 let settings;
@@ -29,17 +31,23 @@ function setUpForm(stats) {
   }
 }
 
-/** Loads the pixel as an <img> would, so the browser sends its own Referer and User-Agent. */
-function firePixel(withTenant) {
+/**
+ * Requests the pixel from the server on every click, with the browser's own Referer and
+ * User-Agent. Not as an <img>: the browser would serve a repeated URL from its memory cache,
+ * sending nothing, so a click would not be an event.
+ */
+async function firePixel(withTenant) {
   const params = new URLSearchParams();
   for (const input of byId("fields").querySelectorAll("input")) {
     if (input.value !== "" && (withTenant || input.name !== settings.tenantAttribute)) params.append(input.name, input.value);
   }
   const url = `${settings.pixelPath}?${params}`;
-  const image = new Image();
-  image.onload = () => (byId("fired").textContent = `fired ${url}: pixel loaded`);
-  image.onerror = () => (byId("fired").textContent = `fired ${url}: the pixel did not load`);
-  image.src = url;
+  try {
+    const response = await fetch(url, { cache: "no-store" });
+    byId("fired").textContent = `fired ${url}: the server answered ${response.status}${response.ok ? ", the pixel loaded" : ""}`;
+  } catch (error) {
+    byId("fired").textContent = `fired ${url}: the pixel did not load (${error.message})`;
+  }
 }
 
 function renderChart(stats) {
@@ -78,7 +86,13 @@ function renderTable(table, columns, rows, empty) {
   columns.forEach((column) => head.append(element("th", column)));
   const body = rows.map((row) => {
     const tr = element("tr");
-    columns.forEach((column) => tr.append(element("td", row[column] === null || row[column] === undefined ? "" : String(row[column]))));
+    columns.forEach((column) => {
+      const text = row[column] === null || row[column] === undefined ? "" : String(row[column]);
+      const cell = element("td", text);
+      // Long values are cut on screen; the whole value shows on hover.
+      cell.title = text;
+      tr.append(cell);
+    });
     return tr;
   });
   if (rows.length === 0) {
@@ -103,14 +117,16 @@ function render(stats) {
 
 async function poll() {
   try {
-    const response = await fetch("/api/stats", { cache: "no-store" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const response = await fetch("/api/stats", { cache: "no-store", headers: TOKEN ? { authorization: `Bearer ${TOKEN}` } : {} });
+    if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error ?? `HTTP ${response.status}`);
     const stats = await response.json();
     if (!settings) setUpForm(stats);
     render(stats);
+    byId("offline").hidden = true;
     byId("status").textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    byId("status").textContent = `cannot reach the local server (${error.message}); retrying`;
+    byId("offline-reason").textContent = error.message;
+    byId("offline").hidden = false;
   }
   setTimeout(poll, POLL_MS);
 }

@@ -291,7 +291,7 @@ describe("into the local DuckDB file", () => {
   test("stores each event once, twice replayed, and leaves the spool checkpoint alone", async () => {
     const file = path.join(dir, "pixel.duckdb");
     const before = await LocalDatabase.open(file, DEV_SETTINGS);
-    await before.commit({ rows: new Map(), refusals: [] }, { segment: 3, offset: 120 });
+    await before.commit({ events: [], refusals: [] }, { segment: 3, offset: 120 });
     before.close();
 
     for (let run = 0; run < 2; run++) {

@@ -4,12 +4,10 @@ import * as path from "node:path";
 import { bigQueryWriter } from "../../functions/bigqueryWriter";
 import { logEntryToEvent } from "../../core/event";
 import type { AcceptedEvent } from "../../core/event";
-import type { Row } from "../../core/schema";
 import { insertTableName, PARTITIONED_TABLE, partitionedRow, partitionedSchema, parseTableSuffix } from "../../core/layout";
 import { templateSchema } from "../../core/schema";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { LocalDatabase } from "../../local/database";
-import { dayTableName } from "../../local/duckdbSchema";
 import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
 import { loadBalancerEntry } from "../../testkit/logEntries";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
@@ -101,30 +99,34 @@ describe("the local DuckDB in both layouts", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** A database of one layout holding the visits, committed as the loader does: rows keyed by day table. */
+  /** A database of one layout holding the visits, committed as the loader does. */
   async function loaded(settings: CoreSettings): Promise<LocalDatabase> {
     const database = await LocalDatabase.open(path.join(dir, `${settings.layout}.duckdb`), settings);
-    const rows = new Map<string, Row[]>();
-    for (const [index, [tenant, timestamp]] of VISITS.entries()) {
-      const accepted = event(tenant, timestamp, index, settings);
-      const table = dayTableName(settings.templateTable, accepted.tableSuffix);
-      rows.set(table, [...(rows.get(table) ?? []), accepted.row]);
-    }
-    await database.commit({ rows, refusals: [] }, { segment: 1, offset: 0 });
+    const events = VISITS.map(([tenant, timestamp], index) => event(tenant, timestamp, index, settings));
+    await database.commit({ events, refusals: [] }, { segment: 1, offset: 0 });
     return database;
   }
 
-  test("store the day tables, or the template and one partitioned table with the tenant and day as columns", async () => {
+  test("store every event in the template's columns plus tenant and day, in one table whatever the layout", async () => {
     const tables = (database: LocalDatabase) =>
-      database.query(`SELECT table_name, table_type FROM information_schema.tables WHERE table_name NOT IN ('refusals', 'spool_checkpoint') ORDER BY table_name`);
-    expect(await tables(perTenantDay)).toEqual([
-      ...["daily_counts", "events", "events_dedup"].map((name) => ({ table_name: name, table_type: "VIEW" })),
-      ...["pixel", "pixel_X47roXC3X9FhXC3XA4ndler_20260105", "pixel_acmeX2Dcorp_20260105", "pixel_acme_20260105", "pixel_acme_20260106"].map((name) => ({ table_name: name, table_type: "BASE TABLE" })),
-    ]);
-    expect(await tables(partitioned)).toEqual([
+      database.query(`SELECT table_name, table_type FROM information_schema.tables WHERE table_name NOT IN ('refusals', 'spool_checkpoint', 'local_layout') ORDER BY table_name`);
+    const expected = [
       ...["daily_counts", "events", "events_dedup"].map((name) => ({ table_name: name, table_type: "VIEW" })),
       ...[PARTITIONED_TABLE, "pixel"].map((name) => ({ table_name: name, table_type: "BASE TABLE" })),
-    ].sort((a, b) => a.table_name.localeCompare(b.table_name)));
+    ].sort((a, b) => a.table_name.localeCompare(b.table_name));
+    expect(await tables(perTenantDay)).toEqual(expected);
+    expect(await tables(partitioned)).toEqual(expected);
+  });
+
+  test("answer the cloud's day-table names with per-tenant-day, with the template's columns and only that tenant's day", async () => {
+    const columns = templateSchema(PER_TENANT_DAY.attributes).map((field) => field.name);
+    const day = await perTenantDay.query(`SELECT * FROM pixel_acme_20260105`);
+    expect(day.map((row) => Object.keys(row))).toEqual([columns]);
+    expect(day.map((row) => row.event_timestamp)).toEqual(["2026-01-05T10:00:00.000000Z"]);
+    expect(await perTenantDay.query(`SELECT (SELECT count(*) FROM pixel_X47roXC3X9FhXC3XA4ndler_20260105) AS g, (FROM pixel_acmeX2Dcorp_20260105 SELECT count(*)) AS a`)).toEqual([{ g: 1, a: 1 }]);
+    expect(await perTenantDay.query(`SELECT count(*) AS n FROM pixel_nobody_20260105`)).toEqual([{ n: 0 }]);
+    // The partitioned layout has no day tables in the cloud either.
+    await expect(partitioned.query(`SELECT * FROM pixel_acme_20260105`)).rejects.toThrow(/Table with name pixel_acme_20260105 does not exist/);
   });
 
   test.each(["events", "events_dedup", "daily_counts"])("give the same %s view in both layouts", async (view) => {

@@ -99,9 +99,68 @@ it("fires pixels from the dashboard and shows the new row and the refusal there"
   await page.click("#fire-untenanted");
   await page.waitForSelector("#refusals td:text-is('missing_tenant')");
 
-  expect(await page.textContent("#fired")).toContain("pixel loaded");
+  expect(await page.textContent("#fired")).toContain("the server answered 200, the pixel loaded");
   expect(await page.locator("#chart rect").count()).toBe(30);
   const [row] = await query(dataDir, `SELECT type, referer FROM events WHERE tenant = 'dashboard-tenant'`);
   expect(row).toEqual({ type: "signup", referer: pipeline.url });
+  await page.close();
+});
+
+it("makes every click of Fire pixel a new event, even with the same values", async () => {
+  const page = await browser.newPage();
+  await page.goto(pipeline.url);
+  await page.fill('input[name="user_id"]', "clicked-thrice");
+  for (let click = 1; click <= 3; click++) {
+    await page.click("#fire-pixel");
+    const rows = page.locator("#latest tr", { has: page.locator("td:text-is('clicked-thrice')") });
+    const shown = await waitFor(() => rows.count(), (count) => count === click);
+    expect(shown).toBe(click);
+  }
+  expect(await query(dataDir, `SELECT count(*) AS n FROM events WHERE tenant = 'clicked-thrice'`)).toEqual([{ n: 3 }]);
+  await page.close();
+});
+
+it("shows is_bot, dnt and email_proxy in a table as wide as the page, each value on one line", async () => {
+  const page = await browser.newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const long = "a-long-value-".repeat(12);
+  await page.goto(pipeline.url);
+  await page.fill('input[name="user_id"]', "wide");
+  await page.fill('input[name="type"]', long);
+  await page.click("#fire-pixel");
+  await page.waitForSelector("#latest td:text-is('wide')");
+  const headers = await page.locator("#latest th").allTextContents();
+  expect(headers).toEqual(expect.arrayContaining(["is_bot", "dnt", "email_proxy"]));
+  const row = page.locator("#latest tr", { has: page.locator("td:text-is('wide')") });
+  const cells = await row.locator("td").allTextContents();
+  // Headless Chromium says so in its user agent, which isbot flags.
+  const [stored] = await query(dataDir, `SELECT is_bot, dnt, coalesce(email_proxy, '') AS email_proxy FROM events WHERE tenant = 'wide'`);
+  expect(stored).toEqual({ is_bot: true, dnt: false, email_proxy: "" });
+  expect(["is_bot", "dnt", "email_proxy"].map((column) => cells[headers.indexOf(column)])).toEqual(["true", "false", ""]);
+  // As wide as the page's content, and no cell wraps onto a second line.
+  const layout = await page.evaluate<{ table: number; page: number; cellHeights: number[] }>(`({
+    table: document.querySelector("#latest").parentElement.getBoundingClientRect().width,
+    page: document.body.getBoundingClientRect().width,
+    cellHeights: [...document.querySelectorAll("#latest td, #latest th")].map((cell) => cell.getBoundingClientRect().height),
+  })`);
+  expect(layout.table).toBeGreaterThanOrEqual(layout.page - 1);
+  expect(layout.page).toBeGreaterThan(1200);
+  expect(Math.max(...layout.cellHeights)).toBeLessThan(1.5 * Math.min(...layout.cellHeights));
+  await page.close();
+});
+
+it("shows a banner at the top while the server cannot be reached, and hides it when the server is back", async () => {
+  const page = await browser.newPage();
+  await page.goto(pipeline.url);
+  await page.waitForSelector("#latest td");
+  expect(await page.isVisible("#offline")).toBe(false);
+  const { port } = new URL(pipeline.url);
+  await pipeline.close();
+  await page.waitForSelector("#offline", { state: "visible" });
+  expect(await page.textContent("#offline")).toContain("Cannot reach the local server");
+  const banner = await page.locator("#offline").boundingBox();
+  expect(banner?.y).toBe(0);
+  pipeline = await startTestPipeline(dataDir, undefined, { port: Number(port) });
+  await page.waitForSelector("#offline", { state: "hidden" });
   await page.close();
 });

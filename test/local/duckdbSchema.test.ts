@@ -10,7 +10,6 @@ import {
   createTableSql,
   dayTableName,
   DUCKDB_TYPES,
-  eventsViewSql,
   insertRowsSql,
   parseDayTableName,
   rowsParameter,
@@ -133,24 +132,6 @@ describe("SQL text in a real DuckDB", () => {
     expect(await rows(`SELECT ${sqlString(text)} AS text`)).toEqual([{ text }]);
   });
 
-  it("puts every day table in the events view with its tenant and date", async () => {
-    const tenants = ["acme", "it's-me", "zero\0byte"];
-    await connection.run(createTableSql("pixel", schema));
-    const dayTables = tenants.map((tenant, index) => {
-      const name = dayTableName("pixel", tableSuffix(tenant, `2026051${index + 1}`));
-      return { name, tenant, date: `2026-05-1${index + 1}` };
-    });
-    for (const { name } of dayTables) {
-      await connection.run(createTableSql(name, schema));
-      const columns = ["event_timestamp", "insert_id"] as const;
-      await connection.run(insertRowsSql(name, columns), [rowsParameter(columns, [{ event_timestamp: "2026-05-17T00:00:00Z", insert_id: name }])]);
-    }
-    await connection.run(eventsViewSql("pixel", dayTables));
-    expect(await rows(`SELECT tenant, CAST(event_date AS VARCHAR) AS day, insert_id FROM events ORDER BY day`)).toEqual(
-      dayTables.map(({ name, tenant, date }) => ({ tenant, day: date, insert_id: name })),
-    );
-  });
-
   it("turns results into JSON: safe integers as numbers, larger ones as strings, timestamps as ISO 8601 in UTC", async () => {
     const sql = `SELECT 1::BIGINT AS small, 9007199254740993::BIGINT AS big, -9007199254740993::HUGEINT AS negative,
       TIMESTAMP '1969-12-31 23:59:59.999999' AS before_epoch, TIMESTAMPTZ '2026-05-17 08:40:00.5+02' AS with_zone,
@@ -169,13 +150,5 @@ describe("SQL text in a real DuckDB", () => {
         nothing: null,
       },
     ]);
-  });
-
-  it("has the events view read the empty template table while there are no day tables", async () => {
-    await connection.run(createTableSql("pixel", schema));
-    await connection.run(eventsViewSql("pixel", []));
-    const columns = await rows(`SELECT column_name FROM (DESCRIBE events)`);
-    expect(columns.map((column) => column.column_name)).toEqual([...schema.map((field) => field.name), "tenant", "event_date"]);
-    expect(await rows(`SELECT * FROM events`)).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import type { AcceptedEvent } from "../../core/event";
 import { handlePixelMessage } from "../../functions/handler";
 import { LOCAL_DELIVERY } from "../../core/delivery";
@@ -126,11 +127,33 @@ describe.each([
 
 describe.each([
   ["/pixel.png?a=1", "127.0.0.1:8080", "http://127.0.0.1:8080/pixel.png?a=1"],
+  ["/pixel.png?a=1", "shop.example.com", "http://shop.example.com/pixel.png?a=1"],
+  ["/pixel.png", "[::1]:8080", "http://[::1]:8080/pixel.png"],
   ["//evil.example/pixel.png", "127.0.0.1:8080", "http://127.0.0.1:8080//evil.example/pixel.png"],
   ["http://other.example/pixel.png", "127.0.0.1:8080", "http://other.example/pixel.png"],
   ["*", "127.0.0.1:8080", "http://127.0.0.1:8080/*"],
-])("absoluteRequestUrl(%p, %p)", (target, host, expected) => {
-  it(`is ${expected}`, () => expect(absoluteRequestUrl(target, host)).toBe(expected));
+  // A Host header that is not a host cannot change the path or the query: the server's address stands in.
+  ["/nothing", "a/pixel.png?user_id=x#", "http://[::1]:9/nothing"],
+  ["/nothing", "a?user_id=x", "http://[::1]:9/nothing"],
+  ["/nothing", "a#", "http://[::1]:9/nothing"],
+  ["/nothing", "user:pw@a", "http://[::1]:9/nothing"],
+  ["/nothing", "a\\pixel.png", "http://[::1]:9/nothing"],
+  ["/pixel.png", undefined, "http://[::1]:9/pixel.png"],
+  ["/pixel.png", "", "http://[::1]:9/pixel.png"],
+])("absoluteRequestUrl(%p, Host %p)", (target, host, expected) => {
+  it(`is ${expected}`, () => expect(absoluteRequestUrl(target, host, "[::1]:9")).toBe(expected));
+});
+
+it("takes the path and query from the request target whatever the Host header says", () => {
+  const target = fc.tuple(fc.webPath(), fc.option(fc.webQueryParameters(), { nil: undefined })).map(([pathname, query]) => `/p${pathname}${query === undefined ? "" : `?${query}`}`);
+  fc.assert(
+    fc.property(target, fc.oneof(fc.string(), fc.domain(), fc.webAuthority()), (requestTarget, host) => {
+      const logged = new URL(absoluteRequestUrl(requestTarget, host, "127.0.0.1:8080"));
+      const requested = new URL(requestTarget, "http://any.example");
+      expect([logged.pathname, logged.search]).toEqual([requested.pathname, requested.search]);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 describe("an entry delivered as the sink's Pub/Sub message to the function's handler", () => {

@@ -1,0 +1,36 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { HOST_VARIABLE, PORT_VARIABLE } from "../../cli/start";
+import { SERVER_LIMITS } from "../../local/pipeline";
+import { INSTANCE_OPTIONS, QUERY_TIMEOUT_MS } from "../../local/readOnlyQuery";
+import { KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
+
+const root = path.join(__dirname, "..", "..");
+const local = readFileSync(path.join(root, "docs", "local.md"), "utf8");
+const security = local.slice(local.indexOf("## Security"), local.indexOf("## Tests"));
+const readme = readFileSync(path.join(root, "README.md"), "utf8");
+
+const mib = (bytes: number) => `${bytes / 2 ** 20} MiB`;
+const seconds = (ms: number) => `${ms / 1000} s`;
+
+describe("docs/local.md's security section", () => {
+  it.each([
+    ["the headers timeout", seconds(SERVER_LIMITS.headersTimeoutMs)],
+    ["the request timeout", seconds(SERVER_LIMITS.requestTimeoutMs)],
+    ["the keep-alive timeout", seconds(SERVER_LIMITS.keepAliveTimeoutMs)],
+    ["the connection limit", `${SERVER_LIMITS.maxConnections} connections`],
+    ["the spool line bound", mib(MAX_LINE_BYTES)],
+    ["the segment size", `Segments of ${mib(SEGMENT_BYTES)}`],
+    ["the loaded spool kept", mib(KEEP_LOADED_BYTES)],
+    ["the query timeout", seconds(QUERY_TIMEOUT_MS)],
+    ["DuckDB's memory limit", INSTANCE_OPTIONS.memory_limit.replace(/(\d)([A-Z])/, "$1 $2")],
+  ])("gives %s: %s", (_, text) => {
+    expect(security).toContain(text);
+  });
+});
+
+it("documents the listen address and port variables, in docs/local.md and the README", () => {
+  for (const variable of [HOST_VARIABLE, PORT_VARIABLE]) expect(local).toContain(`$${variable}`);
+  expect(readme).toContain(`${PORT_VARIABLE}=9090 npm start`);
+  expect(readme).toContain("npm start -- --port 9090");
+});

@@ -1,0 +1,43 @@
+import * as path from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { templateSchema } from "../../core/schema";
+import { LocalDatabase } from "../../local/database";
+import { createTableSql } from "../../local/duckdbSchema";
+import { makeTempDir, removeDir } from "../../testkit/localPipeline";
+import { settingsFor } from "../../testkit/settings";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir();
+});
+afterEach(() => removeDir(dir));
+
+it("moves the day tables of a file written by an older version into the one stored table, once", async () => {
+  const file = path.join(dir, "pixel.duckdb");
+  const settings = settingsFor();
+  // The older layout: a table per tenant and day, made from the template, and no stored table.
+  const older = await DuckDBInstance.create(file);
+  const connection = await older.connect();
+  // With an attribute the stack has dropped since.
+  const olderSchema = templateSchema(settingsFor({ attributes: { user_id: "STRING", dropped: "STRING" } }).attributes);
+  for (const [table, id] of [["pixel_acme_20260105", "a"], ["pixel_acmeX2Dcorp_20260106", "b"]]) {
+    await connection.run(createTableSql(table, olderSchema));
+    await connection.run(`INSERT INTO ${table} (event_timestamp, insert_id, user_id) VALUES ('2026-01-05 10:00:00', '${id}', 'x')`);
+  }
+  connection.closeSync();
+  older.closeSync();
+
+  for (let open = 0; open < 2; open++) {
+    const database = await LocalDatabase.open(file, settings);
+    try {
+      expect(await database.query(`SELECT tenant, CAST(event_date AS VARCHAR) AS day, insert_id FROM events ORDER BY insert_id`)).toEqual([
+        { tenant: "acme", day: "2026-01-05", insert_id: "a" },
+        { tenant: "acme-corp", day: "2026-01-06", insert_id: "b" },
+      ]);
+      expect(await database.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name LIKE 'pixel\\_%' ESCAPE '\\'`)).toEqual([{ n: 0 }]);
+      expect(await database.query(`SELECT insert_id FROM pixel_acme_20260105`)).toEqual([{ insert_id: "a" }]);
+    } finally {
+      database.close();
+    }
+  }
+});

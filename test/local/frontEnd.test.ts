@@ -1,0 +1,95 @@
+import { connect } from "node:net";
+import type { Socket } from "node:net";
+import { SERVER_LIMITS } from "../../local/pipeline";
+import { httpRequest, makeTempDir, query, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
+import type { TestPipeline } from "../../testkit/localPipeline";
+
+jest.setTimeout(120_000);
+
+let dir: string;
+let pipeline: TestPipeline;
+beforeAll(async () => {
+  dir = await makeTempDir();
+  pipeline = await startTestPipeline(dir);
+});
+afterAll(async () => {
+  await pipeline?.close();
+  await removeDir(dir);
+});
+
+const port = () => Number(new URL(pipeline.url).port);
+
+describe("what is counted comes from the request's own path, never from its Host header", () => {
+  it.each([
+    ["/nothing", "a/pixel.png?user_id=hostile#", 404, "other_path"],
+    ["/nothing", "a?user_id=hostile", 404, "other_path"],
+    ["/pixel.png?user_id=hosted", "evil.example/other?", 200, undefined],
+  ])("GET %s with Host %j is a %d", async (target, host, status, reason) => {
+    const answer = await httpRequest(`${pipeline.url.slice(0, -1)}${target}`, { headers: { host } });
+    expect(answer.status).toBe(status);
+    const logged = `http://127.0.0.1:${port()}${target}`;
+    if (reason) {
+      const [refusal] = await waitFor(() => query(dir, `SELECT reason, log_entry FROM refusals WHERE log_entry LIKE '%${target}%'`), (rows) => rows.length === 1);
+      expect([refusal.reason, JSON.parse(refusal.log_entry as string).httpRequest.requestUrl]).toEqual([reason, logged]);
+    } else {
+      const rows = await waitFor(() => query(dir, `SELECT tenant, host FROM events WHERE tenant = 'hosted'`), (found) => found.length === 1);
+      // The served pixel is the counted one, and the URL logged is the one served, on the server's own address.
+      expect(rows).toEqual([{ tenant: "hosted", host: "127.0.0.1" }]);
+    }
+    expect(await query(dir, `SELECT count(*) AS n FROM events WHERE tenant = 'hostile'`)).toEqual([{ n: 0 }]);
+  });
+});
+
+/** A raw connection, for what Node's client would not do: stop halfway through a request. */
+function rawConnection(): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port(), "127.0.0.1");
+    let received = "";
+    const opened = performance.now();
+    const closed = new Promise<number>((done) => socket.once("close", () => done(performance.now() - opened)));
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+    socket.once("error", () => undefined);
+    socket.once("connect", () => resolve({ socket, received: () => received, closed }));
+    socket.once("error", reject);
+  });
+}
+
+describe("slow clients", () => {
+  it("get their connection closed after the 405 when a POST's body is still coming", async () => {
+    const { socket, received, closed } = await rawConnection();
+    socket.write(`POST /pixel.png?user_id=acme HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n`);
+    // A byte every 100 ms, as a slow-loris client sends.
+    const trickle = setInterval(() => socket.writable && socket.write("x"), 100);
+    const afterMs = await closed.finally(() => clearInterval(trickle));
+    expect(received()).toMatch(/^HTTP\/1\.1 405 /);
+    // Soon after the answer, long before the request timeout would end it.
+    expect(afterMs).toBeLessThan(SERVER_LIMITS.requestTimeoutMs / 2);
+  });
+
+  it("that never finish their headers are cut off after the headers timeout", async () => {
+    const { socket, received, closed } = await rawConnection();
+    socket.write(`GET /pixel.png?user_id=acme HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+    const afterMs = await closed;
+    expect(received()).toMatch(/^(HTTP\/1\.1 408 |$)/);
+    expect(afterMs).toBeGreaterThanOrEqual(SERVER_LIMITS.headersTimeoutMs - 1000);
+    expect(afterMs).toBeLessThan(SERVER_LIMITS.headersTimeoutMs + 20_000);
+  });
+
+  it(`are held to ${SERVER_LIMITS.maxConnections} connections at once, and the next pixel is answered once they go`, async () => {
+    const idle = await Promise.all(Array.from({ length: SERVER_LIMITS.maxConnections }, rawConnection));
+    // The server has accepted them all once one more is refused.
+    const refused = await waitFor(
+      () => httpRequest(`${pipeline.pixelUrl}?user_id=limited`).then((answer) => answer.status, () => 0),
+      (status) => status === 0,
+      10_000,
+    );
+    expect(refused).toBe(0);
+    for (const { socket } of idle) socket.destroy();
+    const answered = await waitFor(
+      () => httpRequest(`${pipeline.pixelUrl}?user_id=limited`).then((answer) => answer.status, () => 0),
+      (status) => status === 200,
+      10_000,
+    );
+    expect(answered).toBe(200);
+  });
+});
