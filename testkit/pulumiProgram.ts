@@ -54,6 +54,8 @@ export interface ProgramRun {
   readonly resources: readonly CapturedResource[];
   readonly urns: readonly RegisteredUrn[];
   readonly outputs: Bag;
+  /** What the program told `pulumi preview` with pulumi.log.warn. */
+  readonly warnings: readonly string[];
 }
 
 /** The program's stack outputs: index.ts by default, or another program that declares PixelPipelines. */
@@ -63,6 +65,8 @@ type Program = () => Promise<Bag>;
 export async function runProgram(config: Readonly<Record<string, string>>, stack = "dev", program: Program = () => import("../index")): Promise<ProgramRun> {
   const resources: CapturedResource[] = [];
   const urns: RegisteredUrn[] = [];
+  const warnings: string[] = [];
+  jest.spyOn(pulumi.log, "warn").mockImplementation(async (message) => void warnings.push(message));
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -98,7 +102,7 @@ export async function runProgram(config: Readonly<Record<string, string>>, stack
   }
   // Waits for every outstanding registration, so the list is complete.
   await pulumi.runtime.disconnect();
-  return { resources, urns, outputs };
+  return { resources, urns, outputs, warnings };
 }
 
 /** Stands in for the provider: the outputs that Google (or Pulumi's auto-naming) would fill in. */
