@@ -135,18 +135,21 @@ async function countRows(database: string): Promise<number> {
 }
 
 export async function measureLocalLoad(seconds: number): Promise<LocalLoadResult> {
-  const directory = mkdtempSync(path.join(tmpdir(), "pixel-load-"));
+  // nginx hands the directory it runs in to its worker's user; the pipeline refuses data another user could replace.
+  const directory = mkdtempSync(path.join(tmpdir(), "pixel-load-nginx-"));
+  const pipelineDirectory = mkdtempSync(path.join(tmpdir(), "pixel-load-"));
   try {
     const nginxServer = await startNginx(directory);
     const nginx = await load(nginxServer.url, seconds).finally(nginxServer.stop);
     const bareNodeServer = await startBareNode();
     const bareNode = await load(bareNodeServer.url, seconds).finally(bareNodeServer.stop);
-    const dataDir = path.join(directory, "data");
+    const dataDir = path.join(pipelineDirectory, "data");
     const pipelineServer = await startPipeline(dataDir);
     const pipeline = await load(`${pipelineServer.url}/pixel.png?user_id=bench&type=load`, seconds).finally(pipelineServer.stop);
     const rows = await countRows(path.join(dataDir, "pixel.duckdb"));
     return { seconds, connections: CONNECTIONS, pipeline, nginx, bareNode, rows, lost: Math.max(0, pipeline.ok - rows), extra: Math.max(0, rows - pipeline.ok) };
   } finally {
     rmSync(directory, { recursive: true, force: true });
+    rmSync(pipelineDirectory, { recursive: true, force: true });
   }
 }
