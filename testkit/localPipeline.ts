@@ -78,7 +78,7 @@ export interface ServerProcess {
 /** Starts `npm start`'s server on a free port and resolves once it prints its URL; `nodeArgs` go to Node, `args` to the command. */
 export async function spawnServer(dataDir: string, options: { nodeArgs?: readonly string[]; args?: readonly string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServerProcess> {
   const { nodeArgs = [], args = [], env = {}, timeoutMs = 90_000 } = options;
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join("cli", "start.ts"), "--port", "0", "--data-dir", dataDir, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, "--require", "tsx/cjs", path.join("cli", "start.ts"), "--port", "0", "--data-dir", dataDir, ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
   });
