@@ -80,16 +80,21 @@ export class Loader {
    * shutdown. Resolves with the number of lines it loaded itself.
    */
   async drain(): Promise<number> {
-    this.paused = true;
+    await this.stop();
     try {
-      await this.running;
-      // Set by the background load that just ended, or by an earlier one.
-      clearTimeout(this.timer);
-      this.timer = undefined;
       return await this.catchUp();
     } finally {
       this.paused = false;
     }
+  }
+
+  /** Stops loading in the background once the load under way has ended: before the database closes. */
+  async stop(): Promise<void> {
+    this.paused = true;
+    await this.running;
+    // Set by the background load that just ended, or by an earlier one.
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Entries may have become durable meanwhile. */

@@ -1,0 +1,56 @@
+import { countRows, httpRequest, makeTempDir, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
+import type { TestPipeline } from "../../testkit/localPipeline";
+import { loaderPids, niceness } from "../../testkit/processes";
+
+jest.setTimeout(120_000);
+
+let dir: string;
+let pipeline: TestPipeline | undefined;
+beforeEach(async () => {
+  dir = await makeTempDir();
+});
+afterEach(async () => {
+  await pipeline?.close();
+  pipeline = undefined;
+  await removeDir(dir);
+});
+
+async function pixels(from: number, count: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let index = from; index < from + count; index++) {
+    statuses.push((await httpRequest(`${pipeline?.pixelUrl}?user_id=acme&order_id=${index}`)).status);
+  }
+  return statuses;
+}
+
+it("loads in a process of its own, at the lowest priority, which the front end stops with itself", async () => {
+  pipeline = await startTestPipeline(dir);
+  const [loader] = loaderPids(process.pid);
+  expect(loader).toBeDefined();
+  expect(niceness(loader)).toBe(19);
+  expect(niceness(process.pid)).toBeLessThan(19);
+
+  expect(await pixels(0, 3)).toEqual([200, 200, 200]);
+  expect(await waitFor(() => countRows(dir), (rows) => rows === 3)).toBe(3);
+  await pipeline.close();
+  pipeline = undefined;
+  expect(await waitFor(async () => loaderPids(process.pid), (pids) => pids.length === 0, 10_000)).toEqual([]);
+  expect(await countRows(dir)).toBe(3);
+});
+
+it("answers pixels while its loader's process is down, and a new one loads them from the checkpoint", async () => {
+  pipeline = await startTestPipeline(dir);
+  expect(await pixels(0, 2)).toEqual([200, 200]);
+  expect(await waitFor(() => countRows(dir), (rows) => rows === 2)).toBe(2);
+
+  const [crashed] = loaderPids(process.pid);
+  process.kill(crashed, "SIGKILL");
+  // Logged to the spool and answered, whether or not anything loads them yet.
+  expect(await pixels(2, 3)).toEqual([200, 200, 200]);
+
+  // Until the new process has the database, queries get a 503.
+  expect(await waitFor(() => countRows(dir).catch(() => -1), (rows) => rows === 5)).toBe(5);
+  expect(loaderPids(process.pid)).not.toContain(crashed);
+  expect(pipeline.warnings).toContainEqual(expect.stringContaining("the loader's process exited (SIGKILL); a new one starts"));
+  expect(await countRows(dir, "CAST(order_id AS INTEGER) BETWEEN 0 AND 4")).toBe(5);
+});
