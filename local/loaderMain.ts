@@ -1,18 +1,10 @@
 // The loader's process, started by the front end (loaderProcess.ts): it holds the DuckDB file,
 // loads the spool into it behind the front end, and answers the dashboard's and the query command's reads.
-import { setPriority } from "node:os";
 import { LocalDatabase } from "./database";
 import { Loader } from "./loader";
 import type { FromLoader, LoaderCall, LoaderProcessOptions, ToLoader } from "./loaderProcess";
 import { comparePositions, SPOOL_START } from "./spool";
 import type { SpoolPosition } from "./spool";
-
-/**
- * The lowest priority: when requests and loading want the same CPU, requests win, and the rows
- * catch up from the spool as soon as the CPU is free. Set first, so that the threads DuckDB and
- * libuv start later run at it too.
- */
-const LOADER_NICENESS = 19;
 
 interface Opened {
   readonly database: LocalDatabase;
@@ -24,7 +16,6 @@ function send(message: FromLoader, then: () => void = () => undefined): void {
 }
 
 function serve(): void {
-  setPriority(LOADER_NICENESS);
   // Ctrl-C in a terminal reaches the whole process group, and a service manager may signal every
   // process of the service: the front end stops the loader itself, once it has loaded the last entries.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => undefined);

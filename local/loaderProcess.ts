@@ -1,4 +1,4 @@
-import { fork } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import type { CoreSettings } from "../core/config/coreSettings";
@@ -51,6 +51,14 @@ const RESTART_DELAY_MS = 1000;
 const NOTICE_GAP_MS = 50;
 
 const LOADER_MAIN = path.join(__dirname, "loaderMain.ts");
+
+/**
+ * The lowest priority, for every thread of the loader's process: when requests and loading want
+ * the same CPU, requests win, and rows catch up from the spool as soon as the CPU is free. It is
+ * set with nice(1) before node starts: Node's own os.setPriority reaches only the calling thread
+ * on Linux, and V8's, libuv's and DuckDB's threads (DuckDB's start from a libuv one) kept nice 0.
+ */
+const LOADER_NICENESS = 19;
 const LOADER_NODE_OPTIONS = [
   // The loader is TypeScript like the rest: its process runs it through tsx's CommonJS hook, as
   // `npm start` runs the server. tsx's ESM hooks would add a thread with its own V8 heap, about 38 MB.
@@ -140,7 +148,10 @@ export class LoaderProcess {
   }
 
   private async spawn(): Promise<void> {
-    const child = fork(LOADER_MAIN, [], { execArgv: LOADER_NODE_OPTIONS, env: { ...process.env, ...LOADER_ENV }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = spawn("nice", ["-n", String(LOADER_NICENESS), process.execPath, ...LOADER_NODE_OPTIONS, LOADER_MAIN], {
+      env: { ...process.env, ...LOADER_ENV },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     this.child = child;
     child.on("message", (message: FromLoader) => this.receive(message));
     // A message that could not be sent: its process is exiting, and the exit is handled below.

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** A process's peak resident set size so far, in bytes (Linux's VmHWM); undefined once it is gone. */
 export function peakRss(pid: number): number | undefined {
@@ -15,9 +15,9 @@ export function loaderPids(pid: number): number[] {
   return children.filter((child) => readOr(`/proc/${child}/cmdline`, "").includes("loaderMain.ts"));
 }
 
-/** The nice value a process runs at (field 19 of /proc/PID/stat). */
-export function niceness(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[16]);
+/** The nice value of each thread of a process (field 19 of /proc/PID/task/TID/stat): Linux sets it per thread. */
+export function threadNiceness(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]));
 }
 
 function readOr(file: string, fallback: string): string {

@@ -1,6 +1,6 @@
 import { countRows, httpRequest, makeTempDir, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
 import type { TestPipeline } from "../../testkit/localPipeline";
-import { loaderPids, niceness } from "../../testkit/processes";
+import { loaderPids, threadNiceness } from "../../testkit/processes";
 
 jest.setTimeout(120_000);
 
@@ -23,15 +23,19 @@ async function pixels(from: number, count: number): Promise<number[]> {
   return statuses;
 }
 
-it("loads in a process of its own, at the lowest priority, which the front end stops with itself", async () => {
+it("loads in a process of its own, every thread of it at the lowest priority, which the front end stops with itself", async () => {
   pipeline = await startTestPipeline(dir);
   const [loader] = loaderPids(process.pid);
   expect(loader).toBeDefined();
-  expect(niceness(loader)).toBe(19);
-  expect(niceness(process.pid)).toBeLessThan(19);
 
   expect(await pixels(0, 3)).toEqual([200, 200, 200]);
+  // Once it has loaded: DuckDB's threads and libuv's are running too.
   expect(await waitFor(() => countRows(dir), (rows) => rows === 3)).toBe(3);
+  const threads = threadNiceness(loader);
+  expect(threads.length).toBeGreaterThan(4);
+  expect(new Set(threads)).toEqual(new Set([19]));
+  expect(threadNiceness(process.pid)).not.toContain(19);
+
   await pipeline.close();
   pipeline = undefined;
   expect(await waitFor(async () => loaderPids(process.pid), (pids) => pids.length === 0, 10_000)).toEqual([]);
