@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { freePort } from "../testkit/freePort";
+import { npmStartArgs } from "../testkit/localPipeline";
 import { loaderPids, peakRss } from "../testkit/processes";
 import { waitForLine } from "../testkit/waitForLine";
 
@@ -118,7 +119,7 @@ require("http").createServer((request, response) => { request.resume(); response
  * into DuckDB. The peak RSS of its two processes is sampled until it exits.
  */
 async function startPipeline(dataDir: string) {
-  const child = spawn(process.execPath, ["--require", "tsx/cjs", path.join(ROOT, "cli/start.ts"), "--port", "0", "--data-dir", dataDir], {
+  const child = spawn(process.execPath, [...npmStartArgs(), "--port", "0", "--data-dir", dataDir], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PIXEL_PORT: "", PIXEL_HOST: "" },
