@@ -109,7 +109,7 @@ export function dedupQuery(dialect: SqlDialect): string {
   return [
     "SELECT *",
     `FROM ${dialect.table(VIEWS.events)}`,
-    // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (node-sql-parser's grammar still does).
+    // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (Google's analyzer still does).
     "WHERE TRUE",
     `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${window}) = 1`,
   ].join("\n");
