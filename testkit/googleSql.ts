@@ -91,12 +91,18 @@ export class GoogleSqlAnalyzer {
     const server = spawn("sh", ["-c", '"$0" localhost "$1" </dev/null & server=$!; echo "pid $server"; cat >/dev/null; kill -9 $server; wait $server', SERVER_BINARY, String(port)], {
       stdio: ["pipe", "pipe", "pipe"],
     });
-    const [, pid] = await waitForLine(server, /pid (\d+)/, 20_000);
-    await waitForLine(server, /Server listening/, 20_000);
-    ZetaSQLClient.init(port);
-    // BigQuery is ZetaSQL's external product mode with every language feature it has.
-    const options = await new LanguageOptions().enableMaximumLanguageFeatures();
-    return new GoogleSqlAnalyzer(server, Number(pid), { ...options.serialize(), productMode: "PRODUCT_EXTERNAL" });
+    try {
+      // One pattern for both lines: they may arrive in one chunk.
+      const [, pid] = await waitForLine(server, /pid (\d+)[\s\S]*Server listening/, 20_000);
+      ZetaSQLClient.init(port);
+      // BigQuery is ZetaSQL's external product mode with every language feature it has.
+      const options = await new LanguageOptions().enableMaximumLanguageFeatures();
+      return new GoogleSqlAnalyzer(server, Number(pid), { ...options.serialize(), productMode: "PRODUCT_EXTERNAL" });
+    } catch (error) {
+      // A server left running would keep the test process alive.
+      server.stdin.end();
+      throw error;
+    }
   }
 
   /** Analyses one statement against the tables it names; throws SqlAnalysisError when the analyzer refuses it. */
