@@ -171,7 +171,7 @@ describe("signed URLs", () => {
   });
 
   test.each([
-    [undefined, /PIXEL_SIGNING_KEYS is empty; set the key as a secret/],
+    [undefined, /PIXEL_SIGNING_KEYS is empty: set the key with `pulumi config set --secret/],
     ["short", /at least 16 characters/],
   ])("signingKeys %p is refused when signedUrls is on", (keys, message) => {
     expect(problems({ signedUrls: "true", signingKeys: keys })).toEqual([expect.stringMatching(message)]);
