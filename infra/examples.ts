@@ -39,9 +39,14 @@ export function examplePixelUrl(core: CoreSettings, baseUrl: string): string {
   return `${baseUrl}?${pairs.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join("&")}`;
 }
 
-/** A 1x1 image kept out of the page's layout; `&` is escaped because the URL sits in an HTML attribute. */
+/**
+ * A 1x1 image kept out of the page's layout; `&` is escaped because the URL sits in an HTML
+ * attribute. Browsers send only the origin as the Referer of a cross-origin image by default
+ * (strict-origin-when-cross-origin); `no-referrer-when-downgrade` sends the page's full URL to an
+ * HTTPS pixel, so page_path and the page's campaign parameters can be read.
+ */
 export function imgTag(url: string): string {
-  return `<img src="${url.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}" width="1" height="1" alt="" style="position:absolute">`;
+  return `<img src="${url.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}" width="1" height="1" alt="" referrerpolicy="no-referrer-when-downgrade" style="position:absolute">`;
 }
 
 export interface DayRange {

@@ -12,6 +12,7 @@ import type { DataPaths } from "./paths";
 import { pixelAsset } from "./pixelResponse";
 import { newToken, removeServerFile, writeServerFile } from "./serverFile";
 import { SpoolWriter } from "./spool";
+import { withLocalVisitorKey } from "./visitorKey";
 
 
 export interface PipelineOptions {
@@ -37,9 +38,10 @@ export interface RunningPipeline {
 
 /**
  * Starts the whole local pipeline: first it loads what a previous run spooled and did not load
- * (after kill -9, say), then it answers requests.
+ * (after kill -9, say), then it answers requests. Visitor ids use the data directory's own key.
  */
-export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
+export async function startPipeline(given: PipelineOptions): Promise<RunningPipeline> {
+  const options = { ...given, settings: await withLocalVisitorKey(given.settings, given.paths.dataDir) };
   const { settings, paths } = options;
   const database = await LocalDatabase.open(paths.database, settings);
   const spool = await SpoolWriter.open(paths.spoolDir).catch((error: unknown) => {

@@ -43,8 +43,8 @@ describe.each([
 });
 
 describe.each([
-  ["https://t.example/p.png?a=1&b=2", '<img src="https://t.example/p.png?a=1&amp;b=2" width="1" height="1" alt="" style="position:absolute">'],
-  ['https://t.example/p.png?q="x"', '<img src="https://t.example/p.png?q=&quot;x&quot;" width="1" height="1" alt="" style="position:absolute">'],
+  ["https://t.example/p.png?a=1&b=2", '<img src="https://t.example/p.png?a=1&amp;b=2" width="1" height="1" alt="" referrerpolicy="no-referrer-when-downgrade" style="position:absolute">'],
+  ['https://t.example/p.png?q="x"', '<img src="https://t.example/p.png?q=&quot;x&quot;" width="1" height="1" alt="" referrerpolicy="no-referrer-when-downgrade" style="position:absolute">'],
 ])("imgTag(%p)", (url, expected) => {
   test("escapes the URL for an HTML attribute", () => {
     expect(imgTag(url)).toBe(expected);

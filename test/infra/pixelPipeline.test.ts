@@ -189,12 +189,13 @@ describe("collector function", () => {
     });
   });
 
-  test("runs as its own service account, which may only edit the event dataset (no signed URLs here)", () => {
+  test("runs as its own service account, which may only edit the event dataset and read the visitor key (no signed URLs here)", () => {
     const runtime = account("fn");
     expect(collector().inputs.serviceConfig.serviceAccountEmail).toBe(runtime.state.email);
     expect(runtime.state.email).not.toMatch(/-compute@developer\.gserviceaccount\.com$/);
     const dataset = only(run, "gcp:bigquery/dataset:Dataset");
-    expect(grantsTo(runtime.state.member).map((grant) => [grant.type, grant.inputs.datasetId, grant.inputs.role])).toEqual([
+    expect(grantsTo(runtime.state.member).map((grant) => [grant.type, grant.inputs.datasetId ?? grant.inputs.secretId, grant.inputs.role])).toEqual([
+      ["gcp:secretmanager/secretIamMember:SecretIamMember", "pixel-dev-visitor-key", "roles/secretmanager.secretAccessor"],
       ["gcp:bigquery/datasetIamMember:DatasetIamMember", dataset.state.datasetId, "roles/bigquery.dataEditor"],
     ]);
   });
@@ -278,7 +279,7 @@ describe("BigQuery", () => {
 describe("stack outputs", () => {
   test("point at the HTTPS pixel with a ready <img> tag", () => {
     expect(run.outputs.pixelUrl).toBe(`https://${DOMAIN}/pixel.png`);
-    expect(run.outputs.imgTag).toBe(`<img src="https://${DOMAIN}/pixel.png?user_id=acme&amp;order_id=42&amp;type=example" width="1" height="1" alt="" style="position:absolute">`);
+    expect(run.outputs.imgTag).toBe(`<img src="https://${DOMAIN}/pixel.png?user_id=acme&amp;order_id=42&amp;type=example" width="1" height="1" alt="" referrerpolicy="no-referrer-when-downgrade" style="position:absolute">`);
     expect(run.outputs.httpOnly).toBe(false);
     expect(run.outputs.servingNote).toContain(`HTTPS on ${DOMAIN}`);
     expect(run.outputs.ipAddress).toBe(TEST_IP);

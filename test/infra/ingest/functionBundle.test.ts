@@ -1,11 +1,14 @@
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../../../core/functionContract";
+import { COUNTRY_TABLE_FILE, DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE, VISITOR_KEY_VARIABLE } from "../../../core/functionContract";
 import { serializeCoreSettings } from "../../../core/config/coreSettings";
-import { bundleFunction } from "../../../infra/ingest/functionBundle";
+import { logEntryToEvent } from "../../../core/event";
+import { bundleFunction, NOTICES_FILE, writeBundle } from "../../../infra/ingest/functionBundle";
+import { BigQueryStandIn } from "../../../testkit/bigQueryStandIn";
 import { DEV_SETTINGS, loadBalancerEntry, pubSubMessage } from "../../../testkit/logEntries";
+import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 import { freePort } from "../../../testkit/freePort";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
@@ -25,10 +28,12 @@ async function waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void>
 
 describe("the deployed bundle", () => {
   let url: string;
+  const bigQuery = new BigQueryStandIn();
 
   beforeAll(async () => {
+    await bigQuery.start();
     directory = mkdtempSync(path.join(tmpdir(), "pixel-bundle-"));
-    for (const [name, content] of Object.entries(bundle.files)) writeFileSync(path.join(directory, name), content);
+    writeBundle(bundle, directory);
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     // The runtime starts the framework on the uploaded source; NODE_PATH stands in for the buildpack's npm install.
@@ -42,7 +47,10 @@ describe("the deployed bundle", () => {
           [SETTINGS_VARIABLE]: serializeCoreSettings(DEV_SETTINGS),
           [DATASET_VARIABLE]: "pixel_dev",
           [DELIVERY_ATTEMPTS_VARIABLE]: "5",
+          [VISITOR_KEY_VARIABLE]: TEST_VISITOR_KEY,
           GOOGLE_CLOUD_PROJECT: "test-project",
+          // The client's own switch for an emulator: the bundled client writes to the loopback stand-in.
+          BIGQUERY_EMULATOR_HOST: `${bigQuery.endpoint}/bigquery/v2`,
         },
       },
     );
@@ -51,20 +59,47 @@ describe("the deployed bundle", () => {
     await waitForOutput(/Signature type: \w+/);
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     child?.kill("SIGKILL");
     rmSync(directory, { recursive: true, force: true });
+    await bigQuery.stop();
   });
 
-  it("is one file that leaves the functions framework to the runtime", () => {
-    expect(Object.keys(bundle.files).sort()).toEqual(["index.js", "package.json"]);
+  it("is one script that leaves the functions framework to the runtime, with its package.json, its licence notices and the country table", () => {
+    expect(Object.keys(bundle.files).sort()).toEqual([NOTICES_FILE, "index.js", "package.json"]);
+    expect(Object.keys(bundle.dataFiles)).toEqual([COUNTRY_TABLE_FILE]);
+    expect(statSync(path.join(directory, COUNTRY_TABLE_FILE)).size).toBe(statSync(bundle.dataFiles[COUNTRY_TABLE_FILE]).size);
     expect(JSON.parse(bundle.files["package.json"])).toMatchObject({ main: "index.js", dependencies: { "@google-cloud/functions-framework": expect.any(String) } });
     expect(bundle.files["index.js"]).toContain('require("@google-cloud/functions-framework")');
     expect(bundle.files["index.js"]).not.toContain("getTestServer");
   });
 
+  it("carries the licence of every package it bundles and DB-IP's attribution", () => {
+    const notices = bundle.files[NOTICES_FILE];
+    expect(notices).toContain("bowser 2.15.1 (MIT)");
+    expect(notices).toContain("Copyright 2015, Dustin Diaz");
+    expect(notices).toContain("isbot");
+    expect(notices).toContain("@google-cloud/bigquery");
+    expect(notices).toContain("Apache License");
+    expect(notices).toContain("@ip-location-db/dbip-country 2.3.2026060120");
+    expect(notices).toContain("<a href='https://db-ip.com'>IP Geolocation by DB-IP</a>");
+  });
+
   it("has a hash that changes only with its content", () => {
     expect(bundleFunction().hash).toBe(bundle.hash);
+  });
+
+  it("stores an event with its country from the deployed table and its visitor id from the key in its environment", async () => {
+    const response = await fetch(`${url}/projects/demo-project/topics/pixel-requests`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: pubSubMessage(loadBalancerEntry()), subscription: "projects/demo-project/subscriptions/pixel-push" }),
+    });
+    expect(response.status).toBe(204);
+    const [row] = [...bigQuery.stored.values()] as Record<string, unknown>[];
+    const expected = logEntryToEvent(loadBalancerEntry(), DEV_SETTINGS);
+    expect(expected.ok && row).toEqual(expected.ok && expected.row);
+    expect(row).toMatchObject({ country: "SE", browser: "Chrome", visitor_id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) });
   });
 
   it("registers the CloudEvent function and acks a refused push message with a log line", async () => {

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SIGNING_KEYS_VARIABLE } from "../../../core/functionContract";
+import { SIGNING_KEYS_VARIABLE, VISITOR_KEY_VARIABLE } from "../../../core/functionContract";
 import { BASE_CONFIG, grants, only, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
+import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 
-// With signed URLs: the keys go to Secret Manager, readable by the function's own account only.
+// The function's secrets: the signing keys (with signed URLs) and the generated visitor key, in
+// Secret Manager, readable by the function's own account only.
 const KEYS = ["k1-0123456789abcdef", "k2-0123456789abcdef"];
 
 let run: ProgramRun;
@@ -16,32 +18,41 @@ beforeAll(async () => {
 
 const collector = () => only(run, "gcp:cloudfunctionsv2/function:Function");
 const runtimeMember = () => only(run, "gcp:serviceaccount/account:Account", (sa) => sa.inputs.accountId === "pixel-dev-fn").state.member;
+const secret = (secretId: string) => only(run, "gcp:secretmanager/secret:Secret", (candidate) => candidate.inputs.secretId === secretId);
+const versionOf = (secretId: string) => only(run, "gcp:secretmanager/secretVersion:SecretVersion", (version) => version.inputs.secret === secret(secretId).id);
+// The engine receives a secret-wrapped value, which it encrypts in the state.
+const encrypted = (value: string) => ({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value });
 
-test("stores every key, one per line, as a secret version that stays encrypted in Pulumi's state", () => {
-  const secret = only(run, "gcp:secretmanager/secret:Secret");
-  expect(secret.inputs.secretId).toBe("pixel-dev-signing-keys");
-  const version = only(run, "gcp:secretmanager/secretVersion:SecretVersion");
-  expect(version.inputs.secret).toBe(secret.id);
-  // The engine receives a secret-wrapped value, which it encrypts in the state.
-  expect(version.inputs.secretData).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: KEYS.join("\n") });
+test("stores every signing key, one per line, as a secret version that stays encrypted in Pulumi's state", () => {
+  expect(versionOf("pixel-dev-signing-keys").inputs.secretData).toEqual(encrypted(KEYS.join("\n")));
 });
 
-test("hands the keys to the function as a secret environment variable, never in its plain environment", () => {
+test("generates the visitor key, 32 random bytes, and stores it the same way", () => {
+  const bytes = only(run, "random:index/randomBytes:RandomBytes");
+  expect(bytes.inputs).toEqual({ length: 32 });
+  expect(versionOf("pixel-dev-visitor-key").inputs.secretData).toEqual(encrypted(TEST_VISITOR_KEY));
+});
+
+test("hands both to the function as secret environment variables, never in its plain environment", () => {
   const { serviceConfig } = collector().inputs;
   expect(serviceConfig.secretEnvironmentVariables).toEqual([
     expect.objectContaining({ key: SIGNING_KEYS_VARIABLE, projectId: TEST_PROJECT, secret: "pixel-dev-signing-keys" }),
+    expect.objectContaining({ key: VISITOR_KEY_VARIABLE, projectId: TEST_PROJECT, secret: "pixel-dev-visitor-key" }),
   ]);
   const plainEnvironment = JSON.stringify(serviceConfig.environmentVariables);
-  expect(KEYS.some((key) => plainEnvironment.includes(key))).toBe(false);
+  expect([...KEYS, TEST_VISITOR_KEY].some((key) => plainEnvironment.includes(key))).toBe(false);
   expect(JSON.parse(serviceConfig.environmentVariables.PIXEL_PIPELINE_SETTINGS)).toMatchObject({ signedUrls: true });
 });
 
-test("only the function's runtime account may read the secret", () => {
+test("only the function's runtime account may read the secrets", () => {
   const readers = grants(run).filter((grant) => grant.inputs.role === "roles/secretmanager.secretAccessor");
-  expect(readers.map((grant) => [grant.inputs.secretId, grant.inputs.member])).toEqual([["pixel-dev-signing-keys", runtimeMember()]]);
+  expect(readers.map((grant) => [grant.inputs.secretId, grant.inputs.member])).toEqual([
+    ["pixel-dev-signing-keys", runtimeMember()],
+    ["pixel-dev-visitor-key", runtimeMember()],
+  ]);
 });
 
-test("the runtime account's grants are the dataset and the secret, nothing else", () => {
+test("the runtime account's grants are the dataset and the secrets, nothing else", () => {
   const roles = grants(run).filter((grant) => grant.inputs.member === runtimeMember()).map((grant) => grant.inputs.role);
-  expect(roles.sort()).toEqual(["roles/bigquery.dataEditor", "roles/secretmanager.secretAccessor"]);
+  expect(roles.sort()).toEqual(["roles/bigquery.dataEditor", "roles/secretmanager.secretAccessor", "roles/secretmanager.secretAccessor"]);
 });
