@@ -12,7 +12,7 @@ import { PARTITIONED_TABLE, partitionedRow, partitionedSchema, VIEWS } from "../
 import { templateSchema } from "../core/schema";
 import type { Row, SchemaField } from "../core/schema";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { dailyCountsQuery, dedupQuery, partitionedEventsQuery } from "../core/views";
+import { partitionedEventsQuery, viewsOverEvents } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
 import {
   addMissingColumnsSql,
@@ -90,10 +90,10 @@ export class LocalDatabase {
     await database.transaction(async () => {
       for (const sql of BOOKKEEPING_TABLES) await database.loader.run(sql);
       for (const table of tables) await database.prepareTable(table);
+      await database.addMissingColumnsToDayTables();
       await database.refreshEventsView();
       // DuckDB binds a view's query when it is read, so these survive every refresh of `events`.
-      await database.loader.run(createViewSql(VIEWS.dedup, dedupQuery(duckDbDialect)));
-      await database.loader.run(createViewSql(VIEWS.dailyCounts, dailyCountsQuery(settings, duckDbDialect)));
+      for (const view of viewsOverEvents(settings, duckDbDialect)) await database.loader.run(createViewSql(view.name, view.query));
     });
     for (const table of tables) database.readyTables.add(table);
     return database;
@@ -189,6 +189,23 @@ export class LocalDatabase {
 
   private async insert<T extends object>(table: string, columns: readonly (keyof T & string)[], rows: readonly T[]): Promise<void> {
     if (rows.length > 0) await this.loader.run(insertRowsSql(table, columns), [rowsParameter(columns, rows)]);
+  }
+
+  /**
+   * Day tables stored before the template gained a column get it now, as NULL: the views over
+   * `events` name every template column, and DuckDB binds them when they are created.
+   */
+  private async addMissingColumnsToDayTables(): Promise<void> {
+    const tables = (
+      await this.loader.runAndReadAll(
+        `SELECT table_name, list(column_name) AS columns FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = 'main' GROUP BY table_name`,
+      )
+    ).getRowObjectsJS();
+    for (const { table_name: table, columns } of tables) {
+      if (!parseDayTableName(this.settings.templateTable, String(table))) continue;
+      const present = new Set(columns as string[]);
+      for (const sql of addMissingColumnsSql(String(table), this.schema.filter((field) => !present.has(field.name)))) await this.loader.run(sql);
+    }
   }
 
   private async refreshEventsView(): Promise<void> {

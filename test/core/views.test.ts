@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { DECLARED_TABLE_NAMES, PARTITIONED_TABLE, partitionedSchema, VIEWS } from "../../core/layout";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { tableSuffix } from "../../core/tenant";
-import { bigQueryDialect, dailyCountsQuery, dedupQuery, googleSqlString, tenantEventsQuery, tenantFilter, viewQueries } from "../../core/views";
+import { bigQueryDialect, BREAKDOWNS, googleSqlString, tenantEventsQuery, tenantFilter, viewQueries, viewsOverEvents } from "../../core/views";
 import { exampleQuery } from "../../infra/examples";
 import { duckDbDialect } from "../../local/duckdbSchema";
 import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
@@ -39,8 +39,8 @@ describe.each(STACKS)("the views of a stack %s", (_, core) => {
     analyses = await analyzeViews(analyzer, views, core, "my-project", "pixel_dev");
   });
 
-  test("are events, events_dedup and daily_counts, in creation order, none named like the template's wildcard", () => {
-    expect(views.map((view) => view.name)).toEqual([VIEWS.events, VIEWS.dedup, VIEWS.dailyCounts]);
+  test("are events, events_dedup, daily_counts and the four breakdowns, in creation order, none named like the template's wildcard", () => {
+    expect(views.map((view) => view.name)).toEqual(["events", "events_dedup", "daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries"]);
     for (const view of views) expect(view.name.startsWith(core.templateTable)).toBe(false);
   });
 
@@ -51,10 +51,10 @@ describe.each(STACKS)("the views of a stack %s", (_, core) => {
     expect(events.columns).toEqual(partitionedSchema(core.attributes).map(({ name, type }) => ({ name, type })));
   });
 
-  test("events_dedup reads events, daily_counts reads events_dedup, both fully qualified", () => {
+  test("events_dedup reads events, the others read events_dedup, all fully qualified", () => {
     expect(analyses.get(VIEWS.dedup)!.tables).toEqual(["my-project.pixel_dev.events"]);
     expect(analyses.get(VIEWS.dedup)!.columns).toEqual(analyses.get(VIEWS.events)!.columns);
-    expect(analyses.get(VIEWS.dailyCounts)!.tables).toEqual(["my-project.pixel_dev.events_dedup"]);
+    for (const view of views.slice(2)) expect(analyses.get(view.name)!.tables).toEqual(["my-project.pixel_dev.events_dedup"]);
   });
 
   test("daily_counts has the same columns and types on every stack, with the event type from the configured attribute or NULL", () => {
@@ -66,8 +66,20 @@ describe.each(STACKS)("the views of a stack %s", (_, core) => {
       { name: "events", type: "INT64" },
       { name: "bot_events", type: "INT64" },
       { name: "email_proxy_events", type: "INT64" },
+      { name: "human_events", type: "INT64" },
+      { name: "visitors", type: "INT64" },
     ]);
     expect(views[2].query).toContain(core.eventTypeAttribute ? `CAST(\`${core.eventTypeAttribute}\` AS STRING) AS \`event_type\`` : "CAST(NULL AS STRING) AS `event_type`");
+  });
+
+  test.each(BREAKDOWNS.map((breakdown) => [breakdown.name, breakdown.dimensions]))("%s gives per tenant and day its dimensions, events and visitors", (name, dimensions) => {
+    expect(analyses.get(name)!.columns).toEqual([
+      { name: "tenant", type: "STRING" },
+      { name: "event_date", type: "DATE" },
+      ...dimensions.map((dimension) => ({ name: dimension, type: "STRING" })),
+      { name: "events", type: "INT64" },
+      { name: "visitors", type: "INT64" },
+    ]);
   });
 });
 
@@ -89,9 +101,8 @@ describe("the same text in both dialects", () => {
   // Backtick-qualified names become DuckDB's quoted names; nothing else may differ.
   const asDuckDb = (googleSql: string) => googleSql.replace(/`my-project\.pixel_dev\.([a-z_]+)`/g, '"$1"').replace(/`([A-Za-z0-9_]+)`/g, '"$1"');
 
-  test.each(STACKS)("events_dedup and daily_counts of a stack %s", (_, core) => {
-    expect(asDuckDb(dedupQuery(BQ))).toBe(dedupQuery(duckDbDialect));
-    expect(asDuckDb(dailyCountsQuery(core, BQ))).toBe(dailyCountsQuery(core, duckDbDialect));
+  test.each(STACKS)("every view over events of a stack %s", (_, core) => {
+    expect(viewsOverEvents(core, BQ).map((view) => asDuckDb(view.query))).toEqual(viewsOverEvents(core, duckDbDialect).map((view) => view.query));
   });
 });
 
@@ -165,5 +176,5 @@ describe.each([
 });
 
 test("the names the program declares besides the template are the views and the partitioned table", () => {
-  expect(DECLARED_TABLE_NAMES).toEqual(["events", "events_dedup", "daily_counts", "events_partitioned"]);
+  expect(DECLARED_TABLE_NAMES).toEqual(["events", "events_dedup", "daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries", "events_partitioned"]);
 });

@@ -1,4 +1,4 @@
-import { PARTITIONED_TABLE, partitionedSchema } from "../../../core/layout";
+import { PARTITIONED_TABLE, partitionedSchema, VIEWS } from "../../../core/layout";
 import { templateSchema } from "../../../core/schema";
 import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
 import type { CoreSettings } from "../../../core/config/coreSettings";
@@ -79,11 +79,11 @@ test.each(["all_tenants", "tenant_acme", "tenant_X4FX27X42eta"])("the row access
   await expect(analyzer.analyze(ddl, dataset)).resolves.toBeDefined();
 });
 
-test("every reader may read the partitioned table and the three views, and holds no other grant", () => {
+test("every reader may read the partitioned table and every view, and holds no other grant", () => {
   const readerGrants = grants(run).filter((grant) => [ANALYSTS, ANA, BETA].includes(grant.inputs.member));
   expect(readerGrants.every((grant) => grant.type === "gcp:bigquery/iamMember:IamMember" && grant.inputs.role === "roles/bigquery.dataViewer")).toBe(true);
   const granted = readerGrants.map((grant) => `${grant.inputs.member} ${grant.inputs.datasetId}.${grant.inputs.tableId}`).sort();
-  const expected = [ANALYSTS, ANA, BETA].flatMap((member) => [PARTITIONED_TABLE, "events", "events_dedup", "daily_counts"].map((name) => `${member} pixel_dev.${name}`));
+  const expected = [ANALYSTS, ANA, BETA].flatMap((member) => [PARTITIONED_TABLE, ...Object.values(VIEWS)].map((name) => `${member} pixel_dev.${name}`));
   expect(granted).toEqual(expected.sort());
 });
 

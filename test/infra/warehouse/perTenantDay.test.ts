@@ -33,7 +33,7 @@ test("the function streams with templateSuffix: its settings say per-tenant-day"
   expect(core.layout).toBe("per-tenant-day");
 });
 
-test("declares the events, events_dedup and daily_counts views with the GoogleSQL built from the function's own settings", () => {
+test("declares every view with the GoogleSQL built from the function's own settings", () => {
   const expected = viewQueries(core, bigQueryDialect(TEST_PROJECT, "pixel_dev"));
   expect(views().map((view) => [view.inputs.tableId, view.inputs.view])).toEqual(expected.map((view) => [view.name, { query: view.query, useLegacySql: false }]));
   for (const view of views()) {
@@ -63,6 +63,22 @@ test("outputs the events view and a Looker Studio link that opens a report on it
     "ds.ds0.datasetId": "pixel_dev",
     "ds.ds0.tableId": "events",
   });
+});
+
+test("outputs a Looker Studio link per report view, each opening a report on that view", () => {
+  expect(Object.keys(run.outputs.lookerStudioReports)).toEqual(["daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries"]);
+  for (const [view, link] of Object.entries<string>(run.outputs.lookerStudioReports)) {
+    const parameters = new URL(link).searchParams;
+    expect(link.startsWith(`${LOOKER_STUDIO_CREATE_URL}?`)).toBe(true);
+    expect(Object.fromEntries(parameters)).toMatchObject({
+      "r.reportName": `Pixel ${view} (dev)`,
+      "ds.ds0.connector": "bigQuery",
+      "ds.ds0.projectId": TEST_PROJECT,
+      "ds.ds0.datasetId": "pixel_dev",
+      "ds.ds0.tableId": view,
+    });
+    expect(analyses.has(parameters.get("ds.ds0.tableId")!)).toBe(true);
+  }
 });
 
 test("outputs an authorized-view query per allowlisted tenant, each accepted by Google's analyzer", async () => {
