@@ -208,15 +208,24 @@ describe("into BigQuery", () => {
 
   test("reports rows BigQuery rejects and writes the others", async () => {
     const [rejectedId] = [...(await functionInsertIds())];
-    bigQuery.injectFaults((insertIds) => (insertIds.includes(rejectedId) ? insertErrors("invalid", "no such field: order_id") : { status: 200, body: {} }));
+    bigQuery.injectFaults((insertIds) => (insertIds.includes(rejectedId) ? insertErrors("invalid", "Cannot convert value to integer (bad value): x") : { status: 200, body: {} }));
     const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target() });
     expect(summary.rejected).toEqual([
-      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: no such field: order_id" },
-      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: no such field: order_id" },
+      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: Cannot convert value to integer (bad value): x" },
+      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: Cannot convert value to integer (bad value): x" },
     ]);
     expect(summary.stored).toBe(4);
     expect(bigQuery.stored.has(rejectedId)).toBe(false);
     expect(formatSummary(summary, "bigquery", "BigQuery p.d")).toContain("2 events were rejected by the store and are not written:\n  pixel_acme_20260105 ");
+  });
+
+  test("retries a row while BigQuery does not know a column the template just gained, and writes it once it does", async () => {
+    bigQuery.script(insertErrors("invalid", "no such field: visitor_id."), insertErrors("invalid", "no such field: visitor_id."));
+    const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target({ ...NO_WAIT, concurrency: 1 }) });
+    expect(summary.rejected).toEqual([]);
+    expect(summary.stored).toBe(6);
+    expect(bigQuery.stored.size).toBe(ARCHIVE_DISTINCT_EVENTS);
+    expect(bigQuery.requests).toHaveLength(8);
   });
 
   test("stops on a failure that outlasts its retries, saying where and that running again is safe", async () => {
