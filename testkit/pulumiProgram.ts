@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { BREAKDOWNS } from "../core/views";
+import { memberResourceName } from "../infra/warehouse/tenantAccess";
 import { TEST_VISITOR_KEY } from "./settings";
 
 /**
@@ -182,15 +184,23 @@ export function deployedStack(name: "dev" | "prod"): DeployedStack {
   return stack;
 }
 
-/** The resources a stack deployed before the visitor ids gains, and nothing else: the generated key and its secret. */
-export function VISITOR_KEY_URNS(stack: string): string[] {
+/**
+ * The resources a stack deployed before the answer columns gains, and nothing else: the generated
+ * visitor key and its secret, the four breakdown views, and each tenant reader's grant on them.
+ */
+export function answerColumnsUrns(deployed: DeployedStack): string[] {
+  const { stack } = deployed;
   const secret = "pixel:infra:VisitorKeySecret";
+  const views = BREAKDOWNS.map((breakdown) => `pixel-analytics-${breakdown.name.replace(/_/g, "-")}`);
+  const readers = [...new Set([...JSON.parse(deployed.config["pixel-pipeline:allTenantsReaders"] ?? "[]"), ...Object.values<string[]>(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}")).flat()])];
   return [
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$${secret}::pixel-collector-visitor-key`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$random:index/randomBytes:RandomBytes::pixel-collector-visitor-key-bytes`,
     `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secret:Secret::pixel-collector-visitor-key-secret`,
     `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secretVersion:SecretVersion::pixel-collector-visitor-key-version`,
     `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secretIamMember:SecretIamMember::pixel-collector-visitor-key-reader`,
+    ...views.map((view) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/table:Table::${view}`),
+    ...views.flatMap((view) => readers.map((member) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/iamMember:IamMember::${view}-${memberResourceName(member)}`)),
   ];
 }
 
