@@ -84,10 +84,9 @@ function withoutPort(value: string): string {
 
 /**
  * The client IP as stored: the address without port, cut to /24 (IPv4) or /48 (IPv6) when
- * anonymising, or null when the value is not an IP address at all.
+ * anonymising, or null when there was no IP address at all.
  */
-export function clientIp(value: unknown, anonymize: boolean): string | null {
-  const address = parseClientAddress(value);
+export function storedIp(address: ClientAddress | undefined, anonymize: boolean): string | null {
   if (!address) return null;
   return anonymize ? anonymizedIp(address.ip) : address.text;
 }

@@ -1,5 +1,6 @@
 import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, TENANT_COLUMN, VIEWS } from "./layout";
 import type { CoreSettings } from "./config/coreSettings";
+import { CAMPAIGN_PARAMETERS } from "./schema";
 import { encodeTenant } from "./tenant";
 
 /**
@@ -109,7 +110,7 @@ export function dedupQuery(dialect: SqlDialect): string {
   return [
     "SELECT *",
     `FROM ${dialect.table(VIEWS.events)}`,
-    // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (node-sql-parser's grammar still does).
+    // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (Google's analyzer still does).
     "WHERE TRUE",
     `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${window}) = 1`,
   ].join("\n");
@@ -117,8 +118,9 @@ export function dedupQuery(dialect: SqlDialect): string {
 
 /**
  * `daily_counts`: the summary the AWS original wrote per date and path, per tenant, UTC day,
- * event type and page (the referer without query or fragment). Without an event-type attribute
- * the column stays, as NULL, so reports work on every stack.
+ * event type and page (the referer without query or fragment), with the events of people
+ * (human_events: not flagged as bots) and their distinct visitors. Without an event-type
+ * attribute the column stays, as NULL, so reports work on every stack.
  */
 export function dailyCountsQuery(settings: CoreSettings, dialect: SqlDialect): string {
   const column = (name: string) => dialect.identifier(name);
@@ -131,12 +133,41 @@ export function dailyCountsQuery(settings: CoreSettings, dialect: SqlDialect): s
     `  REGEXP_REPLACE(${column("referer")}, '[?#].*$', '') AS ${column("page")},`,
     `  COUNT(*) AS ${column("events")},`,
     `  COUNTIF(${column("is_bot")}) AS ${column("bot_events")},`,
-    `  COUNTIF(${column("email_proxy")} IS NOT NULL) AS ${column("email_proxy_events")}`,
+    `  COUNTIF(${column("email_proxy")} IS NOT NULL) AS ${column("email_proxy_events")},`,
+    `  COUNTIF(NOT ${column("is_bot")}) AS ${column("human_events")},`,
+    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
     `FROM ${dialect.table(VIEWS.dedup)}`,
     // By position: an attribute may be named like one of the aliases.
     "GROUP BY 1, 2, 3, 4",
   ].join("\n");
 }
+
+/**
+ * A breakdown per tenant, UTC day and the `dimensions` columns: the events of people (bots
+ * left out) and their distinct visitors. Distinct counts do not add up: the visitors of a month
+ * are COUNT(DISTINCT visitor_id) over its days, never the sum of the daily rows.
+ */
+export function breakdownQuery(dimensions: readonly string[], dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  const keys = [TENANT_COLUMN, EVENT_DATE_COLUMN, ...dimensions];
+  return [
+    "SELECT",
+    ...keys.map((key) => `  ${column(key)},`),
+    `  COUNT(*) AS ${column("events")},`,
+    `  COUNT(DISTINCT ${column("visitor_id")}) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE NOT ${column("is_bot")}`,
+    `GROUP BY ${keys.map((_, index) => index + 1).join(", ")}`,
+  ].join("\n");
+}
+
+/** The breakdown views and the columns each breaks the events down by. */
+export const BREAKDOWNS: readonly { readonly name: string; readonly dimensions: readonly string[]; readonly description: string }[] = [
+  { name: VIEWS.dailyPages, dimensions: ["page_host", "page_path"], description: "Pages (from the Referer, without query) per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyCampaigns, dimensions: CAMPAIGN_PARAMETERS, description: "Campaigns (utm_ parameters; all NULL: no campaign) per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyDevices, dimensions: ["browser", "os", "device_type"], description: "Browsers, operating systems and device types per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyCountries, dimensions: ["country"], description: "Countries (IP Geolocation by DB-IP) per tenant and UTC day: events and distinct visitors, bots left out." },
+];
 
 export interface ViewDefinition {
   readonly name: string;
@@ -152,6 +183,13 @@ export function viewQueries(settings: CoreSettings, dialect: WildcardDialect): r
       description: "Every event with its tenant and UTC day (event_date), in either layout. Redelivered duplicates included: see events_dedup.",
       query: eventsQuery(settings, dialect),
     },
+    ...viewsOverEvents(settings, dialect),
+  ];
+}
+
+/** The views that read `events`, the same in every layout and store: what the local database creates as they are. */
+export function viewsOverEvents(settings: CoreSettings, dialect: SqlDialect): readonly ViewDefinition[] {
+  return [
     {
       name: VIEWS.dedup,
       description: "The events view with one row per insert_id: copies from Pub/Sub redelivery or replay removed.",
@@ -159,9 +197,10 @@ export function viewQueries(settings: CoreSettings, dialect: WildcardDialect): r
     },
     {
       name: VIEWS.dailyCounts,
-      description: "Deduplicated events counted per tenant, UTC day, event type and page (the referer without query string).",
+      description: "Deduplicated events counted per tenant, UTC day, event type and page (the referer without query string), with bot events, human events and distinct visitors.",
       query: dailyCountsQuery(settings, dialect),
     },
+    ...BREAKDOWNS.map((breakdown) => ({ name: breakdown.name, description: breakdown.description, query: breakdownQuery(breakdown.dimensions, dialect) })),
   ];
 }
 

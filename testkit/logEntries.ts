@@ -1,9 +1,11 @@
 import type { LoadBalancerLogEntry } from "../core/logEntry";
 import type { PubSubMessage } from "../core/message";
 import { readStack } from "../cli/stackFile";
+import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
+import { TEST_VISITOR_KEY } from "./settings";
 
-/** The dev stack's settings: user_id (tenant), order_id and type, all STRING. */
-export const DEV_SETTINGS = readStack("dev").settings;
+/** The dev stack's settings as the commands read them (user_id the tenant, order_id and type, all STRING), with TEST_VISITOR_KEY. */
+export const DEV_SETTINGS = readStack("dev", undefined, { [VISITOR_KEY_VARIABLE]: TEST_VISITOR_KEY }).settings;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | undefined : T[K] | undefined };
 

@@ -1,3 +1,4 @@
+import { loadCountryTable } from "../assets/countryTable";
 import { readCoreSettings } from "../core/config/coreSettings";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { ConfigError, ConfigProblems } from "../core/config/fields";
@@ -24,7 +25,13 @@ export function settingsFrom(raw: RawConfig): CoreSettings {
   return settings;
 }
 
-/** Test settings: TEST_ATTRIBUTES unless `raw` names others, then whatever `raw` sets. */
+/** A visitor key as the program generates one: 32 bytes as base64. */
+export const TEST_VISITOR_KEY = Buffer.alloc(32, 7).toString("base64");
+
+/**
+ * Test settings: TEST_ATTRIBUTES unless `raw` names others, then whatever `raw` sets; with the
+ * real country table and TEST_VISITOR_KEY, as the function and the local pipeline run the core.
+ */
 export function settingsFor(raw: RawConfig = {}): CoreSettings {
-  return settingsFrom({ attributes: TEST_ATTRIBUTES, ...raw });
+  return { ...settingsFrom({ attributes: TEST_ATTRIBUTES, ...raw }), countries: loadCountryTable(), visitorKey: TEST_VISITOR_KEY };
 }

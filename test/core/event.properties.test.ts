@@ -3,7 +3,8 @@ import { logEntryToEvent } from "../../core/event";
 import type { LoadBalancerLogEntry } from "../../core/logEntry";
 import { STANDARD_COLUMN_NAMES } from "../../core/schema";
 import { decodeTenant, encodeTenant } from "../../core/tenant";
-import { DEV_SETTINGS, loadBalancerEntry } from "../../testkit/logEntries";
+import { answerProblem } from "../../fuzz/hostileInput";
+import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 
 const RUNS = { numRuns: 2000 };
 const anyText = fc.string({ unit: "binary", maxLength: 80 });
@@ -21,13 +22,14 @@ const hostileEntry = fc.record(
   {
     requestUrl: fc.oneof(query.map((q) => `https://t.example.com/pixel.png?${q}`), anyText),
     status: fc.oneof(fc.constantFrom(200, 304, 404), fc.anything()),
-    remoteIp: fc.oneof(fc.ipV4(), fc.ipV6(), anyText, fc.anything()),
+    remoteIp: fc.oneof(fc.ipV4(), fc.ipV6(), fc.ipV4().map((ip) => `::ffff:${ip}`), fc.ipV6().map((ip) => `[${ip}]:443`), anyText, fc.anything()),
     timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), anyText, fc.anything()),
     userAgent: fc.oneof(anyText, fc.anything()),
+    referer: fc.oneof(anyText, query.map((q) => `https://shop.example.com/${q}?${q}#${q}`), fc.anything()),
   },
   { requiredKeys: [] },
-).map(({ requestUrl, status, remoteIp, timestamp, userAgent }) =>
-  loadBalancerEntry({ timestamp, httpRequest: { requestUrl, status, remoteIp, userAgent } } as Record<string, unknown>),
+).map(({ requestUrl, status, remoteIp, timestamp, userAgent, referer }) =>
+  loadBalancerEntry({ timestamp, httpRequest: { requestUrl, status, remoteIp, userAgent, referer } } as Record<string, unknown>),
 );
 
 /** Mostly valid entries whose tenant and other query values are hostile, so most are accepted. */
@@ -77,6 +79,28 @@ describe("the core, on any input", () => {
       expect(Object.keys(event.row).filter((key) => !allowed.has(key))).toEqual([]);
       expect(Object.getPrototypeOf(event.row)).toBe(Object.prototype);
     });
+  });
+});
+
+describe("the answers", () => {
+  it("keep their documented form on any input: country code, device type, visitor id, page without query, bounded campaign", () => {
+    forAcceptedEvents((event) => {
+      expect(answerProblem(event.row, DEV_SETTINGS)).toBeUndefined();
+    });
+  });
+
+  it("come from the full client address, however the load balancer writes it", () => {
+    fc.assert(
+      fc.property(fc.ipV4(), fc.integer({ min: 1, max: 65535 }), (ip, port) => {
+        const answers = [ip, `${ip}:${port}`, `::ffff:${ip}`, `[::ffff:${ip}]:${port}`].map((remoteIp) => {
+          const result = logEntryToEvent(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme"), remoteIp } }), DEV_SETTINGS);
+          return result.ok && [result.row.country, result.row.visitor_id, result.row.remote_ip];
+        });
+        expect(new Set(answers.map((answer) => JSON.stringify(answer))).size).toBe(1);
+        expect(answers[0] && answers[0][1]).toMatch(/^[A-Za-z0-9_-]{16}$/);
+      }),
+      RUNS,
+    );
   });
 });
 

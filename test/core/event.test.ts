@@ -1,8 +1,10 @@
+import { createHmac } from "node:crypto";
 import { logEntryToEvent, stableInsertId } from "../../core/event";
 import type { RefusalReason } from "../../core/refusals";
 import type { LoadBalancerLogEntry } from "../../core/logEntry";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+import { TEST_VISITOR_KEY } from "../../testkit/settings";
 
 const TYPED_SETTINGS: CoreSettings = {
   ...DEV_SETTINGS,
@@ -43,6 +45,24 @@ describe("a real load balancer log entry", () => {
       email_proxy: null,
       dnt: false,
       invalid_attributes: null,
+      // HMAC-SHA256 of the UTC day, tenant, full address and user agent, as JSON, cut to 16 characters of base64url.
+      visitor_id: createHmac("sha256", TEST_VISITOR_KEY)
+        .update(JSON.stringify(["20170517", "acme", "89.160.20.156", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"]))
+        .digest("base64url")
+        .slice(0, 16),
+      // DB-IP: 89.160.0.0–89.160.127.255 is SE.
+      country: "SE",
+      browser: "Chrome",
+      browser_version: "126",
+      os: "Linux",
+      device_type: "desktop",
+      page_host: "shop.example.com",
+      page_path: "/checkout",
+      utm_source: null,
+      utm_medium: null,
+      utm_campaign: null,
+      utm_term: null,
+      utm_content: null,
       user_id: "acme",
       order_id: "42",
       type: "click",

@@ -50,7 +50,7 @@ beforeAll(async () => {
   const random = seededRandom(20261122);
   bigQuery.injectFaults((insertIds) => {
     // BigQuery refuses a poison row every time: only the dead-letter topic can end its retries.
-    if (insertIds.some((id) => poisonIds.has(id))) return insertErrors("invalid", "no such field: type.");
+    if (insertIds.some((id) => poisonIds.has(id))) return insertErrors("invalid", "Cannot convert value to integer (bad value): poison");
     let roll = random();
     for (const [fault, probability] of FAULTS) {
       if ((roll -= probability) < 0) {

@@ -1,8 +1,9 @@
 import { ConfigError } from "../../../core/config/fields";
 import { coreSettingsProblems } from "../../../testkit/settings";
 import { ConfigProblems } from "../../../core/config/fields";
-import { parseCoreSettingsJson, readCoreSettings, serializeCoreSettings } from "../../../core/config/coreSettings";
+import { parseCoreSettingsJson, readCoreSettings, serializeCoreSettings, withVisitorKey } from "../../../core/config/coreSettings";
 import { DEV_SETTINGS } from "../../../testkit/logEntries";
+import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 
 describe("settings", () => {
   function problemsOf(raw: Record<string, unknown>): string[] {
@@ -11,7 +12,7 @@ describe("settings", () => {
     return problems.messages;
   }
 
-  it("reads the dev stack with its defaults", () => {
+  it("reads the dev stack with its defaults, the country table and the visitor key from the environment", () => {
     expect(DEV_SETTINGS).toEqual({
       attributes: [
         { name: "user_id", type: "STRING" },
@@ -26,6 +27,9 @@ describe("settings", () => {
       layout: "per-tenant-day",
       eventTypeAttribute: "type",
       signedUrls: false,
+      utmColumns: true,
+      visitorKey: TEST_VISITOR_KEY,
+      countries: { source: "@ip-location-db/dbip-country 2.3.2026060120", countryOf: expect.any(Function) },
     });
   });
 
@@ -63,6 +67,15 @@ describe("settings", () => {
   });
 
   it.each([
+    ["utm_source", /remove it from attributes; the column and its data stay/],
+    ["UTM_Campaign", /remove it from attributes; the column and its data stay/],
+    ["visitor_id", /is a standard column of every row; rename the attribute \(and the query parameter\)/],
+    ["country", /is a standard column of every row; rename the attribute/],
+  ])("an attribute named like the answer column %s is refused, with what to do", (name, message) => {
+    expect(problemsOf({ attributes: { user_id: "STRING", [name]: "STRING" } })).toEqual([expect.stringMatching(message)]);
+  });
+
+  it.each([
     [{}, "pixel-pipeline:attributes: is required"],
     [{ attributes: { type: "STRING" } }, 'pixel-pipeline:tenantAttribute: "user_id" must also be listed in attributes'],
     [{ attributes: "[1,2]" }, "pixel-pipeline:attributes: expected a map"],
@@ -71,8 +84,11 @@ describe("settings", () => {
     expect(problemsOf(raw)).toEqual([expect.stringContaining(message)]);
   });
 
-  it("survives the trip to the function's environment", () => {
-    expect(parseCoreSettingsJson(serializeCoreSettings(DEV_SETTINGS))).toEqual(DEV_SETTINGS);
+  it("survives the trip to the function's environment, without the visitor key and the country table", () => {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { visitorKey, countries, ...serialisable } = DEV_SETTINGS;
+    expect(serializeCoreSettings(DEV_SETTINGS)).not.toContain(TEST_VISITOR_KEY);
+    expect(parseCoreSettingsJson(serializeCoreSettings(DEV_SETTINGS))).toEqual(serialisable);
     expect(() => parseCoreSettingsJson("{")).toThrow(/PIXEL_PIPELINE_SETTINGS/);
   });
 });
@@ -89,5 +105,19 @@ describe("attributes that are missing, empty or of the wrong kind", () => {
     [{ user_id: ["STRING"] }, /^pixel-pipeline:attributes\.user_id: type \["STRING"\] is not one of/],
   ])("attributes %p is a problem naming the attribute, never a TypeError", (attributes, problem) => {
     expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(problem)]);
+  });
+});
+
+describe("the visitor key from the environment", () => {
+  it.each([
+    ["missing", {}],
+    ["empty", { PIXEL_VISITOR_KEY: "" }],
+    ["shorter than 32 characters", { PIXEL_VISITOR_KEY: "0123456789abcdef0123456789abcde" }],
+  ])("is a start-up error when %s, rather than rows without visitor ids", (_, environment) => {
+    expect(() => withVisitorKey(DEV_SETTINGS, environment)).toThrow(/PIXEL_VISITOR_KEY: the visitor key must have at least 32 characters/);
+  });
+
+  it("is carried in the settings when usable", () => {
+    expect(withVisitorKey(DEV_SETTINGS, { PIXEL_VISITOR_KEY: TEST_VISITOR_KEY }).visitorKey).toBe(TEST_VISITOR_KEY);
   });
 });
