@@ -226,3 +226,68 @@ export function tenantEventsQuery(settings: CoreSettings, tenant: string, dialec
     `WHERE _TABLE_SUFFIX BETWEEN '_${encoded}_00000000' AND '_${encoded}_99999999'`,
   ].join("\n");
 }
+
+/** One tenant over a range of UTC days, both ends included, as YYYY-MM-DD. */
+export interface TenantRange {
+  readonly tenant: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Only this tenant's days; on the partitioned table the filter prunes to them. */
+function tenantRangeFilter(range: TenantRange, dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  return `${tenantFilter(range.tenant, dialect)} AND ${column(EVENT_DATE_COLUMN)} BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)}`;
+}
+
+/**
+ * What a tenant's range adds up to. Visitor ids are daily (core/visitor.ts), so the visitors of a
+ * range are visitor-days: the same person on two days counts twice, as in the daily views' sum.
+ * Read from events_dedup, so the totals, the days and the breakdowns below count the same rows.
+ * The breakdowns use the daily views' dimensions (BREAKDOWNS) and, like them, leave bots out.
+ */
+export function rangeTotalsQuery(range: TenantRange, dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  return [
+    "SELECT",
+    `  COUNT(*) AS ${column("events")},`,
+    // COUNTIF over no rows is NULL; an empty range has zero bot events.
+    `  COALESCE(COUNTIF(${column("is_bot")}), 0) AS ${column("bot_events")},`,
+    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE ${tenantRangeFilter(range, dialect)}`,
+  ].join("\n");
+}
+
+/** Per UTC day of the range that has events: the events of people, of bots, and the visitors. */
+export function rangeDaysQuery(range: TenantRange, dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  return [
+    "SELECT",
+    `  ${column(EVENT_DATE_COLUMN)},`,
+    `  COUNTIF(NOT ${column("is_bot")}) AS ${column("human_events")},`,
+    `  COUNTIF(${column("is_bot")}) AS ${column("bot_events")},`,
+    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE ${tenantRangeFilter(range, dialect)}`,
+    "GROUP BY 1",
+    "ORDER BY 1",
+  ].join("\n");
+}
+
+/** The `limit` most frequent values of a breakdown's dimensions over the range, with their events and visitors. */
+export function rangeBreakdownQuery(dimensions: readonly string[], range: TenantRange, dialect: SqlDialect, limit: number): string {
+  const column = (name: string) => dialect.identifier(name);
+  return [
+    "SELECT",
+    ...dimensions.map((dimension) => `  ${column(dimension)},`),
+    `  COUNT(*) AS ${column("events")},`,
+    `  COUNT(DISTINCT ${column("visitor_id")}) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE ${tenantRangeFilter(range, dialect)} AND NOT ${column("is_bot")}`,
+    `GROUP BY ${dimensions.map((_, index) => index + 1).join(", ")}`,
+    // Ties in the order of the dimensions, so the top rows are the same on every read.
+    `ORDER BY ${column("events")} DESC, ${column("visitors")} DESC, ${dimensions.map((_, index) => index + 1).join(", ")}`,
+    `LIMIT ${Math.trunc(limit)}`,
+  ].join("\n");
+}
