@@ -31,7 +31,7 @@ export function classifyClient(userAgent: string | null): ClientKind {
   if (kind === undefined) {
     const emailProxy = EMAIL_IMAGE_PROXIES.find((proxy) => proxy.userAgent.test(userAgent))?.name ?? null;
     kind = { isBot: emailProxy === null && isbot(userAgent), emailProxy, device: describeDevice(userAgent) };
-    if (recentlySeen.size >= RECENTLY_SEEN_LIMIT) recentlySeen.clear();
+    if (recentlySeen.size >= USER_AGENT_CACHE_LIMIT) recentlySeen.clear();
     recentlySeen.set(userAgent, kind);
   }
   return kind;
@@ -44,5 +44,5 @@ const NO_USER_AGENT: ClientKind = { isBot: true, emailProxy: null, device: descr
  * traffic repeats a small set of user agents, so answers are kept per instance. The bound keeps
  * hostile variety from growing it.
  */
-const RECENTLY_SEEN_LIMIT = 4096;
+export const USER_AGENT_CACHE_LIMIT = 4096;
 const recentlySeen = new Map<string, ClientKind>();

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { parseTimestamp } from "../../core/timestamp";
 
 describe.each<[unknown, string | undefined, string | undefined]>([
@@ -22,4 +23,54 @@ describe.each<[unknown, string | undefined, string | undefined]>([
     expect(parsed?.iso).toBe(iso);
     expect(parsed?.utcDay).toBe(utcDay);
   });
+});
+
+/**
+ * The grammar as the regular expression the parser replaced (core/timestamp.ts reads by character
+ * for speed), with the same range checks: the reference for any string near a timestamp.
+ */
+const RFC3339_REFERENCE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|([+-])(\d{2}):(\d{2}))$/;
+function referenceParse(value: string): string | undefined {
+  const match = RFC3339_REFERENCE.exec(value);
+  if (!match) return undefined;
+  const [, year, month, day, hour, minute, second, fraction, zone, sign, offsetHours, offsetMinutes] = match;
+  const whole = new Date(0);
+  whole.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  whole.setUTCHours(Number(hour), Number(minute), Number(second));
+  const fieldsHold = whole.getUTCFullYear() === Number(year) && whole.getUTCMonth() === Number(month) - 1 && whole.getUTCDate() === Number(day);
+  if (!fieldsHold || Number(year) < 1 || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return undefined;
+  if (zone.toUpperCase() !== "Z" && (Number(offsetHours) > 23 || Number(offsetMinutes) > 59)) return undefined;
+  const offsetMinutesTotal = zone.toUpperCase() === "Z" ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes));
+  const utc = new Date(whole.getTime() - offsetMinutesTotal * 60_000);
+  if (utc.getUTCFullYear() < 1 || utc.getUTCFullYear() > 9999) return undefined;
+  const iso = utc.toISOString();
+  return `${iso.startsWith("+") || iso.startsWith("-") ? iso.slice(3, 22) : iso.slice(0, 19)}.${(fraction ?? "").padEnd(6, "0").slice(0, 6)}Z`;
+}
+
+test("any string near a timestamp parses as the RFC 3339 grammar and calendar say", () => {
+  const digits = (length: number) => fc.stringMatching(new RegExp(`^\\d{${length}}$`));
+  const piece = (valid: fc.Arbitrary<string>) => fc.oneof({ weight: 8, arbitrary: valid }, { weight: 1, arbitrary: fc.string({ maxLength: 3 }) });
+  const nearTimestamp = fc
+    .tuple(
+      piece(fc.oneof(digits(4), fc.constantFrom("0001", "0099", "2024", "9999"))),
+      piece(fc.constantFrom("-")),
+      piece(fc.integer({ min: 0, max: 13 }).map((month) => String(month).padStart(2, "0"))),
+      piece(fc.constantFrom("-")),
+      piece(fc.integer({ min: 0, max: 32 }).map((day) => String(day).padStart(2, "0"))),
+      piece(fc.constantFrom("T", "t", " ")),
+      piece(fc.integer({ min: 0, max: 24 }).map((hour) => String(hour).padStart(2, "0"))),
+      piece(fc.constantFrom(":")),
+      piece(digits(2)),
+      piece(fc.constantFrom(":")),
+      piece(digits(2)),
+      fc.oneof(fc.constant(""), fc.integer({ min: 0, max: 11 }).chain((length) => digits(length).map((fraction) => `.${fraction}`))),
+      piece(fc.oneof(fc.constantFrom("Z", "z"), fc.tuple(fc.constantFrom("+", "-"), digits(2), fc.constantFrom(":"), digits(2)).map((parts) => parts.join("")))),
+    )
+    .map((parts) => parts.join(""));
+  fc.assert(
+    fc.property(nearTimestamp, (value) => {
+      expect(parseTimestamp(value)?.iso).toBe(referenceParse(value));
+    }),
+    { numRuns: 20_000 },
+  );
 });
