@@ -11,6 +11,10 @@ const WHOLE_PROGRAM_TESTS = readdirSync("test", { recursive: true })
   .filter((file) => /testkit\/pulumiProgram"|\b(startTestPipeline|spawnServer)\b/.test(readFileSync(file, "utf8")))
   .sort();
 
+/** MUTATE_ALL_TESTS=1 keeps those test files; MUTATE_STATIC=1 tests static mutants too (see below). */
+const ALL_TESTS = process.env.MUTATE_ALL_TESTS === "1";
+const STATIC_TOO = process.env.MUTATE_STATIC === "1";
+
 function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -35,8 +39,8 @@ export default {
       // pipeline end to end. They test infra/ and local/, which are not mutated, and cost the most: the
       // Pulumi program is loaded inside a test, so Stryker credits that one test with every module's
       // load-time code, and a mutant that stops rows arriving makes a local pipeline test wait a minute
-      // for them, a timeout each. `npm test` runs them all.
-      testPathIgnorePatterns: ["/node_modules/", ...WHOLE_PROGRAM_TESTS.map((file) => `<rootDir>/${escapeRegExp(file)}$`)],
+      // for them, a timeout each. `npm test` runs them all, and so does MUTATE_ALL_TESTS=1 here.
+      testPathIgnorePatterns: ["/node_modules/", ...(ALL_TESTS ? [] : WHOLE_PROGRAM_TESTS.map((file) => `<rootDir>/${escapeRegExp(file)}$`))],
       // Load only the test files holding a test that covers the mutant (see sequencer.cjs).
       testEnvironment: "./mutate/jestEnvironment.cjs",
       testSequencer: "<rootDir>/mutate/sequencer.cjs",
@@ -49,8 +53,8 @@ export default {
   // ("static"). Without this, each of those would run every related test file. With it, a mutant covered
   // by tests runs those tests (the mutant is active while their files load too), and a mutant that only
   // runs while modules load (a module-level constant, a regex literal) is reported "Ignored".
-  // Set it to false here to measure those too, at the cost of every related test file for each.
-  ignoreStatic: true,
+  // MUTATE_STATIC=1 measures those too, at the cost of every related test file for each.
+  ignoreStatic: !STATIC_TOO,
   // The machine has 2 cores, shared; each test runner runs jest in band.
   concurrency: 2,
   // Generous: a mutant that is merely slow on a busy machine should not count as a timeout.
