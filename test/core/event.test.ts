@@ -3,7 +3,7 @@ import { logEntryToEvent, stableInsertId } from "../../core/event";
 import type { RefusalReason } from "../../core/refusals";
 import type { LoadBalancerLogEntry } from "../../core/logEntry";
 import type { CoreSettings } from "../../core/config/coreSettings";
-import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+import { acceptedEvent, DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { TEST_VISITOR_KEY } from "../../testkit/settings";
 
 const TYPED_SETTINGS: CoreSettings = {
@@ -18,14 +18,8 @@ const TYPED_SETTINGS: CoreSettings = {
   maxValueLength: 8,
 };
 
-function accept(entry: LoadBalancerLogEntry, settings: CoreSettings = DEV_SETTINGS) {
-  const result = logEntryToEvent(entry, settings);
-  if (!result.ok) throw new Error(`expected an event, got ${result.reason}: ${result.detail}`);
-  return result;
-}
-
 describe("a real load balancer log entry", () => {
-  const event = accept(loadBalancerEntry());
+  const event = acceptedEvent(loadBalancerEntry());
 
   it("becomes a row for the tenant's table of the request's UTC day", () => {
     expect(event.tableSuffix).toBe("_acme_20170517");
@@ -91,19 +85,19 @@ describe.each([
   ["a method-less entry (every httpRequest field is optional)", { httpRequest: { requestMethod: undefined } }, { status: 200 }],
 ])("%s", (_name, overrides, expected) => {
   it("is accepted with the expected columns", () => {
-    expect(accept(loadBalancerEntry(overrides as Record<string, unknown>)).row).toMatchObject(expected);
+    expect(acceptedEvent(loadBalancerEntry(overrides as Record<string, unknown>)).row).toMatchObject(expected);
   });
 });
 
 it("uses the request time for the table date, not the function's clock", () => {
-  const lateEvent = accept(loadBalancerEntry({ timestamp: "2025-12-31T23:59:59.999999999Z", receiveTimestamp: "2026-01-01T00:00:07Z" }));
+  const lateEvent = acceptedEvent(loadBalancerEntry({ timestamp: "2025-12-31T23:59:59.999999999Z", receiveTimestamp: "2026-01-01T00:00:07Z" }));
   expect(lateEvent.tableSuffix).toBe("_acme_20251231");
 });
 
 it("keeps IPs whole when anonymisation is off", () => {
   const settings = { ...DEV_SETTINGS, anonymizeIp: false };
-  expect(accept(loadBalancerEntry({ httpRequest: { remoteIp: "89.160.20.156:9989" } }), settings).row.remote_ip).toBe("89.160.20.156");
-  expect(accept(loadBalancerEntry({ httpRequest: { remoteIp: "::ffff:89.160.20.156" } }), settings).row.remote_ip).toBe("89.160.20.156");
+  expect(acceptedEvent(loadBalancerEntry({ httpRequest: { remoteIp: "89.160.20.156:9989" } }), settings).row.remote_ip).toBe("89.160.20.156");
+  expect(acceptedEvent(loadBalancerEntry({ httpRequest: { remoteIp: "::ffff:89.160.20.156" } }), settings).row.remote_ip).toBe("89.160.20.156");
 });
 
 describe.each<[string, string, Record<string, unknown>]>([
@@ -117,13 +111,13 @@ describe.each<[string, string, Record<string, unknown>]>([
 ])("typed attribute: %s", (_name, query, expected) => {
   it("gets its documented value", () => {
     const entry = loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl(`user_id=acme&${query}`) } });
-    expect(accept(entry, TYPED_SETTINGS).row).toMatchObject(expected);
+    expect(acceptedEvent(entry, TYPED_SETTINGS).row).toMatchObject(expected);
   });
 });
 
 it("never lets a non-whitelisted query key into the row", () => {
   const entry = loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme&email=a%40b.c&__proto__=x&constructor=y&insert_id=forged") } });
-  const row = accept(entry).row;
+  const row = acceptedEvent(entry).row;
   expect(Object.keys(row)).not.toEqual(expect.arrayContaining(["email"]));
   expect(row.insert_id).not.toBe("forged");
   expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
@@ -159,14 +153,14 @@ describe.each<[RefusalReason, Record<string, unknown>, CoreSettings?]>([
 
 it("accepts an allowlisted tenant and a repeated identical tenant", () => {
   const settings = { ...DEV_SETTINGS, tenantAllowlist: ["acme"] };
-  expect(accept(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme&user_id=acme") } }), settings).tableSuffix).toBe("_acme_20170517");
+  expect(acceptedEvent(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme&user_id=acme") } }), settings).tableSuffix).toBe("_acme_20170517");
 });
 
 it("gives the same insertId on redelivery and different ones to a tenant's repeat events", () => {
-  const first = accept(loadBalancerEntry());
-  const redelivered = accept(JSON.parse(JSON.stringify(loadBalancerEntry())));
-  const repeat = accept(loadBalancerEntry({ insertId: "1oek5rg3l3fxj8" }));
-  const sameIdLaterTime = accept(loadBalancerEntry({ timestamp: "2017-05-17T11:12:29Z" }));
+  const first = acceptedEvent(loadBalancerEntry());
+  const redelivered = acceptedEvent(JSON.parse(JSON.stringify(loadBalancerEntry())));
+  const repeat = acceptedEvent(loadBalancerEntry({ insertId: "1oek5rg3l3fxj8" }));
+  const sameIdLaterTime = acceptedEvent(loadBalancerEntry({ timestamp: "2017-05-17T11:12:29Z" }));
   expect(redelivered.insertId).toBe(first.insertId);
   expect(new Set([first.insertId, repeat.insertId, sameIdLaterTime.insertId]).size).toBe(3);
   expect(repeat.tableSuffix).toBe(first.tableSuffix);

@@ -2,14 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { bigQueryWriter } from "../../functions/bigqueryWriter";
-import { logEntryToEvent } from "../../core/event";
 import type { AcceptedEvent } from "../../core/event";
 import { insertTableName, PARTITIONED_TABLE, partitionedRow, partitionedSchema, parseTableSuffix, VIEWS } from "../../core/layout";
 import { templateSchema } from "../../core/schema";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { LocalDatabase } from "../../local/database";
 import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
-import { loadBalancerEntry } from "../../testkit/logEntries";
+import { acceptedEvent, loadBalancerEntry } from "../../testkit/logEntries";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
 
 // The same events through both layouts: the BigQuery writer's calls, and the local DuckDB's tables and views.
@@ -18,9 +17,7 @@ const PARTITIONED = settingsFor({ attributes: KEYWORD_ATTRIBUTES, maxValueLength
 
 function event(tenant: string, timestamp: string, index: number, settings: CoreSettings): AcceptedEvent {
   const query = new URLSearchParams({ user_id: tenant, type: index % 2 ? "click" : "view", order: String(index) });
-  const result = logEntryToEvent(loadBalancerEntry({ insertId: `entry-${index}`, timestamp, httpRequest: { requestUrl: `https://t.example/pixel.png?${query}` } }), settings);
-  if (!result.ok) throw new Error(result.reason);
-  return result;
+  return acceptedEvent(loadBalancerEntry({ insertId: `entry-${index}`, timestamp, httpRequest: { requestUrl: `https://t.example/pixel.png?${query}` } }), settings);
 }
 
 const VISITS: readonly [string, string][] = [

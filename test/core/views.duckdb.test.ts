@@ -1,13 +1,12 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import fc from "fast-check";
-import { logEntryToEvent } from "../../core/event";
 import type { AcceptedEvent } from "../../core/event";
 import { templateSchema } from "../../core/schema";
 import { MAX_TENANT_BYTES, tableSuffix } from "../../core/tenant";
 import { BREAKDOWNS, perTenantDayEventsQuery, tenantEventsQuery, tenantFilter, viewsOverEvents } from "../../core/views";
 import type { JsonRow } from "../../local/database";
 import { createTableSql, createViewSql, dayTableName, duckDbDialect, sqlString } from "../../local/duckdbSchema";
-import { loadBalancerEntry } from "../../testkit/logEntries";
+import { acceptedEvent, loadBalancerEntry } from "../../testkit/logEntries";
 import {duckDbWildcardDialect, openDuckDbFile, rowsOf } from "../../testkit/sql";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
 
@@ -55,7 +54,7 @@ const VISITS: readonly Visit[] = [
 
 function accepted(visit: Visit, index: number): AcceptedEvent {
   const query = new URLSearchParams({ user_id: visit.tenant, type: visit.type, order: String(index) });
-  const result = logEntryToEvent(
+  return acceptedEvent(
     loadBalancerEntry({
       insertId: `entry-${index}`,
       timestamp: visit.timestamp,
@@ -63,8 +62,6 @@ function accepted(visit: Visit, index: number): AcceptedEvent {
     }),
     core,
   );
-  if (!result.ok) throw new Error(`not an event: ${result.reason} ${result.detail}`);
-  return result;
 }
 
 const EVENTS = VISITS.map(accepted);

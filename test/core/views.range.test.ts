@@ -1,5 +1,4 @@
 import * as path from "node:path";
-import { logEntryToEvent } from "../../core/event";
 import type { AcceptedEvent } from "../../core/event";
 import { BREAKDOWNS, bigQueryDialect, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery, viewQueries } from "../../core/views";
 import type { TenantRange } from "../../core/views";
@@ -7,7 +6,7 @@ import { LocalDatabase } from "../../local/database";
 import { duckDbDialect } from "../../local/duckdbSchema";
 import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
 import { makeTempDir, removeDir } from "../../testkit/localPipeline";
-import { loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+import { acceptedEvent, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { settingsFor } from "../../testkit/settings";
 
 // The dashboard's answers for a tenant over a range of days, read from events_dedup.
@@ -28,9 +27,7 @@ const RANGE: TenantRange = { tenant: "acme", from: "2026-01-05", to: "2026-01-07
 function events(): AcceptedEvent[] {
   return VISITS.map(([tenant, day, userAgent, referer], index) => {
     const entry = loadBalancerEntry({ insertId: `r${index}`, timestamp: `${day}T10:00:00Z`, httpRequest: { requestUrl: pixelUrl(`user_id=${tenant}&type=view`), userAgent, referer } });
-    const result = logEntryToEvent(entry, SETTINGS);
-    if (!result.ok) throw new Error(result.reason);
-    return result;
+    return acceptedEvent(entry, SETTINGS);
   });
 }
 

@@ -1,17 +1,10 @@
 import { ConfigError } from "../../../core/config/fields";
-import { coreSettingsProblems } from "../../../testkit/settings";
-import { ConfigProblems } from "../../../core/config/fields";
-import { parseCoreSettingsJson, readCoreSettings, serializeCoreSettings, withVisitorKey } from "../../../core/config/coreSettings";
+import { coreSettingsProblems, settingsFrom } from "../../../testkit/settings";
+import { parseCoreSettingsJson, serializeCoreSettings, withVisitorKey } from "../../../core/config/coreSettings";
 import { DEV_SETTINGS } from "../../../testkit/logEntries";
 import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 
 describe("settings", () => {
-  function problemsOf(raw: Record<string, unknown>): string[] {
-    const problems = new ConfigProblems();
-    readCoreSettings(raw, problems);
-    return problems.messages;
-  }
-
   it("reads the dev stack with its defaults, the country table and the visitor key from the environment", () => {
     expect(DEV_SETTINGS).toEqual({
       attributes: [
@@ -34,18 +27,13 @@ describe("settings", () => {
   });
 
   it("accepts Pulumi's string forms of every value", () => {
-    const problems = new ConfigProblems();
-    const settings = readCoreSettings(
-      { attributes: '{"user_id":"string","n":"INT64"}', anonymizeIp: "false", maxValueLength: "200", tenantAllowlist: '["acme","beta"]' },
-      problems,
-    );
-    expect(problems.messages).toEqual([]);
+    const settings = settingsFrom({ attributes: '{"user_id":"string","n":"INT64"}', anonymizeIp: "false", maxValueLength: "200", tenantAllowlist: '["acme","beta"]' });
     expect(settings).toMatchObject({ anonymizeIp: false, maxValueLength: 200, tenantAllowlist: ["acme", "beta"] });
     expect(settings.attributes).toEqual([{ name: "user_id", type: "STRING" }, { name: "n", type: "INT64" }]);
   });
 
   it("reports every problem at once, each with its key", () => {
-    const messages = problemsOf({
+    const messages = coreSettingsProblems({
       attributes: { user_id: "INT64", "bad-name": "STRING", price: "DECIMAL", remote_ip: "STRING", Price: "FLOAT64" },
       anonymizeIp: "maybe",
       maxValueLength: 0,
@@ -72,7 +60,7 @@ describe("settings", () => {
     ["visitor_id", /is a standard column of every row; rename the attribute \(and the query parameter\)/],
     ["country", /is a standard column of every row; rename the attribute/],
   ])("an attribute named like the answer column %s is refused, with what to do", (name, message) => {
-    expect(problemsOf({ attributes: { user_id: "STRING", [name]: "STRING" } })).toEqual([expect.stringMatching(message)]);
+    expect(coreSettingsProblems({ attributes: { user_id: "STRING", [name]: "STRING" } })).toEqual([expect.stringMatching(message)]);
   });
 
   it.each([
@@ -81,7 +69,7 @@ describe("settings", () => {
     [{ attributes: "[1,2]" }, "pixel-pipeline:attributes: expected a map"],
     [{ attributes: { user_id: "STRING", USER_ID: "STRING" } }, "pixel-pipeline:attributes.USER_ID: BigQuery column names ignore case"],
   ])("explains %p", (raw, message) => {
-    expect(problemsOf(raw)).toEqual([expect.stringContaining(message)]);
+    expect(coreSettingsProblems(raw)).toEqual([expect.stringContaining(message)]);
   });
 
   it("survives the trip to the function's environment, without the visitor key and the country table", () => {

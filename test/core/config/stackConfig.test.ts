@@ -1,23 +1,8 @@
-import { ConfigError, RawConfig } from "../../../core/config/fields";
-import { DEFAULT_STACK_SETTINGS, StackConfig, StackContext, stackConfigWarnings, validateStackConfig } from "../../../core/config/stackConfig";
+import { DEFAULT_STACK_SETTINGS, stackConfigWarnings } from "../../../core/config/stackConfig";
+import { stackConfigReader, TEST_STACK_CONTEXT } from "../../../testkit/settings";
 
 // Values arrive as Pulumi hands them over: strings, structured values as JSON.
-const ATTRIBUTES = JSON.stringify({ user_id: "STRING", type: "STRING" });
-const CONTEXT: StackContext = { stack: "dev", project: "my-project-1" };
-
-function validate(extra: RawConfig, context: StackContext = CONTEXT): StackConfig {
-  return validateStackConfig({ attributes: ATTRIBUTES, ...extra }, context);
-}
-
-function problems(extra: RawConfig, context: StackContext = CONTEXT): readonly string[] {
-  try {
-    validate(extra, context);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const { validate, problems } = stackConfigReader({ attributes: JSON.stringify({ user_id: "STRING", type: "STRING" }) });
 
 describe("defaults", () => {
   const config = validate({});
@@ -52,7 +37,7 @@ describe.each([
   ["my.stack_2", "pixel_my_stack_2"],
 ])("stack %p", (stack, datasetId) => {
   test(`defaults the dataset to ${datasetId}`, () => {
-    expect(validate({}, { ...CONTEXT, stack }).datasetId).toBe(datasetId);
+    expect(validate({}, { ...TEST_STACK_CONTEXT, stack }).datasetId).toBe(datasetId);
   });
 });
 
@@ -62,7 +47,7 @@ describe.each([
   [{}, {}, "us-central1"],
 ])("region with gcp config %p and stack keys %p", (context, raw, region) => {
   test(`is ${region}`, () => {
-    expect(validate(raw, { ...CONTEXT, ...context }).region).toBe(region);
+    expect(validate(raw, { ...TEST_STACK_CONTEXT, ...context }).region).toBe(region);
   });
 });
 
@@ -206,8 +191,7 @@ test("every problem in the stack is reported at once, each with its key", () => 
 });
 
 describe("warnings about a valid configuration", () => {
-  const configWith = (raw: Record<string, unknown>) =>
-    validateStackConfig({ attributes: { user_id: "STRING" }, ...raw }, { stack: "dev", project: "my-project-1", providerRegion: "us-central1" });
+  const { validate: configWith } = stackConfigReader({ attributes: { user_id: "STRING" } }, { ...TEST_STACK_CONTEXT, providerRegion: "us-central1" });
 
   test.each([
     [{}, /each new tenant creates BigQuery tables/],
