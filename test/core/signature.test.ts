@@ -24,6 +24,10 @@ describe("signed pixel URLs", () => {
     ["tenant swapped after signing", pixelUrl(BASE, { user_id: "acme" }, KEY).replace("user_id=acme", "user_id=victim"), "invalid_signature"],
     ["a parameter appended after signing", `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&type=forged`, "invalid_signature"],
     ["two signatures", `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&sig=x`, "invalid_signature"],
+    // An HMAC-SHA256 in base64url is 43 characters; timingSafeEqual throws on buffers of different lengths, so these must be refused before it.
+    ["a signature of the wrong length", `${BASE}?user_id=acme&sig=c2hvcnQ`, "invalid_signature"],
+    ["an empty signature", `${BASE}?user_id=acme&sig=`, "invalid_signature"],
+    ["a signature of 43 characters but 44 bytes", pixelUrl(BASE, { user_id: "acme" }, KEY).replace(/.$/, "%C3%A9"), "invalid_signature"],
   ])("%s: %s", (_name, url, expected) => {
     expect(outcome(url)).toBe(expected);
   });
