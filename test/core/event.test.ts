@@ -101,6 +101,10 @@ describe.each([
   ["percent-encoding and + as space", { httpRequest: { requestUrl: pixelUrl("user_id=acme&type=add%20to+cart&order_id=%E2%82%AC42") } }, { type: "add to cart", order_id: "€42" }],
   ["a repeated key keeps its first value", { httpRequest: { requestUrl: pixelUrl("user_id=acme&type=first&type=second") } }, { type: "first", order_id: null }],
   ["no referer or user agent", { httpRequest: { referer: undefined, userAgent: undefined } }, { referer: null, user_agent: null }],
+  ["an empty referer and user agent, which are stored as NULL, not as empty text", { httpRequest: { referer: "", userAgent: "" } }, { referer: null, user_agent: null, page_host: null, page_path: null }],
+  ["no jsonPayload (every field of an entry is optional)", { jsonPayload: undefined }, { cache_id: null, status: 200 }],
+  ["a tenant of exactly 64 bytes", { httpRequest: { requestUrl: pixelUrl(`user_id=${"a".repeat(64)}`) } }, { user_id: "a".repeat(64) }],
+  ["a tenant of exactly 64 bytes in 32 two-byte characters", { httpRequest: { requestUrl: pixelUrl(`user_id=${"%C3%A9".repeat(32)}`) } }, { user_id: "é".repeat(32) }],
   ["a method-less entry (every httpRequest field is optional)", { httpRequest: { requestMethod: undefined } }, { status: 200 }],
 ])("%s", (_name, overrides, expected) => {
   it("is accepted with the expected columns", () => {
@@ -125,6 +129,8 @@ describe.each<[string, string, Record<string, unknown>]>([
   ["BOOL as 1/0", "first_visit=0", { first_visit: false }],
   ["values that do not fit become NULL and are named", "qty=three&price=1e999&first_visit=maybe", { qty: null, price: null, first_visit: null, invalid_attributes: "qty,price,first_visit" }],
   ["INT64 out of range", "qty=9223372036854775808", { qty: null, invalid_attributes: "qty" }],
+  ["INT64 at its lower bound", "qty=-9223372036854775808", { qty: "-9223372036854775808", invalid_attributes: null }],
+  ["INT64 one below its lower bound", "qty=-9223372036854775809", { qty: null, invalid_attributes: "qty" }],
   ["long strings are cut to maxValueLength code points", "note=%F0%9F%98%80abcdefghij", { note: "😀abcdefg" }],
   ["an empty value is an empty string, not missing", "note=", { note: "" }],
 ])("typed attribute: %s", (_name, query, expected) => {
@@ -157,10 +163,13 @@ describe.each<[RefusalReason, Record<string, unknown>, CoreSettings?]>([
   ["invalid_entry", { timestamp: undefined }],
   ["invalid_entry", { timestamp: "2017-02-30T00:00:00Z" }],
   ["invalid_entry", { insertId: undefined }],
+  ["invalid_entry", { insertId: "" }],
   ["missing_tenant", { httpRequest: { requestUrl: pixelUrl("type=click") } }],
   ["missing_tenant", { httpRequest: { requestUrl: pixelUrl("user_id=&type=click") } }],
   ["ambiguous_tenant", { httpRequest: { requestUrl: pixelUrl("user_id=acme&user_id=victim") } }],
   ["invalid_tenant", { httpRequest: { requestUrl: pixelUrl(`user_id=${"a".repeat(65)}`) } }],
+  // 65 bytes in 33 characters: the limit is in bytes of UTF-8, not in characters.
+  ["invalid_tenant", { httpRequest: { requestUrl: pixelUrl(`user_id=${"%C3%A9".repeat(32)}a`) } }],
   ["tenant_not_allowed", { httpRequest: { requestUrl: pixelUrl("user_id=intruder") } }, { ...DEV_SETTINGS, tenantAllowlist: ["acme"] }],
 ])("refusal %s", (reason, overrides, settings = DEV_SETTINGS) => {
   it(`refuses ${JSON.stringify(overrides).slice(0, 90)}`, () => {

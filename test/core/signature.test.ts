@@ -52,6 +52,13 @@ describe("signed pixel URLs", () => {
     expect(canonicalQuery([["b", "2"], ["a", "x y"], ["a", "!"], ["sig", "ignored"]])).toBe("a=%21&a=x%20y&b=2");
   });
 
+  it("takes a key of exactly 16 characters, and accepts the URLs it signs", () => {
+    const minimal = "0123456789abcdef";
+    const settings = withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, { PIXEL_SIGNING_KEYS: minimal });
+    expect(settings.signingKeys).toEqual([minimal]);
+    expect(outcome(pixelUrl(BASE, { user_id: "acme" }, minimal), settings)).toBe("accepted");
+  });
+
   it("keeps the keys out of the function's plain environment", () => {
     expect(serializeCoreSettings(SIGNED)).not.toContain(KEY);
     expect(JSON.parse(serializeCoreSettings(SIGNED))).toMatchObject({ signedUrls: true });
@@ -60,6 +67,9 @@ describe("signed pixel URLs", () => {
   it.each([
     [{}, "PIXEL_SIGNING_KEYS is empty"],
     [{ PIXEL_SIGNING_KEYS: "short" }, "at least 16 characters"],
+    [{ PIXEL_SIGNING_KEYS: "0123456789abcde" }, "at least 16 characters"],
+    // During a rotation every key must be usable: a short one stops the start, it is not skipped.
+    [{ PIXEL_SIGNING_KEYS: `${KEY}\nshort` }, "at least 16 characters"],
   ])("fails at start-up when signedUrls is on and the keys are %p", (environment, message) => {
     expect(() => withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, environment)).toThrow(message);
   });

@@ -32,6 +32,11 @@ describe("settings", () => {
     expect(settings.attributes).toEqual([{ name: "user_id", type: "STRING" }, { name: "n", type: "INT64" }]);
   });
 
+  it("accepts allowlisted tenants of exactly 64 bytes, as the core accepts such a tenant", () => {
+    const tenants = ["a".repeat(64), "é".repeat(32)];
+    expect(settingsFrom({ attributes: { user_id: "STRING" }, tenantAllowlist: tenants }).tenantAllowlist).toEqual(tenants);
+  });
+
   it("reports every problem at once, each with its key", () => {
     const messages = coreSettingsProblems({
       attributes: { user_id: "INT64", "bad-name": "STRING", price: "DECIMAL", remote_ip: "STRING", Price: "FLOAT64" },
@@ -64,6 +69,15 @@ describe("settings", () => {
   });
 
   it.each([
+    [{ attributes: { user_id: "STRING", sig: "STRING" } }, 'pixel-pipeline:attributes.sig: "sig" carries the URL signature and cannot be an attribute.'],
+    [{ attributes: { user_id: "STRING", SIG: "STRING" } }, 'pixel-pipeline:attributes.SIG: "sig" carries the URL signature and cannot be an attribute.'],
+    [{ attributes: { user_id: "STRING" }, maxValueLength: 1.5 }, "pixel-pipeline:maxValueLength: expected a whole number from 1 to 65536, got 1.5."],
+    [{ attributes: { user_id: "STRING" }, maxValueLength: "1.5" }, 'pixel-pipeline:maxValueLength: expected a whole number from 1 to 65536, got "1.5".'],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["acme", 5] }, 'pixel-pipeline:tenantAllowlist: expected a list of strings, got ["acme",5].'],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: '["acme", null]' }, "pixel-pipeline:tenantAllowlist: expected a list of strings"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: [{ tenant: "acme" }] }, "pixel-pipeline:tenantAllowlist: expected a list of strings"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["acme", "a".repeat(65)] }, "pixel-pipeline:tenantAllowlist[1]: a tenant must be 1 to 64 bytes of UTF-8"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["é".repeat(32) + "a"] }, "pixel-pipeline:tenantAllowlist[0]: a tenant must be 1 to 64 bytes of UTF-8"],
     [{}, "pixel-pipeline:attributes: is required"],
     [{ attributes: { type: "STRING" } }, 'pixel-pipeline:tenantAttribute: "user_id" must also be listed in attributes'],
     [{ attributes: "[1,2]" }, "pixel-pipeline:attributes: expected a map"],

@@ -158,8 +158,15 @@ describe("signed URLs", () => {
   test.each([
     [undefined, /PIXEL_SIGNING_KEYS is empty: set the key with `pulumi config set --secret pixel-pipeline:signingKeys <key>`/],
     ["short", /at least 16 characters/],
+    ["0123456789abcde", /at least 16 characters/],
+    // A rotation that adds a short key: the function would refuse to start, so the program refuses the config.
+    ["k1-0123456789abcdef\nshort", /^pixel-pipeline:signingKeys: every signing key needs at least 16 characters/],
   ])("signingKeys %p is refused when signedUrls is on", (keys, message) => {
     expect(problems({ signedUrls: "true", signingKeys: keys })).toEqual([expect.stringMatching(message)]);
+  });
+
+  test("a key of exactly 16 characters is long enough", () => {
+    expect(validate({ signedUrls: "true", signingKeys: "0123456789abcdef" }).signingKeys).toBe("0123456789abcdef");
   });
 
   test("keys are not carried when signedUrls is off", () => {
