@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { logEntryToEvent } from "../../core/event";
 import { serializeCoreSettings, withSigningKeys } from "../../core/config/coreSettings";
-import { canonicalQuery, checkSignature, pixelUrl } from "../../core/signature";
+import { canonicalQuery, checkSignature, pixelUrl, signQuery } from "../../core/signature";
 import { DEV_SETTINGS, loadBalancerEntry } from "../../testkit/logEntries";
 
 const KEY = "k3y-0123456789-abcdef";
@@ -50,6 +50,31 @@ describe("signed pixel URLs", () => {
 
   it("canonicalises by sorting keys, then values, after strict encoding", () => {
     expect(canonicalQuery([["b", "2"], ["a", "x y"], ["a", "!"], ["sig", "ignored"]])).toBe("a=%21&a=x%20y&b=2");
+  });
+
+  /*
+   * What another signer must reproduce byte for byte, written out by hand: keys sorted by code unit
+   * (so "Z" before "a"), a repeated key's values sorted, sig left out, and RFC 3986 encoding with
+   * upper-case hex for the characters encodeURIComponent leaves alone (* is %2A, never %2a or *).
+   * The signature is HMAC-SHA256 of that text in base64url without padding, from
+   * `printf '%s' '<canonical>' | openssl dgst -sha256 -hmac '<key>' -binary | base64 | tr '+/' '-_' | tr -d =`.
+   */
+  const PARAMETERS: [string, string][] = [["user_id", "acme"], ["type", "b"], ["type", "a"], ["a b", "*"], ["Z", "!'()"], ["sig", "x"]];
+  const CANONICAL = "Z=%21%27%28%29&a%20b=%2A&type=a&type=b&user_id=acme";
+  const SIGNATURE = "r5Z7ZiclJCQ-vs4GE_6frSL2avny6xpcj2NGJ6_sDh8";
+
+  it("writes the canonical query another signer writes", () => {
+    expect(canonicalQuery(PARAMETERS)).toBe(CANONICAL);
+  });
+
+  it("signs it with the HMAC another signer computes", () => {
+    expect(signQuery(CANONICAL, KEY)).toBe(SIGNATURE);
+  });
+
+  it("accepts that signature on the URL as a browser sends it, in any order and encoding", () => {
+    expect(outcome(`${BASE}?user_id=acme&type=b&Z=!'()&a+b=*&type=a&sig=${SIGNATURE}`)).toBe("accepted");
+    expect(outcome(`${BASE}?type=a&a%20b=%2a&Z=%21%27%28%29&user_id=acme&type=b&sig=${SIGNATURE}`)).toBe("accepted");
+    expect(outcome(`${BASE}?user_id=acme&type=b&Z=!'()&a+b=*&type=c&sig=${SIGNATURE}`)).toBe("invalid_signature");
   });
 
   it("takes a key of exactly 16 characters, and accepts the URLs it signs", () => {
