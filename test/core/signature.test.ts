@@ -1,35 +1,40 @@
 import fc from "fast-check";
 import { logEntryToEvent } from "../../core/event";
 import { serializeCoreSettings, withSigningKeys } from "../../core/config/coreSettings";
+import type { CoreSettings } from "../../core/config/coreSettings";
 import { canonicalQuery, checkSignature, pixelUrl, signQuery } from "../../core/signature";
 import { DEV_SETTINGS, loadBalancerEntry } from "../../testkit/logEntries";
 
 const KEY = "k3y-0123456789-abcdef";
 const OLD_KEY = "old-0123456789-abcdef";
-const SIGNED = withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, { PIXEL_SIGNING_KEYS: `${KEY}\n${OLD_KEY}` });
+let SIGNED: CoreSettings;
+beforeAll(() => {
+  SIGNED = withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, { PIXEL_SIGNING_KEYS: `${KEY}\n${OLD_KEY}` });
+});
 const BASE = "https://track.example.com/pixel.png";
 
-function outcome(url: string, settings = SIGNED) {
+function outcome(url: string, settings: CoreSettings = SIGNED) {
   const result = logEntryToEvent(loadBalancerEntry({ httpRequest: { requestUrl: url } }), settings);
   return result.ok ? "accepted" : result.reason;
 }
 
 describe("signed pixel URLs", () => {
-  it.each([
-    ["signed with the current key", pixelUrl(BASE, { user_id: "acme", type: "click" }, KEY), "accepted"],
-    ["signed with the previous key, during a rotation", pixelUrl(BASE, { user_id: "acme", type: "click" }, OLD_KEY), "accepted"],
-    ["parameters reordered and re-encoded", `${BASE}?user_id=acme&type=add+to%20cart&sig=${new URL(pixelUrl(BASE, { type: "add to cart", user_id: "acme" }, KEY)).searchParams.get("sig")}`, "accepted"],
-    ["no signature", `${BASE}?user_id=acme&type=click`, "missing_signature"],
-    ["signed with an unknown key", pixelUrl(BASE, { user_id: "acme" }, "someone-else-0123456789"), "invalid_signature"],
-    ["tenant swapped after signing", pixelUrl(BASE, { user_id: "acme" }, KEY).replace("user_id=acme", "user_id=victim"), "invalid_signature"],
-    ["a parameter appended after signing", `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&type=forged`, "invalid_signature"],
-    ["two signatures", `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&sig=x`, "invalid_signature"],
+  // Each URL is made inside its test: signing is the code under test.
+  it.each<[string, () => string, string]>([
+    ["signed with the current key", () => pixelUrl(BASE, { user_id: "acme", type: "click" }, KEY), "accepted"],
+    ["signed with the previous key, during a rotation", () => pixelUrl(BASE, { user_id: "acme", type: "click" }, OLD_KEY), "accepted"],
+    ["parameters reordered and re-encoded", () => `${BASE}?user_id=acme&type=add+to%20cart&sig=${new URL(pixelUrl(BASE, { type: "add to cart", user_id: "acme" }, KEY)).searchParams.get("sig")}`, "accepted"],
+    ["no signature", () => `${BASE}?user_id=acme&type=click`, "missing_signature"],
+    ["signed with an unknown key", () => pixelUrl(BASE, { user_id: "acme" }, "someone-else-0123456789"), "invalid_signature"],
+    ["tenant swapped after signing", () => pixelUrl(BASE, { user_id: "acme" }, KEY).replace("user_id=acme", "user_id=victim"), "invalid_signature"],
+    ["a parameter appended after signing", () => `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&type=forged`, "invalid_signature"],
+    ["two signatures", () => `${pixelUrl(BASE, { user_id: "acme" }, KEY)}&sig=x`, "invalid_signature"],
     // An HMAC-SHA256 in base64url is 43 characters; timingSafeEqual throws on buffers of different lengths, so these must be refused before it.
-    ["a signature of the wrong length", `${BASE}?user_id=acme&sig=c2hvcnQ`, "invalid_signature"],
-    ["an empty signature", `${BASE}?user_id=acme&sig=`, "invalid_signature"],
-    ["a signature of 43 characters but 44 bytes", pixelUrl(BASE, { user_id: "acme" }, KEY).replace(/.$/, "%C3%A9"), "invalid_signature"],
-  ])("%s: %s", (_name, url, expected) => {
-    expect(outcome(url)).toBe(expected);
+    ["a signature of the wrong length", () => `${BASE}?user_id=acme&sig=c2hvcnQ`, "invalid_signature"],
+    ["an empty signature", () => `${BASE}?user_id=acme&sig=`, "invalid_signature"],
+    ["a signature of 43 characters but 44 bytes", () => pixelUrl(BASE, { user_id: "acme" }, KEY).replace(/.$/, "%C3%A9"), "invalid_signature"],
+  ])("%s", (_name, url, expected) => {
+    expect(outcome(url())).toBe(expected);
   });
 
   it("is not required when signedUrls is off", () => {

@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import type { CoreSettings } from "../../core/config/coreSettings";
 import type { AcceptedEvent } from "../../core/event";
 import { BREAKDOWNS, bigQueryDialect, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery, viewQueries } from "../../core/views";
 import type { TenantRange } from "../../core/views";
@@ -10,7 +11,10 @@ import { acceptedEvent, loadBalancerEntry, pixelUrl } from "../../testkit/logEnt
 import { settingsFor } from "../../testkit/settings";
 
 // The dashboard's answers for a tenant over a range of days, read from events_dedup.
-const SETTINGS = settingsFor();
+let SETTINGS: CoreSettings;
+beforeAll(() => {
+  SETTINGS = settingsFor();
+});
 const FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 const VISITS: [tenant: string, day: string, userAgent: string, referer: string][] = [
   // One person on two days of the range: visitor ids are daily, so two visitor-days.

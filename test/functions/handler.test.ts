@@ -38,14 +38,15 @@ describe.each<[string, PubSubMessage | undefined]>([
   });
 });
 
-const SIGNED: CoreSettings = withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, { PIXEL_SIGNING_KEYS: "k3y-0123456789-abcdef" });
+const signed = () => withSigningKeys({ ...DEV_SETTINGS, signedUrls: true }, { PIXEL_SIGNING_KEYS: "k3y-0123456789-abcdef" });
+const allowlisted = () => ({ ...DEV_SETTINGS, tenantAllowlist: ["acme"] });
 
 /*
  * Traffic that reaches any pixel (favicons, probes, CDN revalidation, 404s) would drown real
  * problems at WARNING, so it is logged at INFO; every other refusal is worth a look and is a
  * WARNING. One row per reason, so a new reason gets a severity on purpose.
  */
-const SEVERITIES: [RefusalReason, "INFO" | "WARNING", Record<string, unknown>, CoreSettings?][] = [
+const SEVERITIES: [RefusalReason, "INFO" | "WARNING", Record<string, unknown>, (() => CoreSettings)?][] = [
   ["other_path", "INFO", { httpRequest: { requestUrl: "https://track.example.com/favicon.ico" } }],
   ["method_not_counted", "INFO", { httpRequest: { requestMethod: "HEAD" } }],
   ["status_not_counted", "INFO", { httpRequest: { status: 404 } }],
@@ -54,17 +55,17 @@ const SEVERITIES: [RefusalReason, "INFO" | "WARNING", Record<string, unknown>, C
   ["missing_http_request", "WARNING", { httpRequest: undefined }],
   ["invalid_url", "WARNING", { httpRequest: { requestUrl: "not a url" } }],
   ["invalid_entry", "WARNING", { insertId: "" }],
-  ["missing_signature", "WARNING", {}, SIGNED],
-  ["invalid_signature", "WARNING", { httpRequest: { requestUrl: pixelUrl("user_id=acme&sig=forged") } }, SIGNED],
+  ["missing_signature", "WARNING", {}, signed],
+  ["invalid_signature", "WARNING", { httpRequest: { requestUrl: pixelUrl("user_id=acme&sig=forged") } }, signed],
   ["missing_tenant", "WARNING", { httpRequest: { requestUrl: pixelUrl("type=click") } }],
   ["ambiguous_tenant", "WARNING", { httpRequest: { requestUrl: pixelUrl("user_id=acme&user_id=victim") } }],
   ["invalid_tenant", "WARNING", { httpRequest: { requestUrl: pixelUrl(`user_id=${"a".repeat(65)}`) } }],
-  ["tenant_not_allowed", "WARNING", { httpRequest: { requestUrl: pixelUrl("user_id=intruder") } }, { ...DEV_SETTINGS, tenantAllowlist: ["acme"] }],
+  ["tenant_not_allowed", "WARNING", { httpRequest: { requestUrl: pixelUrl("user_id=intruder") } }, allowlisted],
 ];
 
-describe.each(SEVERITIES)("a refusal for %s", (reason, severity, overrides, settings = DEV_SETTINGS) => {
+describe.each(SEVERITIES)("a refusal for %s", (reason, severity, overrides, settingsUnderTest = () => DEV_SETTINGS) => {
   it(`is logged at ${severity}, with the entry's and the message's ids, and acked`, async () => {
-    const { handled, lines } = await handle(pubSubMessage(loadBalancerEntry(overrides), "m7"), settings);
+    const { handled, lines } = await handle(pubSubMessage(loadBalancerEntry(overrides), "m7"), settingsUnderTest());
     expect(handled.decision).toBe("ack");
     expect(lines).toEqual([{ severity, message: `pixel event refused: ${reason}`, reason, detail: expect.any(String), insertId: expect.anything(), messageId: "m7" }]);
   });

@@ -10,7 +10,11 @@ function read(raw: RawConfig): { settings: OperationsSettings; problems: string[
 }
 
 describe("defaults: a fresh stack is archived, monitored and stores its request logs once", () => {
-  const { settings, problems } = read({});
+  let settings: OperationsSettings;
+  let problems: string[];
+  beforeAll(() => {
+    ({ settings, problems } = read({}));
+  });
 
   test("no problems", () => expect(problems).toEqual([]));
   test("the archive is on, cold after 30 days, kept for ever", () => expect(settings.archive).toEqual({ coldAfterDays: 30 }));

@@ -1,11 +1,15 @@
 import { DEFAULT_STACK_SETTINGS, stackConfigWarnings } from "../../../core/config/stackConfig";
+import type { StackConfig } from "../../../core/config/stackConfig";
 import { stackConfigReader, TEST_STACK_CONTEXT } from "../../../testkit/settings";
 
 // Values arrive as Pulumi hands them over: strings, structured values as JSON.
 const { validate, problems } = stackConfigReader({ attributes: JSON.stringify({ user_id: "STRING", type: "STRING" }) });
 
 describe("defaults", () => {
-  const config = validate({});
+  let config: StackConfig;
+  beforeAll(() => {
+    config = validate({});
+  });
 
   test.each([
     ["project", "my-project-1"],

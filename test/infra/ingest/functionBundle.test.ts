@@ -15,7 +15,7 @@ import { captureOutput } from "../../../testkit/waitForLine";
 import type { ChildOutput } from "../../../testkit/waitForLine";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
-const bundle = bundleFunction();
+let bundle: ReturnType<typeof bundleFunction>;
 let directory: string;
 let child: ChildProcess;
 let output: ChildOutput;
@@ -25,6 +25,7 @@ describe("the deployed bundle", () => {
   const bigQuery = new BigQueryStandIn();
 
   beforeAll(async () => {
+    bundle = bundleFunction();
     await bigQuery.start();
     directory = mkdtempSync(path.join(tmpdir(), "pixel-bundle-"));
     // What is uploaded is the zip: the framework runs on its contents.
