@@ -5,6 +5,7 @@ import { logEntryToEvent } from "../core/event";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
 import { CAMPAIGN_PARAMETERS, DEVICE_TYPES, STANDARD_COLUMN_NAMES } from "../core/schema";
 import type { Row } from "../core/schema";
+import type { AttributeSpec } from "../core/attributes";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { decodeTenant } from "../core/tenant";
 
@@ -31,6 +32,38 @@ const queryText = fc.oneof(
   { weight: 2, arbitrary: deeplyEncoded },
   { weight: 2, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS, ...CAMPAIGN_PARAMETERS, "user_id", "type", "order_id", "sig", "dnt", "insert_id", "event_timestamp", "visitor_id", "country") },
 );
+
+/**
+ * Attributes of the types the dev stack lacks (it keeps every attribute as STRING), so that INT64,
+ * FLOAT64 and BOOL parsing meet hostile text too; the generator puts their names in most queries.
+ */
+export const TYPED_ATTRIBUTES: readonly AttributeSpec[] = [
+  { name: "qty", type: "INT64" },
+  { name: "price", type: "FLOAT64" },
+  { name: "first", type: "BOOL" },
+];
+
+/** The settings with TYPED_ATTRIBUTES added: a stack with an attribute of every type. */
+export function withEveryAttributeType(settings: CoreSettings): CoreSettings {
+  return { ...settings, attributes: [...settings.attributes, ...TYPED_ATTRIBUTES] };
+}
+
+/** Text at the edges of the typed grammars: junk around digits, bounds, exponents, signs, number words, non-ASCII digits. */
+const NEAR_TYPED = [
+  "x1", "1x", "a-1", "--1", "+-1", "0x1F", "1_000", "1,5", "1e5", "1E+308", "1e999", "-1e-999", ".5", "5.", ".", "-", "+", "e5",
+  "NaN", "Infinity", "-Infinity", " 42 ", "\t7\n", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+  "-9223372036854775809", "00000000000000000000001", "true", "TRUE", " false", "yes", "1.0", "\u0663", "\uFF11",
+];
+export const nearTypedValue: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(...NEAR_TYPED),
+  fc.tuple(anyText, fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), anyText).map(([before, number, after]) => `${before}${number}${after}`),
+  fc.double().map(String),
+);
+/** Values for the typed attributes, first in the query so that they are the values read. */
+const typedQuery = fc
+  .array(fc.tuple(fc.constantFrom(...TYPED_ATTRIBUTES.map((attribute) => attribute.name)), fc.oneof(nearTypedValue, queryText)), { maxLength: 4 })
+  .map((pairs) => pairs.map(([key, value]) => `${key}=${value}`).join("&"));
+
 /** Key-value pairs with duplicated keys on purpose, sometimes without "=". */
 const query = fc
   .array(fc.tuple(queryText, queryText, fc.boolean()), { maxLength: 10 })
@@ -43,7 +76,7 @@ const tenantValue = fc.oneof(
   { weight: 1, arbitrary: fc.string({ unit: "grapheme", minLength: 40, maxLength: 90 }).map(encodeURIComponent) },
 );
 const pixelQuery = fc.oneof(
-  { weight: 9, arbitrary: fc.tuple(tenantValue, query).map(([tenant, rest]) => `user_id=${tenant}&${rest}`) },
+  { weight: 9, arbitrary: fc.tuple(tenantValue, typedQuery, query).map(([tenant, typed, rest]) => `user_id=${tenant}&${typed}&${rest}`) },
   { weight: 1, arbitrary: query },
 );
 
@@ -101,16 +134,16 @@ const malformedEntry = fc.oneof(
 /** Log entries an attacker or a broken client could make the load balancer write, and worse. */
 export const hostileLogEntry: fc.Arbitrary<unknown> = fc.oneof({ weight: 5, arbitrary: mostlyValidEntry }, { weight: 1, arbitrary: malformedEntry });
 
-export type Violation = "crash" | "unsafe_table" | "foreign_key" | "non_scalar" | "invalid_text" | "prototype_pollution" | "invalid_answer";
+export type Violation = "crash" | "unsafe_table" | "foreign_key" | "non_scalar" | "invalid_text" | "prototype_pollution" | "mistyped_attribute" | "invalid_answer";
 
 /** Every way a broken promise is named, for reports. */
-export const VIOLATIONS: readonly Violation[] = ["crash", "unsafe_table", "foreign_key", "non_scalar", "invalid_text", "prototype_pollution", "invalid_answer"];
+export const VIOLATIONS: readonly Violation[] = ["crash", "unsafe_table", "foreign_key", "non_scalar", "invalid_text", "prototype_pollution", "mistyped_attribute", "invalid_answer"];
 
 /**
  * Runs one entry through the core and names the first broken promise, if any: the core never
  * throws, names only tables of BigQuery's alphabet that decode to the row's own tenant, writes
- * only whitelisted scalar columns holding well-formed text, and derives only answers of their
- * documented form (answerProblem).
+ * only whitelisted scalar columns holding well-formed text, gives each attribute a value of its
+ * type or NULL (attributeProblem), and derives only answers of their documented form (answerProblem).
  */
 export function checkEntry(entry: unknown, settings: CoreSettings): { violation?: Violation; outcome: string; detail?: string } {
   let result;
@@ -137,9 +170,37 @@ export function checkEntry(entry: unknown, settings: CoreSettings): { violation?
   if (nonScalar) return { violation: "non_scalar", outcome: "accepted", detail: nonScalar[0] };
   const illFormed = Object.entries(result.row).find(([, value]) => typeof value === "string" && /[\uD800-\uDFFF]/u.test(value));
   if (illFormed) return { violation: "invalid_text", outcome: "accepted", detail: illFormed[0] };
+  const attribute = attributeProblem(result.row, settings);
+  if (attribute) return { violation: "mistyped_attribute", outcome: "accepted", detail: attribute };
   const answer = answerProblem(result.row, settings);
   if (answer) return { violation: "invalid_answer", outcome: "accepted", detail: answer };
   return { outcome: "accepted" };
+}
+
+/** What a value of each attribute type is in a row: INT64 travels as a decimal string, exact beyond 2^53, within 64 bits. */
+const OF_TYPE: Readonly<Record<AttributeSpec["type"], (value: unknown) => boolean>> = {
+  STRING: (value) => typeof value === "string",
+  INT64: (value) => typeof value === "string" && /^-?\d{1,19}$/.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n,
+  FLOAT64: (value) => typeof value === "number" && Number.isFinite(value),
+  BOOL: (value) => typeof value === "boolean",
+};
+
+/**
+ * The first attribute whose value is neither NULL nor of its type (a STRING within maxValueLength
+ * code points), or that invalid_attributes names while it holds a value, as "column: value"; or
+ * invalid_attributes itself when it names anything but a typed attribute.
+ */
+export function attributeProblem(row: Row, settings: CoreSettings): string | undefined {
+  const invalid = typeof row.invalid_attributes === "string" ? row.invalid_attributes.split(",") : [];
+  const typed = new Set(settings.attributes.filter((attribute) => attribute.type !== "STRING").map((attribute) => attribute.name));
+  if (row.invalid_attributes === "" || invalid.some((name) => !typed.has(name))) return `invalid_attributes: ${JSON.stringify(row.invalid_attributes)}`;
+  const broken = settings.attributes.find(({ name, type }) => {
+    const value = row[name];
+    if (value === null) return false;
+    if (invalid.includes(name) || !OF_TYPE[type](value)) return true;
+    return type === "STRING" && [...(value as string)].length > settings.maxValueLength;
+  });
+  return broken && `${broken.name}: ${JSON.stringify(row[broken.name])}`;
 }
 
 /** The first answer column whose value breaks its documented form, as "column: value", or undefined. */

@@ -7,26 +7,17 @@ import { defineCommand, EXIT, runCommand, UsageError } from "../cli/runner";
 import { readStack } from "../cli/stackFile";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
-import { checkEntry, hostileLogEntry, Violation, VIOLATIONS } from "./hostileInput";
+import { checkEntry, hostileLogEntry, Violation, VIOLATIONS, withEveryAttributeType } from "./hostileInput";
 
 const BATCH = 5_000;
 
 /**
- * The dev stack with a visitor key and the country table, plus a typed variant so INT64, FLOAT64
- * and BOOL parsing meet hostile text too, with short values and the utm_ columns off.
+ * The dev stack with a visitor key and the country table, plus a variant with an attribute of
+ * every type, short values and the utm_ columns off (the same pair test/fuzz runs).
  */
 function settingsUnderTest(): CoreSettings[] {
   const dev = readStack("dev", undefined, { [VISITOR_KEY_VARIABLE]: randomBytes(32).toString("base64") }).settings;
-  return [
-    dev,
-    {
-      ...dev,
-      anonymizeIp: false,
-      maxValueLength: 64,
-      utmColumns: false,
-      attributes: [...dev.attributes, { name: "qty", type: "INT64" }, { name: "price", type: "FLOAT64" }, { name: "first", type: "BOOL" }],
-    },
-  ];
+  return [dev, withEveryAttributeType({ ...dev, anonymizeIp: false, maxValueLength: 64, utmColumns: false })];
 }
 
 const USAGE = `Usage: npm run fuzz -- [--count N] [--seed S]

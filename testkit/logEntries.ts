@@ -1,3 +1,6 @@
+import { logEntryToEvent } from "../core/event";
+import type { AcceptedEvent } from "../core/event";
+import type { CoreSettings } from "../core/config/coreSettings";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
 import type { PubSubMessage } from "../core/message";
 import { readStack } from "../cli/stackFile";
@@ -75,4 +78,14 @@ export function pixelUrl(query: string): string {
 /** The Pub/Sub message a log sink publishes for an entry. */
 export function pubSubMessage(entry: unknown, messageId = "4711"): PubSubMessage {
   return { data: Buffer.from(JSON.stringify(entry)).toString("base64"), messageId, publishTime: "2017-05-17T11:12:31.000Z", attributes: {} };
+}
+
+/**
+ * Runs the core on an entry that must become an event, and throws with the refusal's reason and
+ * detail when it does not, so a test fails at the entry that was refused, not at a later lookup.
+ */
+export function acceptedEvent(entry: unknown, settings: CoreSettings = DEV_SETTINGS): AcceptedEvent {
+  const result = logEntryToEvent(entry as LoadBalancerLogEntry, settings);
+  if (!result.ok) throw new Error(`expected an event, got ${result.reason}: ${result.detail}`);
+  return result;
 }

@@ -4,7 +4,10 @@ import { COUNTRY_DATA_SOURCE, countryTableFile, loadCountryTable } from "../../a
 import { parseClientAddress } from "../../core/ip";
 
 // The table the function deploys and the local tools read, built from the installed DB-IP data.
-const table = loadCountryTable();
+let table: ReturnType<typeof loadCountryTable>;
+beforeAll(() => {
+  table = loadCountryTable();
+});
 const countryOf = (address: string) => {
   const parsed = parseClientAddress(address);
   if (!parsed) throw new Error(`${address} is not an address`);

@@ -4,15 +4,13 @@ import { logEntryToEvent } from "../../core/event";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import type { LoadBalancerLogEntry } from "../../core/logEntry";
 import { visitorId } from "../../core/visitor";
-import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+import { acceptedEvent, DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { TEST_VISITOR_KEY } from "../../testkit/settings";
 
 // The answer columns of a row, through logEntryToEvent: page, campaign, country and visitor id.
 
 function row(overrides: Parameters<typeof loadBalancerEntry>[0], settings: CoreSettings = DEV_SETTINGS) {
-  const result = logEntryToEvent(loadBalancerEntry(overrides), settings);
-  if (!result.ok) throw new Error(`expected an event, got ${result.reason}`);
-  return result.row;
+  return acceptedEvent(loadBalancerEntry(overrides), settings).row;
 }
 
 describe.each<[string, string | undefined, string | null, string | null]>([

@@ -8,6 +8,22 @@ describe.each<[unknown, string | null, string | null]>([
   ["::ffff:198.51.100.9", "198.51.100.0", "198.51.100.9"],
   ["::1", "::", "::1"],
   ["fe80::1%eth0", "fe80::", "fe80::1"],
+  // "::" inside the first three groups: the /48 prefix keeps the zero group it stands for.
+  ["1::2:3:4:5:6:7", "1:0:2::", "1::2:3:4:5:6:7"],
+  ["::2:3:4:5:6:7:8", "0:2:3::", "::2:3:4:5:6:7:8"],
+  ["1:2::3", "1:2::", "1:2::3"],
+  ["[2001:db8::1]", "2001:db8::", "2001:db8::1"],
+  // A dotted tail that is not ::ffff: stays IPv6; only a mapped address becomes IPv4.
+  ["1::ffff:1.2.3.4", "1::", "1::ffff:1.2.3.4"],
+  ["64:ff9b::89.160.20.156", "64:ff9b::", "64:ff9b::89.160.20.156"],
+  ["::ffff:c633:6409", "198.51.100.0", "198.51.100.9"],
+  // Junk before or after an address: each anchor of the address forms matters.
+  ["x203.0.113.77", null, null],
+  ["x203.0.113.77:443", null, null],
+  ["203.0.113.77:443x", null, null],
+  ["x[2001:db8::1]:443", null, null],
+  ["[2001:db8::1]:443x", null, null],
+  ["203.0.113.77 junk", null, null],
   ["999.1.1.1", null, null],
   ["", null, null],
   [42, null, null],

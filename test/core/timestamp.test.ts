@@ -17,11 +17,46 @@ describe.each<[unknown, string | undefined, string | undefined]>([
   ["2017-05-17T11:12:28", undefined, undefined],
   [1495019548, undefined, undefined],
   [undefined, undefined, undefined],
+  // Offsets with minutes: dropping them puts the event half an hour off, or on another day.
+  ["2026-01-05T12:00:00+05:30", "2026-01-05T06:30:00.000000Z", "20260105"],
+  ["2026-01-05T03:00:00+05:30", "2026-01-04T21:30:00.000000Z", "20260104"],
+  ["2026-01-05T00:00:00-09:30", "2026-01-05T09:30:00.000000Z", "20260105"],
+  ["2026-01-05T20:00:00-09:30", "2026-01-06T05:30:00.000000Z", "20260106"],
+  ["2026-01-01T00:00:00+23:59", "2025-12-31T00:01:00.000000Z", "20251231"],
+  // An offset that pushes the instant out of years 1 to 9999.
+  ["0001-01-01T00:30:00+01:00", undefined, undefined],
+  ["9999-12-31T23:30:00-01:00", undefined, undefined],
+  // Fields one past their range.
+  ["2026-01-01T00:00:60Z", undefined, undefined],
+  ["2026-01-01T00:60:00Z", undefined, undefined],
+  ["2026-00-01T00:00:00Z", undefined, undefined],
+  ["2026-01-01T00:00:00+24:00", undefined, undefined],
+  ["2026-01-01T00:00:00+05:60", undefined, undefined],
 ])("timestamp %p", (value, iso, utcDay) => {
   it("parses to UTC with microseconds, or not at all", () => {
     const parsed = parseTimestamp(value);
     expect(parsed?.iso).toBe(iso);
     expect(parsed?.utcDay).toBe(utcDay);
+  });
+});
+
+/** The length of each month, January first, in a leap year and in a common one. */
+const MONTH_LENGTHS = {
+  2024: [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+  2023: [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+};
+const twoDigits = (value: number) => String(value).padStart(2, "0");
+const MONTH_ENDS = Object.entries(MONTH_LENGTHS).flatMap(([year, lengths]) =>
+  lengths.map((length, index) => ({ year, month: twoDigits(index + 1), lastDay: twoDigits(length), dayAfter: twoDigits(length + 1) })),
+);
+
+describe.each(MONTH_ENDS)("the end of $year-$month", ({ year, month, lastDay, dayAfter }) => {
+  test(`day ${lastDay} is a date, and its own UTC day`, () => {
+    expect(parseTimestamp(`${year}-${month}-${lastDay}T23:59:59Z`)).toEqual({ iso: `${year}-${month}-${lastDay}T23:59:59.000000Z`, utcDay: `${year}${month}${lastDay}` });
+  });
+
+  test(`day ${dayAfter} is not`, () => {
+    expect(parseTimestamp(`${year}-${month}-${dayAfter}T00:00:00Z`)).toBeUndefined();
   });
 });
 

@@ -1,13 +1,13 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import fc from "fast-check";
-import { logEntryToEvent } from "../../core/event";
+import type { CoreSettings } from "../../core/config/coreSettings";
 import type { AcceptedEvent } from "../../core/event";
 import { templateSchema } from "../../core/schema";
 import { MAX_TENANT_BYTES, tableSuffix } from "../../core/tenant";
 import { BREAKDOWNS, perTenantDayEventsQuery, tenantEventsQuery, tenantFilter, viewsOverEvents } from "../../core/views";
 import type { JsonRow } from "../../local/database";
 import { createTableSql, createViewSql, dayTableName, duckDbDialect, sqlString } from "../../local/duckdbSchema";
-import { loadBalancerEntry } from "../../testkit/logEntries";
+import { acceptedEvent, loadBalancerEntry } from "../../testkit/logEntries";
 import {duckDbWildcardDialect, openDuckDbFile, rowsOf } from "../../testkit/sql";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
 
@@ -16,9 +16,9 @@ import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
  * per-tenant-day views read an emulated wildcard (helpers.ts: duckDbWildcardDialect); day tables
  * are made like BigQuery's, without keys, so redelivered copies stay in them as they would there.
  */
-const core = settingsFor({ attributes: KEYWORD_ATTRIBUTES });
-const TEMPLATE = core.templateTable;
-const columns = templateSchema(core.attributes).map((field) => field.name);
+let core: CoreSettings;
+let TEMPLATE: string;
+let columns: string[];
 
 interface Visit {
   readonly tenant: string;
@@ -55,7 +55,7 @@ const VISITS: readonly Visit[] = [
 
 function accepted(visit: Visit, index: number): AcceptedEvent {
   const query = new URLSearchParams({ user_id: visit.tenant, type: visit.type, order: String(index) });
-  const result = logEntryToEvent(
+  return acceptedEvent(
     loadBalancerEntry({
       insertId: `entry-${index}`,
       timestamp: visit.timestamp,
@@ -63,19 +63,22 @@ function accepted(visit: Visit, index: number): AcceptedEvent {
     }),
     core,
   );
-  if (!result.ok) throw new Error(`not an event: ${result.reason} ${result.detail}`);
-  return result;
 }
 
-const EVENTS = VISITS.map(accepted);
-// Pub/Sub redelivered the first two events: BigQuery's best-effort dedup let the copies through.
-const STORED = [...EVENTS, EVENTS[0], EVENTS[1]];
+let EVENTS: AcceptedEvent[];
+/** EVENTS, and the first two again: Pub/Sub redelivered them, and BigQuery's best-effort dedup let the copies through. */
+let STORED: AcceptedEvent[];
 
 let db: Awaited<ReturnType<typeof openDuckDbFile>>;
 let connection: DuckDBConnection;
 let dayTables: string[];
 
 beforeAll(async () => {
+  core = settingsFor({ attributes: KEYWORD_ATTRIBUTES });
+  TEMPLATE = core.templateTable;
+  columns = templateSchema(core.attributes).map((field) => field.name);
+  EVENTS = VISITS.map(accepted);
+  STORED = [...EVENTS, EVENTS[0], EVENTS[1]];
   db = await openDuckDbFile();
   connection = db.connection;
   await connection.run(createTableSql(TEMPLATE, templateSchema(core.attributes)));

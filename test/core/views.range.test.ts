@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { logEntryToEvent } from "../../core/event";
+import type { CoreSettings } from "../../core/config/coreSettings";
 import type { AcceptedEvent } from "../../core/event";
 import { BREAKDOWNS, bigQueryDialect, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery, viewQueries } from "../../core/views";
 import type { TenantRange } from "../../core/views";
@@ -7,11 +7,14 @@ import { LocalDatabase } from "../../local/database";
 import { duckDbDialect } from "../../local/duckdbSchema";
 import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
 import { makeTempDir, removeDir } from "../../testkit/localPipeline";
-import { loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+import { acceptedEvent, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { settingsFor } from "../../testkit/settings";
 
 // The dashboard's answers for a tenant over a range of days, read from events_dedup.
-const SETTINGS = settingsFor();
+let SETTINGS: CoreSettings;
+beforeAll(() => {
+  SETTINGS = settingsFor();
+});
 const FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 const VISITS: [tenant: string, day: string, userAgent: string, referer: string][] = [
   // One person on two days of the range: visitor ids are daily, so two visitor-days.
@@ -28,9 +31,7 @@ const RANGE: TenantRange = { tenant: "acme", from: "2026-01-05", to: "2026-01-07
 function events(): AcceptedEvent[] {
   return VISITS.map(([tenant, day, userAgent, referer], index) => {
     const entry = loadBalancerEntry({ insertId: `r${index}`, timestamp: `${day}T10:00:00Z`, httpRequest: { requestUrl: pixelUrl(`user_id=${tenant}&type=view`), userAgent, referer } });
-    const result = logEntryToEvent(entry, SETTINGS);
-    if (!result.ok) throw new Error(result.reason);
-    return result;
+    return acceptedEvent(entry, SETTINGS);
   });
 }
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { DECLARED_TABLE_NAMES, PARTITIONED_TABLE, partitionedSchema, VIEWS } from "../../core/layout";
 import type { CoreSettings } from "../../core/config/coreSettings";
+import type { RawConfig } from "../../core/config/fields";
 import { tableSuffix } from "../../core/tenant";
 import { bigQueryDialect, BREAKDOWNS, googleSqlString, tenantEventsQuery, tenantFilter, viewQueries, viewsOverEvents } from "../../core/views";
 import { exampleQuery } from "../../infra/examples";
@@ -10,10 +11,11 @@ import type { Analysis } from "../../testkit/googleSql";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
 
 // The GoogleSQL is analysed by Google's analyzer against each stack's schema; semantics are checked in DuckDB (views.duckdb.test.ts).
-const BQ = bigQueryDialect("my-project", "pixel_dev");
+let BQ: ReturnType<typeof bigQueryDialect>;
 let analyzer: GoogleSqlAnalyzer;
 
 beforeAll(async () => {
+  BQ = bigQueryDialect("my-project", "pixel_dev");
   analyzer = await GoogleSqlAnalyzer.start();
 });
 
@@ -23,19 +25,23 @@ afterAll(async () => {
 
 const analyze = (sql: string, core: CoreSettings) => analyzer.analyze(sql, stackTables(core, "my-project", "pixel_dev"));
 
-const STACKS: readonly [string, CoreSettings][] = [
-  ["per-tenant-day with a type attribute", settingsFor({ attributes: KEYWORD_ATTRIBUTES })],
-  ["partitioned with a type attribute", settingsFor({ attributes: KEYWORD_ATTRIBUTES, layout: "partitioned" })],
-  ["per-tenant-day without a type attribute", settingsFor({ attributes: { user_id: "STRING", campaign: "STRING" } })],
-  ["partitioned, event type named by config (INT64)", settingsFor({ attributes: { account: "STRING", kind: "INT64" }, tenantAttribute: "account", eventTypeAttribute: "kind", layout: "partitioned" })],
-  ["another template name", settingsFor({ attributes: KEYWORD_ATTRIBUTES, templateTable: "hits" })],
+// Stack configs; each describe reads its settings from one, as the program does.
+const STACKS: readonly [string, RawConfig][] = [
+  ["per-tenant-day with a type attribute", { attributes: KEYWORD_ATTRIBUTES }],
+  ["partitioned with a type attribute", { attributes: KEYWORD_ATTRIBUTES, layout: "partitioned" }],
+  ["per-tenant-day without a type attribute", { attributes: { user_id: "STRING", campaign: "STRING" } }],
+  ["partitioned, event type named by config (INT64)", { attributes: { account: "STRING", kind: "INT64" }, tenantAttribute: "account", eventTypeAttribute: "kind", layout: "partitioned" }],
+  ["another template name", { attributes: KEYWORD_ATTRIBUTES, templateTable: "hits" }],
 ];
 
-describe.each(STACKS)("the views of a stack %s", (_, core) => {
-  const views = viewQueries(core, BQ);
+describe.each(STACKS)("the views of a stack %s", (_, raw) => {
+  let core: CoreSettings;
+  let views: ReturnType<typeof viewQueries>;
   let analyses: Map<string, Analysis>;
 
   beforeAll(async () => {
+    core = settingsFor(raw);
+    views = viewQueries(core, BQ);
     analyses = await analyzeViews(analyzer, views, core, "my-project", "pixel_dev");
   });
 
@@ -84,8 +90,6 @@ describe.each(STACKS)("the views of a stack %s", (_, core) => {
 });
 
 describe("the analyzer", () => {
-  const core = settingsFor({ attributes: KEYWORD_ATTRIBUTES });
-
   test.each([
     ["a column no table has", "SELECT nope FROM `my-project.pixel_dev.pixel`", /Unrecognized name: nope/],
     ["a function over the wrong type", "SELECT COUNTIF(user_agent) FROM `my-project.pixel_dev.pixel`", /No matching signature for aggregate function COUNTIF/],
@@ -93,7 +97,7 @@ describe("the analyzer", () => {
     ["a table the stack does not have", "SELECT * FROM `my-project.pixel_dev.events`", /Table not found/],
     ["a keyword attribute left unquoted", "SELECT order FROM `my-project.pixel_dev.pixel`", /Syntax error/],
   ])("refuses %s", async (_, sql, message) => {
-    await expect(analyze(sql, core)).rejects.toThrow(message);
+    await expect(analyze(sql, settingsFor({ attributes: KEYWORD_ATTRIBUTES }))).rejects.toThrow(message);
   });
 });
 
@@ -101,7 +105,8 @@ describe("the same text in both dialects", () => {
   // Backtick-qualified names become DuckDB's quoted names; nothing else may differ.
   const asDuckDb = (googleSql: string) => googleSql.replace(/`my-project\.pixel_dev\.([a-z_]+)`/g, '"$1"').replace(/`([A-Za-z0-9_]+)`/g, '"$1"');
 
-  test.each(STACKS)("every view over events of a stack %s", (_, core) => {
+  test.each(STACKS)("every view over events of a stack %s", (_, raw) => {
+    const core = settingsFor(raw);
     expect(viewsOverEvents(core, BQ).map((view) => asDuckDb(view.query))).toEqual(viewsOverEvents(core, duckDbDialect).map((view) => view.query));
   });
 });
@@ -128,10 +133,9 @@ describe.each([
   ["acme-corp", "'_acmeX2Dcorp_00000000' AND '_acmeX2Dcorp_99999999'"],
   ["Ünï'x", "'_XC3X9CnXC3XAFX27x_00000000' AND '_XC3X9CnXC3XAFX27x_99999999'"],
 ])("the authorized-view query for tenant %j (per-tenant-day)", (tenant, range) => {
-  const query = tenantEventsQuery(settingsFor({ attributes: KEYWORD_ATTRIBUTES }), tenant, BQ);
-
   test("reads the wildcard with a _TABLE_SUFFIX range of that tenant's day tables, with the events view's columns", async () => {
     const core = settingsFor({ attributes: KEYWORD_ATTRIBUTES });
+    const query = tenantEventsQuery(core, tenant, BQ);
     expect(query).toContain(`WHERE _TABLE_SUFFIX BETWEEN ${range}`);
     const analysis = await analyze(query, core);
     expect(analysis.tables).toEqual(["my-project.pixel_dev.pixel*"]);
@@ -159,14 +163,14 @@ test("a tenant's _TABLE_SUFFIX range holds its own day tables and no other tenan
   );
 });
 
-describe.each([
-  [settingsFor({ attributes: KEYWORD_ATTRIBUTES }), "FROM `p.pixel_dev.pixel_acme_*`", "WHERE _TABLE_SUFFIX BETWEEN '20260101' AND '20260107'"],
-  [settingsFor({ attributes: KEYWORD_ATTRIBUTES, layout: "partitioned" }), "FROM `p.pixel_dev.events`", "WHERE tenant = 'acme' AND event_date BETWEEN DATE '2026-01-01' AND DATE '2026-01-07'"],
-  [settingsFor({ attributes: KEYWORD_ATTRIBUTES, layout: "partitioned", tenantAllowlist: ["O'Brien"] }), "FROM `p.pixel_dev.events`", "WHERE tenant = 'O\\'Brien' AND event_date"],
-])("the exampleQuery output (%#)", (core, from, where) => {
-  const query = exampleQuery("p", "pixel_dev", core, { from: "20260101", to: "20260107" });
-
+describe.each<[RawConfig, string, string]>([
+  [{ attributes: KEYWORD_ATTRIBUTES }, "FROM `p.pixel_dev.pixel_acme_*`", "WHERE _TABLE_SUFFIX BETWEEN '20260101' AND '20260107'"],
+  [{ attributes: KEYWORD_ATTRIBUTES, layout: "partitioned" }, "FROM `p.pixel_dev.events`", "WHERE tenant = 'acme' AND event_date BETWEEN DATE '2026-01-01' AND DATE '2026-01-07'"],
+  [{ attributes: KEYWORD_ATTRIBUTES, layout: "partitioned", tenantAllowlist: ["O'Brien"] }, "FROM `p.pixel_dev.events`", "WHERE tenant = 'O\\'Brien' AND event_date"],
+])("the exampleQuery output (%#)", (raw, from, where) => {
   test("reads only the example tenant's days, in the stack's layout, and analyses", async () => {
+    const core = settingsFor(raw);
+    const query = exampleQuery("p", "pixel_dev", core, { from: "20260101", to: "20260107" });
     expect(query).toContain(from);
     expect(query).toContain(where);
     const views = await analyzeViews(analyzer, viewQueries(core, bigQueryDialect("p", "pixel_dev")), core, "p", "pixel_dev");

@@ -1,6 +1,5 @@
 import * as path from "node:path";
 import type { CoreSettings } from "../../core/config/coreSettings";
-import { logEntryToEvent } from "../../core/event";
 import type { AcceptedEvent } from "../../core/event";
 import { VIEWS } from "../../core/layout";
 import { LocalDatabase } from "../../local/database";
@@ -8,7 +7,7 @@ import type { JsonRow } from "../../local/database";
 import { createTableSql, dayTableName, insertRowsSql, rowsParameter } from "../../local/duckdbSchema";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { templateSchema } from "../../core/schema";
-import { loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+import { acceptedEvent, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { makeTempDir, removeDir } from "../../testkit/localPipeline";
 import { settingsFor } from "../../testkit/settings";
 
@@ -24,9 +23,7 @@ const VISITS = [
 
 function events(settings: CoreSettings): AcceptedEvent[] {
   return VISITS.map((visit, index) => {
-    const result = logEntryToEvent(loadBalancerEntry({ insertId: `e${index}`, httpRequest: { requestUrl: pixelUrl(visit.query), remoteIp: visit.remoteIp, userAgent: visit.userAgent, referer: visit.referer } }), settings);
-    if (!result.ok) throw new Error(result.reason);
-    return result;
+    return acceptedEvent(loadBalancerEntry({ insertId: `e${index}`, httpRequest: { requestUrl: pixelUrl(visit.query), remoteIp: visit.remoteIp, userAgent: visit.userAgent, referer: visit.referer } }), settings);
   });
 }
 

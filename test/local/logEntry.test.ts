@@ -159,9 +159,8 @@ it("takes the path and query from the request target whatever the Host header sa
 });
 
 describe("an entry delivered as the sink's Pub/Sub message to the function's handler", () => {
-  const settings = settingsFor();
-
   async function deliver(request: ObservedRequest) {
+    const settings = settingsFor();
     const inserted: AcceptedEvent[] = [];
     const logged: LogLine[] = [];
     const message = toPubSubMessage(JSON.stringify(buildLogEntry(request)), "1:0", "2026-05-17T06:40:01Z");

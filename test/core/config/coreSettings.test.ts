@@ -1,17 +1,10 @@
 import { ConfigError } from "../../../core/config/fields";
-import { coreSettingsProblems } from "../../../testkit/settings";
-import { ConfigProblems } from "../../../core/config/fields";
-import { parseCoreSettingsJson, readCoreSettings, serializeCoreSettings, withVisitorKey } from "../../../core/config/coreSettings";
+import { coreSettingsProblems, settingsFrom } from "../../../testkit/settings";
+import { parseCoreSettingsJson, serializeCoreSettings, withVisitorKey } from "../../../core/config/coreSettings";
 import { DEV_SETTINGS } from "../../../testkit/logEntries";
 import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 
 describe("settings", () => {
-  function problemsOf(raw: Record<string, unknown>): string[] {
-    const problems = new ConfigProblems();
-    readCoreSettings(raw, problems);
-    return problems.messages;
-  }
-
   it("reads the dev stack with its defaults, the country table and the visitor key from the environment", () => {
     expect(DEV_SETTINGS).toEqual({
       attributes: [
@@ -34,18 +27,18 @@ describe("settings", () => {
   });
 
   it("accepts Pulumi's string forms of every value", () => {
-    const problems = new ConfigProblems();
-    const settings = readCoreSettings(
-      { attributes: '{"user_id":"string","n":"INT64"}', anonymizeIp: "false", maxValueLength: "200", tenantAllowlist: '["acme","beta"]' },
-      problems,
-    );
-    expect(problems.messages).toEqual([]);
+    const settings = settingsFrom({ attributes: '{"user_id":"string","n":"INT64"}', anonymizeIp: "false", maxValueLength: "200", tenantAllowlist: '["acme","beta"]' });
     expect(settings).toMatchObject({ anonymizeIp: false, maxValueLength: 200, tenantAllowlist: ["acme", "beta"] });
     expect(settings.attributes).toEqual([{ name: "user_id", type: "STRING" }, { name: "n", type: "INT64" }]);
   });
 
+  it("accepts allowlisted tenants of exactly 64 bytes, as the core accepts such a tenant", () => {
+    const tenants = ["a".repeat(64), "é".repeat(32)];
+    expect(settingsFrom({ attributes: { user_id: "STRING" }, tenantAllowlist: tenants }).tenantAllowlist).toEqual(tenants);
+  });
+
   it("reports every problem at once, each with its key", () => {
-    const messages = problemsOf({
+    const messages = coreSettingsProblems({
       attributes: { user_id: "INT64", "bad-name": "STRING", price: "DECIMAL", remote_ip: "STRING", Price: "FLOAT64" },
       anonymizeIp: "maybe",
       maxValueLength: 0,
@@ -72,16 +65,25 @@ describe("settings", () => {
     ["visitor_id", /is a standard column of every row; rename the attribute \(and the query parameter\)/],
     ["country", /is a standard column of every row; rename the attribute/],
   ])("an attribute named like the answer column %s is refused, with what to do", (name, message) => {
-    expect(problemsOf({ attributes: { user_id: "STRING", [name]: "STRING" } })).toEqual([expect.stringMatching(message)]);
+    expect(coreSettingsProblems({ attributes: { user_id: "STRING", [name]: "STRING" } })).toEqual([expect.stringMatching(message)]);
   });
 
   it.each([
+    [{ attributes: { user_id: "STRING", sig: "STRING" } }, 'pixel-pipeline:attributes.sig: "sig" carries the URL signature and cannot be an attribute.'],
+    [{ attributes: { user_id: "STRING", SIG: "STRING" } }, 'pixel-pipeline:attributes.SIG: "sig" carries the URL signature and cannot be an attribute.'],
+    [{ attributes: { user_id: "STRING" }, maxValueLength: 1.5 }, "pixel-pipeline:maxValueLength: expected a whole number from 1 to 65536, got 1.5."],
+    [{ attributes: { user_id: "STRING" }, maxValueLength: "1.5" }, 'pixel-pipeline:maxValueLength: expected a whole number from 1 to 65536, got "1.5".'],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["acme", 5] }, 'pixel-pipeline:tenantAllowlist: expected a list of strings, got ["acme",5].'],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: '["acme", null]' }, "pixel-pipeline:tenantAllowlist: expected a list of strings"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: [{ tenant: "acme" }] }, "pixel-pipeline:tenantAllowlist: expected a list of strings"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["acme", "a".repeat(65)] }, "pixel-pipeline:tenantAllowlist[1]: a tenant must be 1 to 64 bytes of UTF-8"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["é".repeat(32) + "a"] }, "pixel-pipeline:tenantAllowlist[0]: a tenant must be 1 to 64 bytes of UTF-8"],
     [{}, "pixel-pipeline:attributes: is required"],
     [{ attributes: { type: "STRING" } }, 'pixel-pipeline:tenantAttribute: "user_id" must also be listed in attributes'],
     [{ attributes: "[1,2]" }, "pixel-pipeline:attributes: expected a map"],
     [{ attributes: { user_id: "STRING", USER_ID: "STRING" } }, "pixel-pipeline:attributes.USER_ID: BigQuery column names ignore case"],
   ])("explains %p", (raw, message) => {
-    expect(problemsOf(raw)).toEqual([expect.stringContaining(message)]);
+    expect(coreSettingsProblems(raw)).toEqual([expect.stringContaining(message)]);
   });
 
   it("survives the trip to the function's environment, without the visitor key and the country table", () => {

@@ -6,33 +6,26 @@ import * as path from "node:path";
 import { COUNTRY_TABLE_FILE, DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE, VISITOR_KEY_VARIABLE } from "../../../core/functionContract";
 import { serializeCoreSettings } from "../../../core/config/coreSettings";
 import { unzipSync } from "fflate";
-import { logEntryToEvent } from "../../../core/event";
 import { bundleFunction, NOTICES_FILE, zipArchive } from "../../../infra/ingest/functionBundle";
 import { BigQueryStandIn } from "../../../testkit/bigQueryStandIn";
-import { DEV_SETTINGS, loadBalancerEntry, pubSubMessage } from "../../../testkit/logEntries";
+import { acceptedEvent, DEV_SETTINGS, loadBalancerEntry, pubSubMessage } from "../../../testkit/logEntries";
 import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 import { freePort } from "../../../testkit/freePort";
+import { captureOutput } from "../../../testkit/waitForLine";
+import type { ChildOutput } from "../../../testkit/waitForLine";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
-const bundle = bundleFunction();
+let bundle: ReturnType<typeof bundleFunction>;
 let directory: string;
 let child: ChildProcess;
-let output = "";
-
-
-async function waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(output)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; output so far:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+let output: ChildOutput;
 
 describe("the deployed bundle", () => {
   let url: string;
   const bigQuery = new BigQueryStandIn();
 
   beforeAll(async () => {
+    bundle = bundleFunction();
     await bigQuery.start();
     directory = mkdtempSync(path.join(tmpdir(), "pixel-bundle-"));
     // What is uploaded is the zip: the framework runs on its contents.
@@ -57,9 +50,8 @@ describe("the deployed bundle", () => {
         },
       },
     );
-    child.stdout?.on("data", (chunk) => (output += chunk));
-    child.stderr?.on("data", (chunk) => (output += chunk));
-    await waitForOutput(/Signature type: \w+/);
+    output = captureOutput(child);
+    await output.waitFor(/Signature type: \w+/, 20_000);
   });
 
   afterAll(async () => {
@@ -114,19 +106,18 @@ describe("the deployed bundle", () => {
     });
     expect(response.status).toBe(204);
     const [row] = [...bigQuery.stored.values()] as Record<string, unknown>[];
-    const expected = logEntryToEvent(loadBalancerEntry(), DEV_SETTINGS);
-    expect(expected.ok && row).toEqual(expected.ok && expected.row);
+    expect(row).toEqual(acceptedEvent(loadBalancerEntry()).row);
     expect(row).toMatchObject({ country: "SE", browser: "Chrome", visitor_id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) });
   });
 
   it("registers the CloudEvent function and acks a refused push message with a log line", async () => {
-    expect(output).toMatch(/Signature type: cloudevent/);
+    expect(output.text()).toMatch(/Signature type: cloudevent/);
     const response = await fetch(`${url}/projects/demo-project/topics/pixel-requests`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ message: pubSubMessage(loadBalancerEntry({ httpRequest: { status: 404 } })), subscription: "projects/demo-project/subscriptions/pixel-push" }),
     });
     expect(response.status).toBe(204);
-    await waitForOutput(/"reason":"status_not_counted"/);
+    await output.waitFor(/"reason":"status_not_counted"/, 20_000);
   });
 });
