@@ -1,4 +1,6 @@
-import { parseClientAddress, storedIp } from "../../core/ip";
+import fc from "fast-check";
+import { isIPv6 } from "node:net";
+import { parseClientAddress, parseIPv6, storedIp } from "../../core/ip";
 
 describe.each<[unknown, string | null, string | null]>([
   ["203.0.113.77", "203.0.113.0", "203.0.113.77"],
@@ -17,6 +19,12 @@ describe.each<[unknown, string | null, string | null]>([
   ["1::ffff:1.2.3.4", "1::", "1::ffff:1.2.3.4"],
   ["64:ff9b::89.160.20.156", "64:ff9b::", "64:ff9b::89.160.20.156"],
   ["::ffff:c633:6409", "198.51.100.0", "198.51.100.9"],
+  ["1:2:3:4:5:6:1.2.3.4", "1:2:3::", "1:2:3:4:5:6:1.2.3.4"],
+  // A dotted IPv4 part anywhere but at the end is no address (inet_pton refuses it too).
+  ["1.2.3.4::", null, null],
+  ["1:1.2.3.4::5", null, null],
+  ["::1.2.3.4:5", null, null],
+  ["1:2:3:4:5:6:7:1.2.3.4", null, null],
   // Junk before or after an address: each anchor of the address forms matters.
   ["x203.0.113.77", null, null],
   ["x203.0.113.77:443", null, null],
@@ -32,4 +40,19 @@ describe.each<[unknown, string | null, string | null]>([
     expect(storedIp(parseClientAddress(value), true)).toBe(anonymized);
     expect(storedIp(parseClientAddress(value), false)).toBe(whole);
   });
+});
+
+test("an IPv6 text parses exactly when inet_pton (node:net) reads it as one", () => {
+  const part = fc.oneof(
+    fc.integer({ min: 0, max: 0xffff }).map((group) => group.toString(16)),
+    fc.stringMatching(/^[0-9a-fA-F]{1,5}$/),
+    fc.constantFrom("", "1.2.3.4", "255.255.255.255", "01.2.3.4", "1.2.3", "g"),
+  );
+  const nearIPv6 = fc.array(fc.oneof({ weight: 6, arbitrary: part }, { weight: 1, arbitrary: fc.constant(":") }), { maxLength: 10 }).map((parts) => parts.join(":"));
+  fc.assert(
+    fc.property(nearIPv6, (text) => {
+      expect(parseIPv6(text) !== undefined).toBe(isIPv6(text));
+    }),
+    { numRuns: 20_000 },
+  );
 });
