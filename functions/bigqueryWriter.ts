@@ -67,14 +67,14 @@ export function bigQueryWriter(table: Table, deadlineMs = DEFAULT_INSERT_DEADLIN
 /**
  * The client's own `timeout` option is passed to node-fetch 3, which ignores it
  * (googleapis/google-cloud-node#7998), so the deadline is kept here. The abandoned call may still
- * store its row; the redelivery carries the same insertId, so BigQuery drops the duplicate.
+ * store its row; the redelivery carries the same insertId, so BigQuery drops the duplicate. Its late
+ * failure needs no handler of its own: Promise.race has already subscribed to it.
  */
 async function withDeadline<T>(call: Promise<T>, deadlineMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new InsertDeadlineError(deadlineMs)), deadlineMs);
   });
-  call.catch(() => undefined); // its late failure is already reported as the deadline
   try {
     return await Promise.race([call, deadline]);
   } finally {

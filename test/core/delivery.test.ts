@@ -28,6 +28,28 @@ describe.each<[keyof typeof POLICIES, DeliveryOutcome["kind"], number, Decision]
   test(`decides ${decision} for ${outcome} at attempt ${attempt}`, () => expect(decide(outcome, attempt, POLICIES[path]())).toBe(decision));
 });
 
+/*
+ * Replay's budget is the command's --attempts: a failed write is retried until the last of them and
+ * then stops the run, whatever the budget; a rejected row is reported at once, never retried.
+ */
+describe.each<[number, DeliveryOutcome["kind"], number, Decision]>([
+  [1, "failed", 1, "dead_letter"],
+  [1, "rejected", 1, "dead_letter"],
+  [1, "stored", 1, "ack"],
+  [5, "failed", 1, "retry"],
+  [5, "failed", 4, "retry"],
+  [5, "failed", 5, "dead_letter"],
+  [5, "rejected", 1, "dead_letter"],
+  [5, "refused", 1, "ack"],
+  [20, "failed", 19, "retry"],
+  [20, "failed", 20, "dead_letter"],
+])("replayDelivery(%p)", (attempts, outcome, attempt, decision) => {
+  test(`decides ${decision} for ${outcome} at attempt ${attempt}`, () => {
+    expect(replayDelivery(attempts)).toEqual({ rejectedAttempts: 1, failedAttempts: attempts });
+    expect(decide(outcome, attempt, replayDelivery(attempts))).toBe(decision);
+  });
+});
+
 describe("the line for a row that was not stored", () => {
   const ids = { insertId: "log-1", messageId: "m-1" };
 

@@ -8,6 +8,8 @@ const MAX_LENGTH = 8;
 
 describe.each<[AttributeType, string, unknown]>([
   ["INT64", "42", "42"],
+  // Spaces around a typed value are dropped before it is read, as for every type but STRING.
+  ["INT64", " 42 ", "42"],
   ["INT64", " +7 ", "7"],
   ["INT64", "007", "7"],
   ["INT64", "-9223372036854775808", "-9223372036854775808"],
@@ -24,6 +26,8 @@ describe.each<[AttributeType, string, unknown]>([
   ["FLOAT64", ".5", 0.5],
   ["FLOAT64", "5.", 5],
   ["FLOAT64", "-1.5e3", -1500],
+  ["FLOAT64", " 1.5 ", 1.5],
+  ["FLOAT64", "\t-2e1\n", -20],
   ["FLOAT64", "1e999", undefined],
   ["FLOAT64", "x1.5", undefined],
   ["FLOAT64", "1.5x", undefined],
@@ -33,9 +37,12 @@ describe.each<[AttributeType, string, unknown]>([
   ["FLOAT64", "", undefined],
   ["BOOL", "TRUE", true],
   ["BOOL", " 0 ", false],
+  ["BOOL", " true ", true],
+  ["BOOL", "\tFalse\n", false],
   ["BOOL", "yes", undefined],
   ["STRING", "😀abcdefghij", "😀abcdefg"],
   ["STRING", "\uD800x", "\uFFFDx"],
+  ["STRING", " a b ", " a b "],
 ])("%s %p", (type, text, expected) => {
   test(`is ${String(expected)}`, () => {
     expect(coerceAttribute(type, text, MAX_LENGTH)).toBe(expected);

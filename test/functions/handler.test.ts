@@ -1,12 +1,12 @@
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { withSigningKeys } from "../../core/config/coreSettings";
 import { cloudDelivery } from "../../core/delivery";
-import type { LogLine } from "../../core/delivery";
+import type { Decision, LogLine } from "../../core/delivery";
 import type { AcceptedEvent } from "../../core/event";
 import type { PubSubMessage } from "../../core/message";
 import { REFUSAL_REASONS } from "../../core/refusals";
 import type { RefusalReason } from "../../core/refusals";
-import { handlePixelMessage } from "../../functions/handler";
+import { handlePixelMessage, RowRejectedError } from "../../functions/handler";
 import type { Handled } from "../../functions/handler";
 import { DEV_SETTINGS, loadBalancerEntry, pixelUrl, pubSubMessage } from "../../testkit/logEntries";
 
@@ -73,4 +73,28 @@ describe.each(SEVERITIES)("a refusal for %s", (reason, severity, overrides, sett
 
 test("every refusal reason has its severity pinned: invalid_message by the messages above, the rest in SEVERITIES", () => {
   expect(["invalid_message", ...SEVERITIES.map(([reason]) => reason)].sort()).toEqual(Object.keys(REFUSAL_REASONS).sort());
+});
+
+/*
+ * A path that counts deliveries hands the handler the attempt, and the policy decides by it: under
+ * cloudDelivery(5) a row not stored is retried until the fifth attempt and dead-lettered on it. Without
+ * an attempt the handler assumes the first (Pub/Sub's push does not say, and counts by itself).
+ */
+const WRITE_ERRORS = { failed: () => new Error("socket hang up"), rejected: () => new RowRejectedError("invalid: bad value") };
+
+describe.each<["failed" | "rejected", number | undefined, Decision]>([
+  ["failed", undefined, "retry"],
+  ["failed", 1, "retry"],
+  ["failed", 4, "retry"],
+  ["failed", 5, "dead_letter"],
+  ["rejected", 1, "retry"],
+  ["rejected", 5, "dead_letter"],
+])("an insert %s at attempt %p of 5 (undefined: not known)", (kind, attempt, decision) => {
+  it(`is ${decision}, and logged so`, async () => {
+    const lines: LogLine[] = [];
+    const writer = { insert: () => Promise.reject(WRITE_ERRORS[kind]()) };
+    const handled = await handlePixelMessage(pubSubMessage(loadBalancerEntry(), "m9"), { settings: DEV_SETTINGS, writer, log: (line) => lines.push(line), policy: cloudDelivery(5), attempt });
+    expect(handled).toMatchObject({ outcome: { kind }, decision });
+    expect(lines).toEqual([expect.objectContaining({ reason: kind === "failed" ? "write_failed" : "row_rejected", message: expect.stringContaining(decision === "retry" ? "will be retried" : "is dead-lettered"), messageId: "m9" })]);
+  });
 });

@@ -96,9 +96,14 @@ describe("settings", () => {
 });
 
 describe("attributes that are missing, empty or of the wrong kind", () => {
-  test.each([null, "", {}, [], "{}", "null"])("attributes %p is reported as required, not accepted as no attributes", (attributes) => {
+  // Empty in every form a stack file or Pulumi's config can hold it, blank text and native empty lists included.
+  test.each([null, "", "  ", {}, [], "{}", " {} ", "[]", " [] "])("attributes %p is reported as required, not accepted as no attributes", (attributes) => {
     expect(() => parseCoreSettingsJson(JSON.stringify({ attributes }))).toThrow(ConfigError);
-    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(/^pixel-pipeline:attributes: (is required|expected a map)/)]);
+    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(/^pixel-pipeline:attributes: is required: /)]);
+  });
+
+  test.each(["null", '["user_id"]', "user_id"])("attributes %p, set but not a map, is reported as such", (attributes) => {
+    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(/^pixel-pipeline:attributes: expected a map of name to value/)]);
   });
 
   test.each([
