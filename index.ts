@@ -19,4 +19,5 @@ export const dashboardUrl = pipeline.dashboardUrl;
 export const exampleQuery = pipeline.exampleQuery;
 export const eventsViewId = pipeline.eventsViewId;
 export const lookerStudioUrl = pipeline.lookerStudioUrl;
+export const lookerStudioReports = pipeline.lookerStudioReports;
 export const tenantViewQueries = pipeline.tenantViewQueries;

@@ -4,5 +4,7 @@ module.exports = {
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": "ts-jest" },
+  // FC_SEED, when set, seeds every fast-check property, so a failure it reports can be repeated.
+  setupFilesAfterEnv: ["<rootDir>/testkit/jestSetup.ts"],
   testTimeout: 30000,
 };

@@ -5,6 +5,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { logEntryToEvent } from "../core/event";
+import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import type { ParseResult } from "../core/event";
 import { storedRow, storedTableName } from "../core/layout";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
@@ -14,7 +15,8 @@ import { readStack } from "./stackFile";
 
 const USAGE = `Usage: npm run --silent parse -- [--stack NAME]
 Reads LogEntry JSON objects on stdin, one per line, and prints for each what the deployed function
-would do with it: the row and its table, or the refusal and its reason.
+would do with it: the row and its table, or the refusal and its reason. visitor_id needs the
+stack's visitor key in PIXEL_VISITOR_KEY.
   --stack NAME     settings from Pulumi.NAME.yaml (default dev)
   -h, --help       this help`;
 
@@ -42,6 +44,7 @@ export const parseCommand = defineCommand({
   args: { options: { stack: { type: "string", default: "dev" } } },
   async run({ values }) {
     const { settings } = readStack(values.stack);
+    if (!settings.visitorKey) console.error(`visitor_id stays NULL without the stack's visitor key in ${VISITOR_KEY_VARIABLE} (from Secret Manager: pixel-${values.stack}-visitor-key).`);
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       if (line.trim() === "") continue;
       if (!process.stdout.write(`${parseLine(line, settings)}\n`)) await once(process.stdout, "drain");

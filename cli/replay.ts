@@ -5,8 +5,10 @@ import { createInterface } from "node:readline";
 import { BigQuery } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { AcceptedEvent } from "../core/event";
+import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import { insertTableName, storedTableName } from "../core/layout";
 import type { DataPaths } from "../local/paths";
+import { withLocalVisitorKey } from "../local/visitorKey";
 import { ArchiveFile, listArchive } from "./archiveSource";
 import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { serviceApi } from "./googleApi";
@@ -217,7 +219,13 @@ export const replayCommand = defineCommand({
   async run(parsed) {
     const command = replayCommandFrom(parsed);
     const stack = readStack(command.stack);
-    const { settings } = stack;
+    // Replayed rows must get the visitor ids of the rows beside them: the stack's key, or the local pipeline's.
+    const settings = command.mode === "local" ? await withLocalVisitorKey(stack.settings, command.paths.dataDir) : stack.settings;
+    if (command.mode === "bigquery" && !settings.visitorKey) {
+      throw new UsageError(
+        `set ${VISITOR_KEY_VARIABLE} to the stack's visitor key, so replayed rows get the visitor ids the function gives: ${VISITOR_KEY_VARIABLE}="$(gcloud secrets versions access latest --secret=pixel-${command.stack}-visitor-key)"`,
+      );
+    }
     const files = await listArchive(command.sources, () => serviceApi("storage"));
     if (files.length === 0) throw new UsageError(`no archive files (*.json) under ${command.sources.join(", ")}`);
 

@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { withSigningKeys } from "../core/config/coreSettings";
+import { loadCountryTable } from "../assets/countryTable";
+import { withSigningKeys, withVisitorKey } from "../core/config/coreSettings";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { CONFIG_NAMESPACE, ConfigError } from "../core/config/fields";
 import { validateStackConfig } from "../core/config/stackConfig";
 import type { StackConfig } from "../core/config/stackConfig";
-import { SIGNING_KEYS_VARIABLE } from "../core/functionContract";
+import { SIGNING_KEYS_VARIABLE, VISITOR_KEY_VARIABLE } from "../core/functionContract";
 
 export const PROJECT_ROOT = path.join(__dirname, "..");
 
@@ -14,7 +15,10 @@ export const PROJECT_ROOT = path.join(__dirname, "..");
 export interface LocalStack {
   /** Every setting, validated; `project` is "" when the file sets no gcp:project. */
   readonly config: StackConfig;
-  /** The parser's settings, with the signing keys from the environment when signedUrls is on. */
+  /**
+   * The parser's settings, with the country table, the signing keys from the environment when
+   * signedUrls is on, and the visitor key from the environment when it is set there.
+   */
   readonly settings: CoreSettings;
   /** `gcp:project`, when the file sets it. */
   readonly project?: string;
@@ -24,7 +28,8 @@ export interface LocalStack {
  * Reads Pulumi.<stack>.yaml without the Pulumi CLI and validates all of it with the program's own
  * validator, so a mistyped or unknown key stops a command with the message `pulumi up` would give.
  * Throws a ConfigError listing every problem. The stack file holds the signing keys only
- * encrypted, so the commands take them from PIXEL_SIGNING_KEYS.
+ * encrypted, so the commands take them from PIXEL_SIGNING_KEYS; the visitor key, which lives in
+ * Secret Manager only, from PIXEL_VISITOR_KEY.
  */
 export function readStack(stack: string, root = PROJECT_ROOT, environment: NodeJS.ProcessEnv = process.env): LocalStack {
   const document = readStackDocumentConfig(stack, root);
@@ -50,7 +55,12 @@ export function readStack(stack: string, root = PROJECT_ROOT, environment: NodeJ
   }
   if (!config || problems.length > 0) throw new ConfigError(problems);
   const project = config.project || undefined;
-  return { config, settings: withSigningKeys(config.core, { [SIGNING_KEYS_VARIABLE]: config.signingKeys }), ...(project ? { project } : {}) };
+  const settings = withSigningKeys(config.core, { [SIGNING_KEYS_VARIABLE]: config.signingKeys });
+  return {
+    config,
+    settings: { ...(environment[VISITOR_KEY_VARIABLE] ? withVisitorKey(settings, environment) : settings), countries: loadCountryTable() },
+    ...(project ? { project } : {}),
+  };
 }
 
 function textValue(value: unknown): string | undefined {

@@ -7,7 +7,10 @@ export type DeliveryOutcome =
   | { readonly kind: "refused"; readonly refusal: Refusal }
   /** The store refused the row itself (BigQuery "invalid", a DuckDB conversion error): the same write fails again. */
   | { readonly kind: "rejected"; readonly event: AcceptedEvent; readonly detail: string }
-  /** The write did not complete (5xx, 429, network, deadline, a failed transaction): it may succeed later. */
+  /**
+   * The write did not complete (5xx, 429, network, deadline, a failed transaction), or BigQuery
+   * does not know a column the template just gained ("no such field"): it may succeed later.
+   */
   | { readonly kind: "failed"; readonly event: AcceptedEvent; readonly detail: string };
 
 /** A row that reached the store and was not stored. */
@@ -21,8 +24,8 @@ export type Decision = "ack" | "retry" | "dead_letter";
  * refusal metric counts every logged reason, and the runbooks name these.
  */
 export const DELIVERY_FAILURE_REASONS = {
-  row_rejected: "The store refused the row itself (for example a BigQuery day table created before a schema change); it is dead-lettered.",
-  write_failed: "The write did not complete (5xx, 429, network, a deadline or a failed transaction); it is retried.",
+  row_rejected: "The store refused the row itself (a value BigQuery cannot convert to its column's type, say); it is dead-lettered.",
+  write_failed: "The write did not complete (5xx, 429, network, a deadline or a failed transaction), or BigQuery does not know a column the template just gained (no such field); it is retried.",
 } as const;
 
 export type DeliveryFailureReason = keyof typeof DELIVERY_FAILURE_REASONS;

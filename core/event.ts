@@ -1,15 +1,18 @@
 import { hash } from "node:crypto";
+import { campaignOf, NO_CAMPAIGN } from "./campaign";
 import { classifyClient } from "./client";
-import { clientIp } from "./ip";
+import { parseClientAddress, storedIp } from "./ip";
 import { LOAD_BALANCER_RESOURCE_TYPE, LoadBalancerLogEntry } from "./logEntry";
 import type { CoreSettings } from "./config/coreSettings";
 import { preview, refuse } from "./refusals";
 import type { Refusal } from "./refusals";
 import type { Row } from "./schema";
 import { checkSignature, SIGNATURE_PARAMETER } from "./signature";
+import { pageOf } from "./page";
 import { MAX_TENANT_BYTES, tableSuffix } from "./tenant";
 import { parseTimestamp } from "./timestamp";
 import { cleanText, coerceAttribute } from "./values";
+import { visitorId } from "./visitor";
 
 export interface AcceptedEvent {
   readonly ok: true;
@@ -81,6 +84,11 @@ export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSetti
   const userAgent = text(http.userAgent);
   const client = classifyClient(userAgent);
   const dnt = isDoNotTrack(url.searchParams);
+  // The full address: the country and the visitor id come from it before it is cut or dropped.
+  const address = parseClientAddress(http.remoteIp ?? entry.jsonPayload?.remoteIp);
+  // The page comes from the whole Referer, not from the stored one, which may be cut mid-host.
+  const page = pageOf(typeof http.referer === "string" ? http.referer : null, settings.maxValueLength);
+  const campaign = settings.utmColumns ? campaignOf(url.searchParams, page.query, settings.maxValueLength) : NO_CAMPAIGN;
   const row: Row = {
     event_timestamp: instant.iso,
     insert_id: insertId,
@@ -89,7 +97,7 @@ export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSetti
     host: text(url.hostname),
     user_agent: dnt ? null : userAgent,
     referer: text(http.referer),
-    remote_ip: dnt ? null : clientIp(http.remoteIp ?? entry.jsonPayload?.remoteIp, settings.anonymizeIp),
+    remote_ip: dnt ? null : storedIp(address, settings.anonymizeIp),
     status: http.status,
     cache_hit: http.cacheHit === true,
     cache_id: text(entry.jsonPayload?.cacheId),
@@ -97,6 +105,15 @@ export function logEntryToEvent(entry: LoadBalancerLogEntry, settings: CoreSetti
     email_proxy: client.emailProxy,
     dnt,
     invalid_attributes: null,
+    visitor_id: dnt || !address || !settings.visitorKey ? null : visitorId(settings.visitorKey, instant.utcDay, tenant, address.text, userAgent),
+    country: address ? (settings.countries?.countryOf(address.ip) ?? null) : null,
+    browser: client.device.browser,
+    browser_version: client.device.browserVersion,
+    os: client.device.os,
+    device_type: client.device.deviceType,
+    page_host: page.host,
+    page_path: page.path,
+    ...campaign,
   };
   const invalid: string[] = [];
   for (const attribute of settings.attributes) {
@@ -119,7 +136,10 @@ export function parseUrl(text: string): URL | undefined {
   }
 }
 
-/** `dnt` in the URL, with any value but 0 or false, asks that no IP and no user agent be stored. */
+/**
+ * `dnt` in the URL, with any value but 0 or false, asks that no IP and no user agent be stored,
+ * and no visitor id: the coarse answers (country, device, page, campaign) stay.
+ */
 export function isDoNotTrack(query: URLSearchParams): boolean {
   const value = query.get(DNT_PARAMETER);
   return value !== null && value !== "0" && value.toLowerCase() !== "false";

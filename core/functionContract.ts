@@ -9,5 +9,9 @@ export const SETTINGS_VARIABLE = "PIXEL_PIPELINE_SETTINGS";
 export const DATASET_VARIABLE = "PIXEL_DATASET_ID";
 /** The signing keys, one per line or comma-separated: a secret environment variable from Secret Manager. */
 export const SIGNING_KEYS_VARIABLE = "PIXEL_SIGNING_KEYS";
+/** The key of the daily visitor ids: a secret environment variable from Secret Manager. */
+export const VISITOR_KEY_VARIABLE = "PIXEL_VISITOR_KEY";
+/** The IP-to-country table (core/country.ts), deployed beside the bundle's index.js. */
+export const COUNTRY_TABLE_FILE = "countries.bin";
 /** Pub/Sub's delivery budget (maxDeliveryAttempts), so the function's delivery policy is the one Pub/Sub applies. */
 export const DELIVERY_ATTEMPTS_VARIABLE = "PIXEL_MAX_DELIVERY_ATTEMPTS";

@@ -19,8 +19,9 @@ export function parseIPv4(text: string): number | undefined {
 export function parseIPv6(text: string): number[] | undefined {
   const halves = text.split("::");
   if (halves.length > 2) return undefined;
-  const head = groupsOf(halves[0]);
-  const tail = halves.length === 2 ? groupsOf(halves[1]) : [];
+  // A dotted IPv4 part may only end the address: the tail, or the whole address without "::".
+  const head = groupsOf(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? groupsOf(halves[1], true) : [];
   if (!head || !tail) return undefined;
   if (halves.length === 1) return head.length === 8 ? head : undefined;
   // "::" stands for at least one zero group.
@@ -28,8 +29,8 @@ export function parseIPv6(text: string): number[] | undefined {
   return zeros >= 1 ? [...head, ...Array<number>(zeros).fill(0), ...tail] : undefined;
 }
 
-/** The groups of one side of "::"; a dotted IPv4 address may only end the address. */
-function groupsOf(side: string): number[] | undefined {
+/** The groups of one side of "::"; a dotted IPv4 address may end it only when it ends the address. */
+function groupsOf(side: string, endsAddress: boolean): number[] | undefined {
   if (side === "") return [];
   const parts = side.split(":");
   const groups: number[] = [];
@@ -38,7 +39,7 @@ function groupsOf(side: string): number[] | undefined {
       groups.push(parseInt(part, 16));
       continue;
     }
-    const v4 = index === parts.length - 1 ? parseIPv4(part) : undefined;
+    const v4 = endsAddress && index === parts.length - 1 ? parseIPv4(part) : undefined;
     if (v4 === undefined) return undefined;
     groups.push(v4 >>> 16, v4 & 0xffff);
   }
@@ -84,10 +85,9 @@ function withoutPort(value: string): string {
 
 /**
  * The client IP as stored: the address without port, cut to /24 (IPv4) or /48 (IPv6) when
- * anonymising, or null when the value is not an IP address at all.
+ * anonymising, or null when there was no IP address at all.
  */
-export function clientIp(value: unknown, anonymize: boolean): string | null {
-  const address = parseClientAddress(value);
+export function storedIp(address: ClientAddress | undefined, anonymize: boolean): string | null {
   if (!address) return null;
   return anonymize ? anonymizedIp(address.ip) : address.text;
 }

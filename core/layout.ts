@@ -17,6 +17,10 @@ export const VIEWS = {
   events: "events",
   dedup: "events_dedup",
   dailyCounts: "daily_counts",
+  dailyPages: "daily_pages",
+  dailyCampaigns: "daily_campaigns",
+  dailyDevices: "daily_devices",
+  dailyCountries: "daily_countries",
 } as const;
 
 /**

@@ -14,6 +14,13 @@ export interface SchemaField {
   readonly description: string;
 }
 
+/** The campaign parameters: each is read from a query parameter into the column of the same name. */
+export const CAMPAIGN_PARAMETERS = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"] as const;
+
+/** The values of device_type. */
+export const DEVICE_TYPES = ["desktop", "mobile", "tablet", "other"] as const;
+export type DeviceType = (typeof DEVICE_TYPES)[number];
+
 /** Columns every row has, before the whitelisted attributes. All are scalars. */
 export const STANDARD_COLUMNS: readonly SchemaField[] = [
   { name: "event_timestamp", type: "TIMESTAMP", mode: "REQUIRED", description: "When the load balancer received the pixel request (UTC); the table's date comes from it." },
@@ -31,6 +38,21 @@ export const STANDARD_COLUMNS: readonly SchemaField[] = [
   { name: "email_proxy", type: "STRING", mode: "NULLABLE", description: "The e-mail image proxy that fetched the pixel: gmail, yahoo or apple_mail_privacy (a prefetch, not an open)." },
   { name: "dnt", type: "BOOL", mode: "NULLABLE", description: "The URL carried dnt (not 0/false): remote_ip and user_agent were not stored." },
   { name: "invalid_attributes", type: "STRING", mode: "NULLABLE", description: "Comma-separated names of attributes whose value did not fit their type and were stored as NULL." },
+  // The answers: derived from the request in the core, never from anything else.
+  { name: "visitor_id", type: "STRING", mode: "NULLABLE", description: "Daily visitor id: a keyed hash of the UTC day, tenant, full client IP and user agent; the same within one tenant and day, unlinkable across them. NULL with dnt." },
+  { name: "country", type: "STRING", mode: "NULLABLE", description: "ISO 3166-1 alpha-2 country of the full client IP (IP Geolocation by DB-IP); NULL for private, loopback or unknown addresses." },
+  { name: "browser", type: "STRING", mode: "NULLABLE", description: "Browser family from the user agent: Chrome, Safari, Firefox, Edge, Opera, Samsung Internet …; NULL if unknown." },
+  { name: "browser_version", type: "STRING", mode: "NULLABLE", description: "The browser's major version, as text: \"120\"." },
+  { name: "os", type: "STRING", mode: "NULLABLE", description: "Operating system from the user agent: Windows, macOS, iOS, Android, Linux, Chrome OS …; NULL if unknown." },
+  { name: "device_type", type: "STRING", mode: "NULLABLE", description: `Exactly one of ${DEVICE_TYPES.join(", ")} (crawlers, TVs and unknown devices are other).` },
+  { name: "page_host", type: "STRING", mode: "NULLABLE", description: "Host of the page that showed the pixel (the Referer); NULL without a web page Referer." },
+  { name: "page_path", type: "STRING", mode: "NULLABLE", description: "Path of the page that showed the pixel (the Referer), without query string or fragment." },
+  ...CAMPAIGN_PARAMETERS.map((name): SchemaField => ({
+    name,
+    type: "STRING",
+    mode: "NULLABLE",
+    description: `The campaign's ${name}: from the pixel URL, else from the page URL's query; NULL when absent or with utmColumns off.`,
+  })),
 ];
 
 export const STANDARD_COLUMN_NAMES: ReadonlySet<string> = new Set(STANDARD_COLUMNS.map((column) => column.name));

@@ -1,5 +1,6 @@
 import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, TENANT_COLUMN, VIEWS } from "./layout";
 import type { CoreSettings } from "./config/coreSettings";
+import { CAMPAIGN_PARAMETERS } from "./schema";
 import { encodeTenant } from "./tenant";
 
 /**
@@ -109,7 +110,7 @@ export function dedupQuery(dialect: SqlDialect): string {
   return [
     "SELECT *",
     `FROM ${dialect.table(VIEWS.events)}`,
-    // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (node-sql-parser's grammar still does).
+    // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (Google's analyzer still does).
     "WHERE TRUE",
     `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${window}) = 1`,
   ].join("\n");
@@ -117,8 +118,9 @@ export function dedupQuery(dialect: SqlDialect): string {
 
 /**
  * `daily_counts`: the summary the AWS original wrote per date and path, per tenant, UTC day,
- * event type and page (the referer without query or fragment). Without an event-type attribute
- * the column stays, as NULL, so reports work on every stack.
+ * event type and page (the referer without query or fragment), with the events of people
+ * (human_events: not flagged as bots) and their distinct visitors. Without an event-type
+ * attribute the column stays, as NULL, so reports work on every stack.
  */
 export function dailyCountsQuery(settings: CoreSettings, dialect: SqlDialect): string {
   const column = (name: string) => dialect.identifier(name);
@@ -131,12 +133,41 @@ export function dailyCountsQuery(settings: CoreSettings, dialect: SqlDialect): s
     `  REGEXP_REPLACE(${column("referer")}, '[?#].*$', '') AS ${column("page")},`,
     `  COUNT(*) AS ${column("events")},`,
     `  COUNTIF(${column("is_bot")}) AS ${column("bot_events")},`,
-    `  COUNTIF(${column("email_proxy")} IS NOT NULL) AS ${column("email_proxy_events")}`,
+    `  COUNTIF(${column("email_proxy")} IS NOT NULL) AS ${column("email_proxy_events")},`,
+    `  COUNTIF(NOT ${column("is_bot")}) AS ${column("human_events")},`,
+    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
     `FROM ${dialect.table(VIEWS.dedup)}`,
     // By position: an attribute may be named like one of the aliases.
     "GROUP BY 1, 2, 3, 4",
   ].join("\n");
 }
+
+/**
+ * A breakdown per tenant, UTC day and the `dimensions` columns: the events of people (bots
+ * left out) and their distinct visitors. Distinct counts do not add up: the visitors of a month
+ * are COUNT(DISTINCT visitor_id) over its days, never the sum of the daily rows.
+ */
+export function breakdownQuery(dimensions: readonly string[], dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  const keys = [TENANT_COLUMN, EVENT_DATE_COLUMN, ...dimensions];
+  return [
+    "SELECT",
+    ...keys.map((key) => `  ${column(key)},`),
+    `  COUNT(*) AS ${column("events")},`,
+    `  COUNT(DISTINCT ${column("visitor_id")}) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE NOT ${column("is_bot")}`,
+    `GROUP BY ${keys.map((_, index) => index + 1).join(", ")}`,
+  ].join("\n");
+}
+
+/** The breakdown views and the columns each breaks the events down by. */
+export const BREAKDOWNS: readonly { readonly name: string; readonly dimensions: readonly string[]; readonly description: string }[] = [
+  { name: VIEWS.dailyPages, dimensions: ["page_host", "page_path"], description: "Pages (from the Referer, without query) per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyCampaigns, dimensions: CAMPAIGN_PARAMETERS, description: "Campaigns (utm_ parameters; all NULL: no campaign) per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyDevices, dimensions: ["browser", "os", "device_type"], description: "Browsers, operating systems and device types per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyCountries, dimensions: ["country"], description: "Countries (IP Geolocation by DB-IP) per tenant and UTC day: events and distinct visitors, bots left out." },
+];
 
 export interface ViewDefinition {
   readonly name: string;
@@ -152,6 +183,13 @@ export function viewQueries(settings: CoreSettings, dialect: WildcardDialect): r
       description: "Every event with its tenant and UTC day (event_date), in either layout. Redelivered duplicates included: see events_dedup.",
       query: eventsQuery(settings, dialect),
     },
+    ...viewsOverEvents(settings, dialect),
+  ];
+}
+
+/** The views that read `events`, the same in every layout and store: what the local database creates as they are. */
+export function viewsOverEvents(settings: CoreSettings, dialect: SqlDialect): readonly ViewDefinition[] {
+  return [
     {
       name: VIEWS.dedup,
       description: "The events view with one row per insert_id: copies from Pub/Sub redelivery or replay removed.",
@@ -159,9 +197,10 @@ export function viewQueries(settings: CoreSettings, dialect: WildcardDialect): r
     },
     {
       name: VIEWS.dailyCounts,
-      description: "Deduplicated events counted per tenant, UTC day, event type and page (the referer without query string).",
+      description: "Deduplicated events counted per tenant, UTC day, event type and page (the referer without query string), with bot events, human events and distinct visitors.",
       query: dailyCountsQuery(settings, dialect),
     },
+    ...BREAKDOWNS.map((breakdown) => ({ name: breakdown.name, description: breakdown.description, query: breakdownQuery(breakdown.dimensions, dialect) })),
   ];
 }
 
@@ -185,5 +224,70 @@ export function tenantEventsQuery(settings: CoreSettings, tenant: string, dialec
     `  ${dialect.dateFromDigits(SUFFIX_DAY)} AS ${dialect.identifier(EVENT_DATE_COLUMN)}`,
     `FROM ${dialect.tablesStartingWith(settings.templateTable)}`,
     `WHERE _TABLE_SUFFIX BETWEEN '_${encoded}_00000000' AND '_${encoded}_99999999'`,
+  ].join("\n");
+}
+
+/** One tenant over a range of UTC days, both ends included, as YYYY-MM-DD. */
+export interface TenantRange {
+  readonly tenant: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Only this tenant's days; on the partitioned table the filter prunes to them. */
+function tenantRangeFilter(range: TenantRange, dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  return `${tenantFilter(range.tenant, dialect)} AND ${column(EVENT_DATE_COLUMN)} BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)}`;
+}
+
+/**
+ * What a tenant's range adds up to. Visitor ids are daily (core/visitor.ts), so the visitors of a
+ * range are visitor-days: the same person on two days counts twice, as in the daily views' sum.
+ * Read from events_dedup, so the totals, the days and the breakdowns below count the same rows.
+ * The breakdowns use the daily views' dimensions (BREAKDOWNS) and, like them, leave bots out.
+ */
+export function rangeTotalsQuery(range: TenantRange, dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  return [
+    "SELECT",
+    `  COUNT(*) AS ${column("events")},`,
+    // COUNTIF over no rows is NULL; an empty range has zero bot events.
+    `  COALESCE(COUNTIF(${column("is_bot")}), 0) AS ${column("bot_events")},`,
+    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE ${tenantRangeFilter(range, dialect)}`,
+  ].join("\n");
+}
+
+/** Per UTC day of the range that has events: the events of people, of bots, and the visitors. */
+export function rangeDaysQuery(range: TenantRange, dialect: SqlDialect): string {
+  const column = (name: string) => dialect.identifier(name);
+  return [
+    "SELECT",
+    `  ${column(EVENT_DATE_COLUMN)},`,
+    `  COUNTIF(NOT ${column("is_bot")}) AS ${column("human_events")},`,
+    `  COUNTIF(${column("is_bot")}) AS ${column("bot_events")},`,
+    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE ${tenantRangeFilter(range, dialect)}`,
+    "GROUP BY 1",
+    "ORDER BY 1",
+  ].join("\n");
+}
+
+/** The `limit` most frequent values of a breakdown's dimensions over the range, with their events and visitors. */
+export function rangeBreakdownQuery(dimensions: readonly string[], range: TenantRange, dialect: SqlDialect, limit: number): string {
+  const column = (name: string) => dialect.identifier(name);
+  return [
+    "SELECT",
+    ...dimensions.map((dimension) => `  ${column(dimension)},`),
+    `  COUNT(*) AS ${column("events")},`,
+    `  COUNT(DISTINCT ${column("visitor_id")}) AS ${column("visitors")}`,
+    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE ${tenantRangeFilter(range, dialect)} AND NOT ${column("is_bot")}`,
+    `GROUP BY ${dimensions.map((_, index) => index + 1).join(", ")}`,
+    // Ties in the order of the dimensions, so the top rows are the same on every read.
+    `ORDER BY ${column("events")} DESC, ${column("visitors")} DESC, ${dimensions.map((_, index) => index + 1).join(", ")}`,
+    `LIMIT ${Math.trunc(limit)}`,
   ].join("\n");
 }

@@ -19,6 +19,22 @@ export class InsertDeadlineError extends Error {
 }
 
 /**
+ * BigQuery does not know some of the row's columns yet: after the template's schema gained
+ * columns, a day table takes them only once BigQuery applies the template to it, which can take
+ * minutes. The row is right and the table will catch up, so this is a failed write, retried,
+ * not a rejected row.
+ */
+export class SchemaNotYetAppliedError extends Error {
+  constructor(detail: string) {
+    super(`BigQuery does not know a column of the row yet (the table may not have the template's new schema): ${detail}`);
+    this.name = "SchemaNotYetAppliedError";
+  }
+}
+
+/** BigQuery's answer for a column the table lacks: reason "invalid", message "no such field: <name>." */
+const NO_SUCH_FIELD = /^no such field\b/i;
+
+/**
  * Streams each event with one insertAll call, so there is no dataset or table lookup per event.
  * per-tenant-day: on the template table with the event's templateSuffix; BigQuery creates the day
  * table from the template on first use. partitioned: on the partitioned table, with the tenant and
@@ -38,10 +54,11 @@ export function bigQueryWriter(table: Table, deadlineMs = DEFAULT_INSERT_DEADLIN
       } catch (error) {
         const rowErrors = (error as { name?: string; errors?: InsertError[] }).errors ?? [];
         const reasons = rowErrors.flatMap((rowError) => rowError.errors ?? []);
-        if ((error as { name?: string }).name === "PartialFailureError" && reasons.some((reason) => reason.reason === "invalid")) {
-          throw new RowRejectedError(reasons.map((reason) => `${reason.reason}: ${reason.message}`).join("; "));
-        }
-        throw error;
+        const invalid = reasons.filter((reason) => reason.reason === "invalid");
+        if ((error as { name?: string }).name !== "PartialFailureError" || invalid.length === 0) throw error;
+        const detail = reasons.map((reason) => `${reason.reason}: ${reason.message}`).join("; ");
+        if (invalid.every((reason) => NO_SUCH_FIELD.test(reason.message ?? ""))) throw new SchemaNotYetAppliedError(detail);
+        throw new RowRejectedError(detail);
       }
     },
   };
@@ -50,14 +67,14 @@ export function bigQueryWriter(table: Table, deadlineMs = DEFAULT_INSERT_DEADLIN
 /**
  * The client's own `timeout` option is passed to node-fetch 3, which ignores it
  * (googleapis/google-cloud-node#7998), so the deadline is kept here. The abandoned call may still
- * store its row; the redelivery carries the same insertId, so BigQuery drops the duplicate.
+ * store its row; the redelivery carries the same insertId, so BigQuery drops the duplicate. Its late
+ * failure needs no handler of its own: Promise.race has already subscribed to it.
  */
 async function withDeadline<T>(call: Promise<T>, deadlineMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new InsertDeadlineError(deadlineMs)), deadlineMs);
   });
-  call.catch(() => undefined); // its late failure is already reported as the deadline
   try {
     return await Promise.race([call, deadline]);
   } finally {

@@ -41,7 +41,7 @@ export function examplePixelUrl(core: CoreSettings, baseUrl: string): string {
 
 /**
  * The pixel is cross-origin, and browsers then send only the page's origin as Referer unless the
- * page asks for more: this policy sends the whole page URL over HTTPS, so pages can be counted.
+ * page asks for more: this policy sends the whole page URL over HTTPS, so page_path and the page's campaign parameters can be read.
  * Drop the attribute to send the origin only (docs/deploy.md#the-page-and-the-referer).
  */
 export const PIXEL_REFERRER_POLICY = "no-referrer-when-downgrade";

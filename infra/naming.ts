@@ -21,7 +21,7 @@ export function serviceAccountId(scope: string, purpose: string): string {
   return `pixel-${kept ? `${kept}-` : ""}${hash}-${purpose}`;
 }
 
-/** Secret ids allow [A-Za-z0-9_-] and are unique in the project, like service account ids. */
-export function signingKeysSecretId(scope: string): string {
-  return `pixel-${scope.replace(/[^A-Za-z0-9_-]/g, "-")}-signing-keys`;
+/** Secret ids allow [A-Za-z0-9_-] and are unique in the project, like service account ids: `pixel-<scope>-<purpose>`. */
+export function functionSecretId(scope: string, purpose: string): string {
+  return `pixel-${scope.replace(/[^A-Za-z0-9_-]/g, "-")}-${purpose}`;
 }

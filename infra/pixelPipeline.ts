@@ -43,6 +43,8 @@ export class PixelPipeline extends pulumi.ComponentResource {
   public readonly exampleQuery: pulumi.Output<string>;
   public readonly eventsViewId: pulumi.Output<string>;
   public readonly lookerStudioUrl: pulumi.Output<string>;
+  /** Per report view (daily_counts and the breakdowns), a Looker Studio link that opens a report on it. */
+  public readonly lookerStudioReports: pulumi.Output<Record<string, string>>;
   public readonly tenantViewQueries?: Record<string, string>;
 
   constructor(name: string, args: PixelPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -147,6 +149,11 @@ export class PixelPipeline extends pulumi.ComponentResource {
     this.lookerStudioUrl = analytics.eventsViewId.apply((view) =>
       reporting.lookerStudioUrl({ project: args.project, dataset: args.datasetId, table: view, reportName: `Pixel events (${scope})` }),
     );
+    this.lookerStudioReports = analytics.reportViewIds.apply((views) =>
+      Object.fromEntries(
+        views.map((view) => [view, reporting.lookerStudioUrl({ project: args.project, dataset: args.datasetId, table: view, reportName: `Pixel ${view} (${scope})` })]),
+      ),
+    );
     this.tenantViewQueries = reporting.tenantViewQueries(args.project, args.datasetId, core);
     this.registerOutputs({
       ipAddress: this.ipAddress,
@@ -161,6 +168,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
       exampleQuery: this.exampleQuery,
       eventsViewId: this.eventsViewId,
       lookerStudioUrl: this.lookerStudioUrl,
+      lookerStudioReports: this.lookerStudioReports,
     });
   }
 }

@@ -5,19 +5,29 @@ import * as path from "node:path";
 import { REFUSAL_REASONS } from "../core/refusals";
 import type { RefusalReason } from "../core/refusals";
 import type { CoreSettings } from "../core/config/coreSettings";
+import { VIEWS } from "../core/layout";
+import { MAX_TENANT_BYTES } from "../core/tenant";
+import { BREAKDOWNS, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery } from "../core/views";
+import { duckDbDialect } from "./duckdbSchema";
 import { QueryError } from "./queryResult";
 import type { JsonRow } from "./queryResult";
 import type { SpoolWriter } from "./spool";
 
 export const QUERY_PATH = "/api/query";
 const STATS_PATH = "/api/stats";
+const ANALYTICS_PATH = "/api/analytics";
 
 /** The dashboard is the local console, not part of the simulated load balancer: its requests are not logged. */
-export const DASHBOARD_PATHS: ReadonlySet<string> = new Set(["/", "/app.js", STATS_PATH, QUERY_PATH]);
+export const DASHBOARD_PATHS: ReadonlySet<string> = new Set(["/", "/app.js", STATS_PATH, ANALYTICS_PATH, QUERY_PATH]);
 
 const CHART_MINUTES = 30;
 const LATEST_ROWS = 20;
 const MAX_QUERY_BYTES = 1 << 20;
+/** Rows of each breakdown, and tenants offered in the picker. */
+const TOP = 10;
+const TENANT_CHOICES = 100;
+const MAX_RANGE_DAYS = 366;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The database, as the process that holds it answers (loaderProcess.ts). */
 export interface DatabaseReads {
@@ -65,12 +75,15 @@ export async function createDashboard(options: DashboardOptions) {
       response.writeHead(200, { ...PAGE_HEADERS, "content-type": file.type }).end(file.body);
       return;
     }
-    if (pathname === STATS_PATH) {
+    if (pathname === STATS_PATH || pathname === ANALYTICS_PATH) {
       if (request.method !== "GET") return sendJson(response, 405, { error: "use GET" });
       if (options.statsNeedToken && !hasToken(request, options.token)) {
         return sendJson(response, 401, { error: "this server can be reached from other machines, so its stats need the token: open the dashboard address it printed at start-up" });
       }
-      return sendJson(response, 200, await stats(options));
+      if (pathname === STATS_PATH) return sendJson(response, 200, await stats(options));
+      const range = analyticsRange(new URL(request.url ?? "/", "http://dashboard").searchParams);
+      if ("error" in range) return sendJson(response, 400, range);
+      return sendJson(response, 200, await analytics(options, range));
     }
     // The only path left is QUERY_PATH.
     if (request.method !== "POST") return sendJson(response, 405, { error: "use POST" });
@@ -116,6 +129,47 @@ async function stats({ settings, database, spool }: DashboardOptions) {
     latest,
     refusals: refusals.map((row) => ({ ...row, description: REFUSAL_REASONS[row.reason as RefusalReason] ?? "" })),
     spool: spool.stats,
+  };
+}
+
+/** The dashboard's analytics request: `from` and `to` (UTC days) and, to see its answers, `tenant`. */
+export function analyticsRange(query: URLSearchParams): { from: string; to: string; tenant?: string } | { error: string } {
+  const from = query.get("from") ?? "";
+  const to = query.get("to") ?? "";
+  for (const [name, value] of [["from", from], ["to", to]]) {
+    if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)) || new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) !== value) {
+      return { error: `${name} must be a UTC day as YYYY-MM-DD, got ${JSON.stringify(value)}` };
+    }
+  }
+  const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
+  if (days < 1 || days > MAX_RANGE_DAYS) return { error: `the range from ${from} to ${to} must run forwards and hold at most ${MAX_RANGE_DAYS} days` };
+  const tenant = query.get("tenant") ?? "";
+  if (Buffer.byteLength(tenant, "utf8") > MAX_TENANT_BYTES) return { error: `tenant is longer than any tenant can be (${MAX_TENANT_BYTES} bytes)` };
+  return { from, to, ...(tenant ? { tenant } : {}) };
+}
+
+/**
+ * A range's answers for one tenant, from the same views the cloud declares, and the busiest tenants
+ * of the range to choose from. Countries are IP Geolocation by DB-IP.
+ */
+async function analytics({ database }: DashboardOptions, range: { from: string; to: string; tenant?: string }) {
+  const dialect = duckDbDialect;
+  const tenants = await database.read(
+    `SELECT tenant, count(*) AS events FROM ${dialect.table(VIEWS.dedup)} WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)} GROUP BY ALL ORDER BY events DESC, tenant LIMIT ${TENANT_CHOICES}`,
+  );
+  if (range.tenant === undefined) return { ...range, tenants };
+  const tenantRange = { ...range, tenant: range.tenant };
+  const [[totals], days, ...breakdowns] = await Promise.all([
+    database.read(rangeTotalsQuery(tenantRange, dialect)),
+    database.read(rangeDaysQuery(tenantRange, dialect)),
+    ...BREAKDOWNS.map((breakdown) => database.read(rangeBreakdownQuery(breakdown.dimensions, tenantRange, dialect, TOP))),
+  ]);
+  return {
+    ...tenantRange,
+    tenants,
+    totals,
+    days,
+    breakdowns: BREAKDOWNS.map((breakdown, index) => ({ view: breakdown.name, dimensions: breakdown.dimensions, rows: breakdowns[index] })),
   };
 }
 

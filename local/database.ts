@@ -12,7 +12,7 @@ import type { Layout } from "../core/layout";
 import { templateSchema } from "../core/schema";
 import type { Row, SchemaField } from "../core/schema";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { dailyCountsQuery, dedupQuery, partitionedEventsQuery } from "../core/views";
+import { partitionedEventsQuery, viewsOverEvents } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
 import { addMissingColumnsSql, createTableSql, createViewSql, duckDbDialect, insertRowsSql, parseDayTableName, quoteIdentifier, rowsParameter, sqlString } from "./duckdbSchema";
 import { checkPrivateFile } from "./privateFiles";
@@ -105,8 +105,7 @@ export class LocalDatabase {
       await database.moveDayTables(settings.templateTable);
       // DuckDB binds a view's query when it is read, so the views follow the tables' columns.
       await database.loader.run(createViewSql(VIEWS.events, partitionedEventsQuery(duckDbDialect)));
-      await database.loader.run(createViewSql(VIEWS.dedup, dedupQuery(duckDbDialect)));
-      await database.loader.run(createViewSql(VIEWS.dailyCounts, dailyCountsQuery(settings, duckDbDialect)));
+      for (const view of viewsOverEvents(settings, duckDbDialect)) await database.loader.run(createViewSql(view.name, view.query));
     });
     return database;
   }

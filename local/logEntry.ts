@@ -125,11 +125,14 @@ const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9
 
 /**
  * The absolute URL the load balancer logs for a request target. The Host header names the host
- * only when it is one (HOST_HEADER); otherwise the server's own address does, so the path and the
- * query always come from the target, and the URL the core reads is the request that was served.
+ * only when it is one (HOST_HEADER) that a URL parser takes as it is ("a.0" looks like a host but
+ * ends in a number, so URL parsers read it as a broken IPv4 address); otherwise the server's own
+ * address does. So the path and the query always come from the target, and the URL the core
+ * reads is the request that was served.
  */
 export function absoluteRequestUrl(target: string, hostHeader: string | undefined, serverAddress: string): string {
-  const host = hostHeader !== undefined && HOST_HEADER.test(hostHeader) ? hostHeader : serverAddress;
+  const usable = hostHeader !== undefined && HOST_HEADER.test(hostHeader) && URL.canParse(`http://${hostHeader}/`);
+  const host = usable ? hostHeader : serverAddress;
   if (target.startsWith("/")) return `http://${host}${target}`;
   // An absolute-form target ("GET http://host/path") is already a URL.
   return URL.canParse(target) ? target : `http://${host}/${target}`;

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { existsSync } from "node:fs";
 import { readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -16,6 +17,7 @@ import { checkPrivateDirectory } from "./privateFiles";
 import { newToken, removeServerFile, writeServerFile } from "./serverFile";
 import { SpoolWriter } from "./spool";
 import type { SpoolOptions, SpoolPosition } from "./spool";
+import { VISITOR_KEY_FILE, withLocalVisitorKey } from "./visitorKey";
 
 /**
  * What one client may take of the server. A pixel request is one short GET: its headers arrive at
@@ -63,13 +65,14 @@ export interface RunningPipeline {
 /**
  * Starts the whole local pipeline: it checks that no other user can reach its files, takes the
  * port, loads what a previous run spooled and did not load (after kill -9, say), then answers
- * requests. A start that fails removes the data directory if it made it.
+ * requests. A start that fails removes the data directory if it made it. Visitor ids use the data
+ * directory's own key.
  */
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
   const { paths } = options;
   // The database checks its own files (database.ts) before it creates any.
   for (const dir of [paths.dataDir, paths.spoolDir]) await checkPrivateDirectory(dir);
-  const made = [paths.dataDir, paths.spoolDir, paths.database, `${paths.database}.wal`].filter((file) => !existsSync(file));
+  const made = [paths.dataDir, paths.spoolDir, paths.database, `${paths.database}.wal`, path.join(paths.dataDir, VISITOR_KEY_FILE)].filter((file) => !existsSync(file));
   // Until the spool is recovered nothing can be logged, so nothing is answered but a 503.
   let handle: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => {
     response.writeHead(503, { "retry-after": "1" }).end("starting\n");
@@ -87,7 +90,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
   server.maxConnections = SERVER_LIMITS.maxConnections;
   await listen(server, options.host, options.port);
   try {
-    const started = await start(options, server);
+    const started = await start({ ...options, settings: await withLocalVisitorKey(options.settings, paths.dataDir) }, server);
     handle = started.handle;
     return started.pipeline;
   } catch (error) {

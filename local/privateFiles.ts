@@ -83,18 +83,19 @@ export async function checkPrivateFile(file: string): Promise<void> {
 }
 
 /**
- * Refuses a file that only we should be able to read (the server file, with the token): it must be
- * a regular file, not a link, that belongs to us and that nobody else can read or write.
+ * Refuses a file that only we should be able to read (the server file with its token, the visitor
+ * key): it must be a regular file, not a link, that belongs to us and that nobody else can read or
+ * write. `what` names it in the messages.
  */
-export async function checkSecretFile(file: string): Promise<void> {
+export async function checkSecretFile(file: string, what: string): Promise<void> {
   await checkPrivateDirectory(path.dirname(file));
   const uid = ownUid();
   const stats = await statIfExists(file, false);
   if (!stats || uid === undefined) return;
-  if (!stats.isFile()) throw new UnsafePathError(`${file} is not a regular file (a link?): it is not the server file a local server wrote, so it is not trusted.`);
+  if (!stats.isFile()) throw new UnsafePathError(`${file} is not a regular file (a link?): it is not ${what} as the pipeline writes it, so it is not trusted.`);
   checkOwnAndPrivate(file, stats, uid);
   if ((stats.mode & 0o077) !== 0) {
-    throw new UnsafePathError(`${file} can be read by others (mode ${mode(stats)}): the server file holds the query token and a server writes it 0600, so it is not trusted. Delete it and restart the server.`);
+    throw new UnsafePathError(`${file} can be read by others (mode ${mode(stats)}): ${what} is secret and written 0600, so it is not trusted. Delete it and start again.`);
   }
 }
 

@@ -27,7 +27,7 @@ export async function writeServerFile(file: string, contents: ServerFile): Promi
 
 /** The file's contents, or undefined when no server has written one; throws when the file is not one a server of ours wrote. */
 export async function readServerFile(file: string): Promise<ServerFile | undefined> {
-  await checkSecretFile(file);
+  await checkSecretFile(file, "the server file, which holds the query token,")
   const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return undefined;
     throw error;

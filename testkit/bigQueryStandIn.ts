@@ -34,6 +34,11 @@ export function serverError(status = 500): ScriptedAnswer {
   return { status, body: { error: { code: status, message: "backend error", errors: [{ reason: "backendError", message: "backend error" }] } } };
 }
 
+interface StandInRow {
+  readonly insertId: string;
+  readonly json: unknown;
+}
+
 const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[^/]+\/insertAll$/;
 
 /**
@@ -46,8 +51,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
   readonly stored = new Map<string, unknown>();
   private answers: ScriptedAnswer[] = [];
   private faultPlan?: FaultPlan;
-
-
+  /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
+  private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
 
   /** The answers to the next insertAll calls, in order; afterwards every call succeeds. */
   script(...answers: ScriptedAnswer[]): void {
@@ -59,7 +64,18 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = plan;
   }
 
+  /**
+   * Ends every hung insertAll, long after its client gave up: with a late answer (stored if it says
+   * so), or with its connection dropped, a late error.
+   */
+  answerHung(answer: ScriptedAnswer | "drop"): void {
+    const hung = this.hung;
+    this.hung = [];
+    for (const { rows, request, response } of hung) this.settle(rows, request, response, answer);
+  }
+
   reset(): void {
+    this.answerHung("drop");
     this.requests.length = 0;
     this.answers = [];
     this.stored.clear();
@@ -81,7 +97,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
     const path = (request.url ?? "").split("?")[0];
-    const body = text ? (JSON.parse(text) as { rows?: { insertId: string; json: unknown }[] }) : undefined;
+    const body = text ? (JSON.parse(text) as { rows?: StandInRow[] }) : undefined;
     this.requests.push({ method: request.method ?? "", path, body });
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
@@ -89,7 +105,12 @@ export class BigQueryStandIn extends LoopbackStandIn {
     }
     const rows = body?.rows ?? [];
     const answer = this.faultPlan?.(rows.map((row) => row.insertId)) ?? this.answers.shift() ?? INSERT_OK;
-    if (answer === "hang") return; // the writer's deadline ends it; stop() closes the socket
+    // The writer's deadline ends it for the client; answerHung, reset or stop ends the request.
+    if (answer === "hang") this.hung.push({ rows, request, response });
+    else this.settle(rows, request, response, answer);
+  }
+
+  private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {
     if (answer === "drop") {
       request.socket.destroy();
       return;

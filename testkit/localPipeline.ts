@@ -17,7 +17,7 @@ import { startPipeline } from "../local/pipeline";
 import type { PipelineOptions, RunningPipeline } from "../local/pipeline";
 import { runQuery } from "../local/queryClient";
 import { CliResult, runScript } from "./runScript";
-import { waitForLine } from "./waitForLine";
+import { captureOutput } from "./waitForLine";
 
 export async function makeTempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), "pixel-local-"));
@@ -74,6 +74,8 @@ export interface ServerProcess {
   readonly url: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly output: () => string;
+  /** Waits for `pattern` in everything the server printed, early lines included. */
+  readonly waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
 }
 
 /**
@@ -94,14 +96,12 @@ export async function spawnServer(dataDir: string, options: { nodeArgs?: readonl
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
   });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const output = captureOutput(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
-  const [, url] = await waitForLine(child, /listening on (http:\/\/\S+\/)/, timeoutMs);
-  return { child, url, exited, output: () => output };
+  const [, url] = await output.waitFor(/listening on (http:\/\/\S+\/)/, timeoutMs);
+  return { child, url, exited, output: output.text, waitForOutput: (pattern, waitMs = 10_000) => output.waitFor(pattern, waitMs) };
 }
 
 /** Runs the query command as a process: its stdout lines, stderr and exit code. */

@@ -1,9 +1,14 @@
+import { logEntryToEvent } from "../core/event";
+import type { AcceptedEvent } from "../core/event";
+import type { CoreSettings } from "../core/config/coreSettings";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
 import type { PubSubMessage } from "../core/message";
 import { readStack } from "../cli/stackFile";
+import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
+import { TEST_VISITOR_KEY } from "./settings";
 
-/** The dev stack's settings: user_id (tenant), order_id and type, all STRING. */
-export const DEV_SETTINGS = readStack("dev").settings;
+/** The dev stack's settings as the commands read them (user_id the tenant, order_id and type, all STRING), with TEST_VISITOR_KEY. */
+export const DEV_SETTINGS = readStack("dev", undefined, { [VISITOR_KEY_VARIABLE]: TEST_VISITOR_KEY }).settings;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | undefined : T[K] | undefined };
 
@@ -73,4 +78,14 @@ export function pixelUrl(query: string): string {
 /** The Pub/Sub message a log sink publishes for an entry. */
 export function pubSubMessage(entry: unknown, messageId = "4711"): PubSubMessage {
   return { data: Buffer.from(JSON.stringify(entry)).toString("base64"), messageId, publishTime: "2017-05-17T11:12:31.000Z", attributes: {} };
+}
+
+/**
+ * Runs the core on an entry that must become an event, and throws with the refusal's reason and
+ * detail when it does not, so a test fails at the entry that was refused, not at a later lookup.
+ */
+export function acceptedEvent(entry: unknown, settings: CoreSettings = DEV_SETTINGS): AcceptedEvent {
+  const result = logEntryToEvent(entry as LoadBalancerLogEntry, settings);
+  if (!result.ok) throw new Error(`expected an event, got ${result.reason}: ${result.detail}`);
+  return result;
 }

@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { BREAKDOWNS } from "../core/views";
+import { memberResourceName } from "../infra/warehouse/tenantAccess";
+import { TEST_VISITOR_KEY } from "./settings";
 
 /**
  * Runs index.ts against Pulumi's mocks: no cloud, no CLI. Each test file gets a fresh module
@@ -23,6 +26,7 @@ export const TEST_PROJECT = "pixel-test-project";
 export const TEST_PROJECT_NUMBER = "123456789012";
 export const TEST_IP = "203.0.113.7";
 export const SINK_WRITER = "serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com";
+
 
 export const BASE_CONFIG: Readonly<Record<string, string>> = {
   "gcp:project": TEST_PROJECT,
@@ -127,6 +131,9 @@ function mockResult(type: string, name: string, inputs: Bag): { id: string; stat
       return { id: `${name}-id`, state: { ...state, writerIdentity: SINK_WRITER } };
     case "gcp:compute/globalAddress:GlobalAddress":
       return { id: `projects/${TEST_PROJECT}/global/addresses/${physicalName}`, state: { ...state, address: TEST_IP } };
+    // What the random provider would generate for the visitor key: 32 bytes, as base64.
+    case "random:index/randomBytes:RandomBytes":
+      return { id: `${name}-id`, state: { ...state, base64: TEST_VISITOR_KEY, hex: Buffer.from(TEST_VISITOR_KEY, "base64").toString("hex") } };
     case "gcp:cloudfunctionsv2/function:Function":
       return {
         id: `projects/${TEST_PROJECT}/locations/${inputs.location}/functions/${physicalName}`,
@@ -180,6 +187,31 @@ export function deployedStack(name: "dev" | "prod"): DeployedStack {
   const fixture = JSON.parse(readFileSync(path.join(__dirname, "fixtures", "deployed-urns.json"), "utf8")) as { stacks: DeployedStack[] };
   const [stack] = fixture.stacks.filter((candidate) => candidate.stack === name);
   return stack;
+}
+
+/**
+ * The resources a stack deployed from the fixture's commit gains, and nothing else: the component
+ * that now holds the others; the Pub/Sub service agent, declared before it is granted roles; the
+ * build account's read access to the source bucket; and for the answer columns, the generated
+ * visitor key and its secret, the four breakdown views, and each tenant reader's grant on them.
+ */
+export function addedSinceDeployed(deployed: DeployedStack): string[] {
+  const { stack } = deployed;
+  const secret = "pixel:infra:VisitorKeySecret";
+  const views = BREAKDOWNS.map((breakdown) => `pixel-analytics-${breakdown.name.replace(/_/g, "-")}`);
+  const readers = [...new Set([...JSON.parse(deployed.config["pixel-pipeline:allTenantsReaders"] ?? "[]"), ...Object.values<string[]>(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}")).flat()])];
+  return [
+    `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PixelPipeline::pixel`,
+    `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PushDelivery$gcp:projects/serviceIdentity:ServiceIdentity::pixel-delivery-pubsub-agent`,
+    `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$gcp:storage/bucketIAMMember:BucketIAMMember::pixel-collector-build-source-reader`,
+    `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$${secret}::pixel-collector-visitor-key`,
+    `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$random:index/randomBytes:RandomBytes::pixel-collector-visitor-key-bytes`,
+    `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secret:Secret::pixel-collector-visitor-key-secret`,
+    `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secretVersion:SecretVersion::pixel-collector-visitor-key-version`,
+    `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secretIamMember:SecretIamMember::pixel-collector-visitor-key-reader`,
+    ...views.map((view) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/table:Table::${view}`),
+    ...views.flatMap((view) => readers.map((member) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/iamMember:IamMember::${view}-${memberResourceName(member)}`)),
+  ];
 }
 
 /**

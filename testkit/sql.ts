@@ -3,24 +3,10 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { Parser } from "node-sql-parser";
-import type { TableColumnAst } from "node-sql-parser";
 import type { WildcardDialect } from "../core/views";
 import { toJsonRows } from "../local/database";
 import type { JsonRow } from "../local/database";
 import { duckDbDialect, sqlString } from "../local/duckdbSchema";
-
-const parser = new Parser();
-
-/** Parses one GoogleSQL statement with node-sql-parser's BigQuery grammar; throws on a syntax error. */
-export function parseGoogleSql(sql: string): TableColumnAst {
-  return parser.parse(sql, { database: "BigQuery" });
-}
-
-/** The `table` part of node-sql-parser's "<statement>::<db>::<table>" entries. */
-export function tablesRead(sql: string): string[] {
-  return parseGoogleSql(sql).tableList.map((entry) => entry.split("::")[2]);
-}
 
 /**
  * An emulation, not BigQuery: the per-tenant-day SQL run in DuckDB. The wildcard `<prefix>*`

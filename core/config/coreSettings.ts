@@ -2,12 +2,14 @@ import { ConfigError, ConfigProblems, isAbsent, RawConfig, readBoolean, readInte
 import { CONFIG_KEYS } from "./keys";
 import { ATTRIBUTE_TYPES } from "../attributes";
 import type { AttributeSpec, AttributeType } from "../attributes";
-import { SETTINGS_VARIABLE, SIGNING_KEYS_VARIABLE } from "../functionContract";
+import type { CountryTable } from "../country";
+import { SETTINGS_VARIABLE, SIGNING_KEYS_VARIABLE, VISITOR_KEY_VARIABLE } from "../functionContract";
 import { DECLARED_TABLE_NAMES, LAYOUTS, TABLE_NAME_COLUMNS } from "../layout";
 import type { Layout } from "../layout";
-import { STANDARD_COLUMN_NAMES } from "../schema";
+import { CAMPAIGN_PARAMETERS, STANDARD_COLUMN_NAMES } from "../schema";
 import { SIGNATURE_PARAMETER } from "../signature";
 import { MAX_TENANT_BYTES } from "../tenant";
+import { MIN_VISITOR_KEY_LENGTH } from "../visitor";
 
 /**
  * What the parser needs to turn a log entry into a row. The same object configures the deployed
@@ -40,6 +42,16 @@ export interface CoreSettings {
    * Manager (PIXEL_SIGNING_KEYS), local tools from the environment. Two during a rotation.
    */
   readonly signingKeys?: readonly string[];
+  /** Fill the utm_ columns from the pixel URL or the page's query. */
+  readonly utmColumns: boolean;
+  /**
+   * The key of the daily visitor ids, never part of the serialised settings: the function reads
+   * it from Secret Manager (PIXEL_VISITOR_KEY), the local pipeline from its data directory.
+   * Without it visitor_id is NULL.
+   */
+  readonly visitorKey?: string;
+  /** The IP-to-country table, loaded by the adapter that runs the core. Without it country is NULL. */
+  readonly countries?: CountryTable;
 }
 
 export const DEFAULT_CORE_SETTINGS = {
@@ -50,6 +62,7 @@ export const DEFAULT_CORE_SETTINGS = {
   templateTable: CONFIG_KEYS.templateTable.default,
   layout: CONFIG_KEYS.layout.default,
   signedUrls: CONFIG_KEYS.signedUrls.default,
+  utmColumns: CONFIG_KEYS.utmColumns.default,
 } as const;
 
 /** The event-type attribute when the stack names none and has an attribute of this name. */
@@ -104,6 +117,7 @@ export function readCoreSettings(raw: RawConfig, problems: ConfigProblems): Core
     }) as Layout,
     ...(eventTypeAttribute ? { eventTypeAttribute } : {}),
     signedUrls: readBoolean(raw, "signedUrls", problems, DEFAULT_CORE_SETTINGS.signedUrls),
+    utmColumns: readBoolean(raw, "utmColumns", problems, DEFAULT_CORE_SETTINGS.utmColumns),
   };
 }
 
@@ -175,6 +189,20 @@ export function withSigningKeys(settings: CoreSettings, environment: NodeJS.Proc
   return { ...settings, signingKeys: keys };
 }
 
+/**
+ * Adds the visitor key from the environment: the deployed function's start-up fails without a
+ * usable one, rather than store rows without visitor ids.
+ */
+export function withVisitorKey(settings: CoreSettings, environment: NodeJS.ProcessEnv): CoreSettings {
+  const key = environment[VISITOR_KEY_VARIABLE] ?? "";
+  if (key.length < MIN_VISITOR_KEY_LENGTH) {
+    throw new ConfigError([
+      `${VISITOR_KEY_VARIABLE}: the visitor key must have at least ${MIN_VISITOR_KEY_LENGTH} characters, got ${key.length}. The Pulumi program generates it into Secret Manager; for the local commands, read it with \`gcloud secrets versions access latest --secret=<stack's visitor-key secret>\`.`,
+    ]);
+  }
+  return { ...settings, visitorKey: key };
+}
+
 function readAttributes(raw: RawConfig, tenantAttribute: string, problems: ConfigProblems): AttributeSpec[] {
   const declared = readMap(raw, "attributes", problems);
   if (!declared) {
@@ -198,7 +226,14 @@ function readAttributes(raw: RawConfig, tenantAttribute: string, problems: Confi
       continue;
     }
     if (STANDARD_COLUMN_NAMES.has(folded)) {
-      problems.add(key, `"${name}" is a standard column of every row; rename the attribute.`);
+      // Stacks that kept campaign parameters as attributes before they became columns keep their data by removing them.
+      const isCampaign = (CAMPAIGN_PARAMETERS as readonly string[]).includes(folded);
+      problems.add(
+        key,
+        isCampaign
+          ? `"${name}" is a standard column of every row, filled from the pixel URL or the page's query (see utmColumns): remove it from attributes; the column and its data stay.`
+          : `"${name}" is a standard column of every row; rename the attribute (and the query parameter).`,
+      );
       continue;
     }
     if (DERIVED_COLUMN_NAMES.has(folded)) {
@@ -240,10 +275,10 @@ export function parseCoreSettingsJson(json: string | undefined): CoreSettings {
   return settings;
 }
 
-/** The inverse of parseCoreSettingsJson: the raw form, attributes as a name-to-type map, never the keys. */
+/** The inverse of parseCoreSettingsJson: the raw form, attributes as a name-to-type map, never the keys or the country table. */
 export function serializeCoreSettings(settings: CoreSettings): string {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  const { signingKeys, ...publicSettings } = settings;
+  const { signingKeys, visitorKey, countries, ...publicSettings } = settings;
   return JSON.stringify({
     ...publicSettings,
     attributes: Object.fromEntries(settings.attributes.map((attribute) => [attribute.name, attribute.type])),

@@ -35,6 +35,7 @@ export const CONFIG_KEYS = {
   layout: { type: "string", default: "per-tenant-day", description: "per-tenant-day (a table per tenant and UTC day) or partitioned (one table partitioned by day)." },
   eventTypeAttribute: { type: "string", default: NOT_SET, description: "The attribute that names an event's type; empty: the attribute named type, if there is one." },
   signedUrls: { type: "boolean", default: false, description: "Refuse pixel URLs without a valid sig; needs signingKeys (set them with --secret)." },
+  utmColumns: { type: "boolean", default: true, description: "Fill utm_source, utm_medium, utm_campaign, utm_term and utm_content from the pixel URL or the page's query; false leaves them NULL." },
 
   // What the Pulumi program reads.
   domain: { type: "string", default: NOT_SET, description: "Serve HTTPS on this host name with a managed certificate; empty: plain HTTP on the IP." },

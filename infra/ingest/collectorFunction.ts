@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import * as random from "@pulumi/random";
 import { serializeCoreSettings } from "../../core/config/coreSettings";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../../core/functionContract";
@@ -7,7 +8,7 @@ import { BUILD_PROJECT_ROLES, BUILD_STORAGE_CONDITION, BUILD_STORAGE_ROLE } from
 import { DEPLOYED_RUNTIME, FunctionBundle } from "./functionBundle";
 import { IamPropagationWait } from "./iamPropagationWait";
 import { serviceAccountId } from "../naming";
-import { SigningKeysSecret } from "./signingKeysSecret";
+import { FunctionSecret } from "./functionSecret";
 import type { CollectorSettings } from "../../core/config/stackConfig";
 
 export interface CollectorFunctionArgs {
@@ -63,8 +64,8 @@ export class CollectorFunction extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Its own identity, never the default compute account: it may write to the event dataset (and
-    // read the signing keys, with signed URLs) and nothing else.
+    // Its own identity, never the default compute account: it may write to the event dataset, read
+    // the visitor key (and the signing keys, with signed URLs), and nothing else.
     const runtimeAccount = new gcp.serviceaccount.Account(
       `${name}-runtime`,
       { accountId: serviceAccountId(args.scope, "fn"), displayName: "Pixel collector function" },
@@ -76,10 +77,13 @@ export class CollectorFunction extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const secret = { scope: args.scope, project: args.project, reader: runtimeAccount.member };
     const signingKeys =
-      args.signingKeys === undefined
-        ? undefined
-        : new SigningKeysSecret(`${name}-signing-keys`, { scope: args.scope, project: args.project, keys: args.signingKeys, reader: runtimeAccount.member }, { parent: this });
+      args.signingKeys === undefined ? undefined : new FunctionSecret(`${name}-signing-keys`, { ...secret, kind: "signingKeys", value: args.signingKeys }, { parent: this });
+    // The visitor key is generated once and kept in Pulumi's state (encrypted) and in Secret
+    // Manager: 32 random bytes. Nobody needs to know it; replacing it splits that day's visitor ids.
+    const visitorKey = new random.RandomBytes(`${name}-visitor-key-bytes`, { length: 32 }, { parent: this });
+    const visitorKeySecret = new FunctionSecret(`${name}-visitor-key`, { ...secret, kind: "visitorKey", value: visitorKey.base64 }, { parent: this });
 
     // Builds get their own account with the documented roles: new projects would otherwise build as the
     // default compute account, which may lack them or hold far more.
@@ -104,7 +108,7 @@ export class CollectorFunction extends pulumi.ComponentResource {
     const grantsSettled = new IamPropagationWait(
       `${name}-grants`,
       { member: buildAccount.member },
-      { parent: this, dependsOn: [...buildGrants, ...(signingKeys ? [signingKeys] : [])] },
+      { parent: this, dependsOn: [...buildGrants, visitorKeySecret, ...(signingKeys ? [signingKeys] : [])] },
     );
 
     const fn = new gcp.cloudfunctionsv2.Function(
@@ -132,7 +136,7 @@ export class CollectorFunction extends pulumi.ComponentResource {
             [DATASET_VARIABLE]: args.datasetId,
             [DELIVERY_ATTEMPTS_VARIABLE]: String(args.maxDeliveryAttempts),
           },
-          ...(signingKeys ? { secretEnvironmentVariables: [signingKeys.environmentVariable] } : {}),
+          secretEnvironmentVariables: [...(signingKeys ? [signingKeys.environmentVariable] : []), visitorKeySecret.environmentVariable],
         },
       },
       { parent: this, dependsOn: grantsSettled },

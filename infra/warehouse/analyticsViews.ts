@@ -4,6 +4,7 @@ import { PARTITIONED_TABLE } from "../../core/layout";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { encodeTenant } from "../../core/tenant";
 import { bigQueryDialect, tenantFilter, viewQueries } from "../../core/views";
+import { REPORT_VIEWS } from "./reporting";
 import { allReaders } from "../../core/config/tenantReaders";
 import type { TenantReaders } from "../../core/config/tenantReaders";
 import { ALL_TENANTS_POLICY_ID, memberResourceName, tenantPolicyId } from "./tenantAccess";
@@ -20,13 +21,16 @@ export interface AnalyticsViewsArgs {
 }
 
 /**
- * The views users query from SQL, Looker and Looker Studio: events, events_dedup and
- * daily_counts, in the event dataset (core/views.ts has their SQL). With tenantReaders,
- * row access policies on the partitioned table decide which rows each reader sees through them.
+ * The views users query from SQL, Looker and Looker Studio: events, events_dedup,
+ * daily_counts and the daily breakdowns, in the event dataset (core/views.ts has their SQL). With
+ * tenantReaders, row access policies on the partitioned table decide which rows each reader sees
+ * through them.
  */
 export class AnalyticsViews extends pulumi.ComponentResource {
   /** The `events` view's table id. */
   public readonly eventsViewId: pulumi.Output<string>;
+  /** The table ids of the views a Looker Studio report opens on (REPORT_VIEWS), once they exist. */
+  public readonly reportViewIds: pulumi.Output<string[]>;
 
   constructor(name: string, args: AnalyticsViewsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:AnalyticsViews", name, {}, opts);
@@ -80,6 +84,7 @@ export class AnalyticsViews extends pulumi.ComponentResource {
 
     // viewQueries lists the events view first: the others read it.
     this.eventsViewId = views[0].table.tableId;
-    this.registerOutputs({ eventsViewId: this.eventsViewId });
+    this.reportViewIds = pulumi.all(views.filter((view) => REPORT_VIEWS.includes(view.name)).map((view) => view.table.tableId));
+    this.registerOutputs({ eventsViewId: this.eventsViewId, reportViewIds: this.reportViewIds });
   }
 }

@@ -1,5 +1,6 @@
 import type { CoreSettings } from "../../core/config/coreSettings";
-import { bigQueryDialect, tenantEventsQuery } from "../../core/views";
+import { VIEWS } from "../../core/layout";
+import { BREAKDOWNS, bigQueryDialect, tenantEventsQuery } from "../../core/views";
 
 /**
  * The reporting snippets in the stack outputs: a Looker Studio link and per-tenant view queries.
@@ -7,6 +8,9 @@ import { bigQueryDialect, tenantEventsQuery } from "../../core/views";
  */
 
 export const LOOKER_STUDIO_CREATE_URL = "https://lookerstudio.google.com/reporting/create";
+
+/** The views with a report of their own in the lookerStudioReports output: the answers, pre-aggregated per day. */
+export const REPORT_VIEWS: readonly string[] = [VIEWS.dailyCounts, ...BREAKDOWNS.map((breakdown) => breakdown.name)];
 
 export interface LookerStudioReport {
   readonly project: string;

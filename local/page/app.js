@@ -1,4 +1,5 @@
-// The dashboard: fires pixels the way a page embedding them would, and polls /api/stats.
+// The dashboard: fires pixels the way a page embedding them would, and polls /api/stats and,
+// for the answers of one tenant over a range of days, /api/analytics.
 // Plain browser JavaScript, no build step. Values from the database are shown with textContent only.
 "use strict";
 
@@ -122,6 +123,7 @@ async function poll() {
     const stats = await response.json();
     if (!settings) setUpForm(stats);
     render(stats);
+    await pollAnswers();
     byId("offline").hidden = true;
     byId("status").textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
@@ -130,6 +132,134 @@ async function poll() {
   }
   setTimeout(poll, POLL_MS);
 }
+
+/** The breakdowns of the answers, by the view whose dimensions they use, and how a row reads. */
+const BREAKDOWN_LABELS = {
+  daily_pages: { title: "Top pages", label: (row) => (row.page_host === null ? "(no page: the Referer was empty)" : `${row.page_host}${row.page_path ?? ""}`) },
+  daily_campaigns: { title: "Campaigns", label: (row) => joined([row.utm_source, row.utm_medium, row.utm_campaign, row.utm_term, row.utm_content], "(no campaign)") },
+  daily_devices: { title: "Devices", label: (row) => joined([row.browser, row.os, row.device_type], "(unknown)") },
+  daily_countries: { title: "Countries", label: (row) => (row.country === null ? "(unknown)" : `${row.country} ${regionName(row.country)}`) },
+};
+
+function joined(values, none) {
+  const present = values.filter((value) => value !== null && value !== "");
+  return present.length > 0 ? present.join(" · ") : none;
+}
+
+const regionNames = new Intl.DisplayNames(["en"], { type: "region" });
+function regionName(code) {
+  try {
+    return regionNames.of(code);
+  } catch {
+    return "";
+  }
+}
+
+function utcDay(offsetDays) {
+  return new Date(Date.now() + offsetDays * 86400000).toISOString().slice(0, 10);
+}
+
+function renderAnswers(answers) {
+  const choices = byId("tenant-choices");
+  choices.replaceChildren(...answers.tenants.map((row) => Object.assign(element("option"), { value: row.tenant, label: plural(row.events, "event") })));
+  const tenantInput = byId("answers-tenant");
+  // The busiest tenant of the range until one is chosen.
+  if (tenantInput.value === "" && answers.tenants.length > 0) {
+    tenantInput.value = answers.tenants[0].tenant;
+    return pollAnswers();
+  }
+  const shown = answers.totals !== undefined && answers.totals.events > 0;
+  byId("answers").hidden = !shown;
+  byId("answers-empty").hidden = shown;
+  byId("answers-empty").textContent = tenantInput.value === "" ? "No events in this range yet: fire a pixel." : `No events of ${tenantInput.value} in this range.`;
+  if (!shown) return;
+  const { events, bot_events: botEvents, visitors } = answers.totals;
+  byId("answer-events").textContent = String(events - botEvents);
+  byId("answer-visitors").textContent = String(visitors);
+  byId("answer-bots").textContent = `${Math.round((100 * botEvents) / events)}%`;
+  renderDays(answers);
+  byId("breakdowns").replaceChildren(
+    ...answers.breakdowns.map((breakdown) => {
+      const { title, label: labelOf } = BREAKDOWN_LABELS[breakdown.view];
+      const panel = element("div");
+      panel.dataset.view = breakdown.view;
+      const table = element("table");
+      const head = element("tr");
+      ["", "events", "visitors"].forEach((name) => head.append(element("th", name)));
+      const max = Math.max(1, ...breakdown.rows.map((row) => row.events));
+      const rows = breakdown.rows.map((row) => {
+        const tr = element("tr");
+        const name = element("td");
+        name.className = "bar";
+        const bar = element("i");
+        bar.style.width = `${(100 * row.events) / max}%`;
+        name.append(bar, element("span", labelOf(row)));
+        name.title = labelOf(row);
+        tr.append(name, element("td", String(row.events)), element("td", String(row.visitors)));
+        return tr;
+      });
+      if (rows.length === 0) {
+        const none = element("td", "none in this range");
+        none.colSpan = 3;
+        none.className = "muted";
+        rows.push(element("tr"));
+        rows[0].append(none);
+      }
+      table.replaceChildren(head, ...rows);
+      panel.append(element("h3", title), table);
+      return panel;
+    }),
+  );
+}
+
+/** Bars for the events of people per day, dots for the visitors, on one scale. */
+function renderDays(answers) {
+  const chart = byId("days-chart");
+  chart.replaceChildren();
+  const width = chart.clientWidth || 800;
+  const height = 170;
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const byDay = new Map(answers.days.map((row) => [row.event_date.slice(0, 10), row]));
+  const count = Math.round((Date.parse(answers.to) - Date.parse(answers.from)) / 86400000) + 1;
+  const days = Array.from({ length: count }, (_, i) => new Date(Date.parse(answers.from) + i * 86400000).toISOString().slice(0, 10));
+  const max = Math.max(1, ...answers.days.map((row) => Math.max(row.human_events, row.visitors)));
+  const slot = width / days.length;
+  const scale = (value) => ((height - 34) * value) / max;
+  days.forEach((day, i) => {
+    const row = byDay.get(day) ?? { human_events: 0, visitors: 0 };
+    const bar = element("rect", undefined, SVG);
+    Object.entries({ x: i * slot + 2, y: height - 18 - scale(row.human_events), width: Math.max(1, slot - 4), height: scale(row.human_events) }).forEach(([k, v]) => bar.setAttribute(k, v));
+    bar.append(element("title", `${day}: ${plural(row.human_events, "event")} of people, ${plural(row.visitors, "visitor")}`, SVG));
+    chart.append(bar);
+    if (row.visitors > 0) {
+      const dot = element("circle", undefined, SVG);
+      Object.entries({ cx: i * slot + slot / 2, cy: height - 18 - scale(row.visitors), r: 4 }).forEach(([k, v]) => dot.setAttribute(k, v));
+      chart.append(dot);
+    }
+    if (row.human_events > 0) chart.append(label(i * slot + slot / 2, height - 22 - scale(row.human_events), String(row.human_events)));
+    if (days.length <= 14 || i % Math.ceil(days.length / 14) === 0) chart.append(label(i * slot + slot / 2, height - 4, day.slice(5)));
+  });
+}
+
+async function pollAnswers() {
+  const query = new URLSearchParams({ from: byId("answers-from").value, to: byId("answers-to").value });
+  const tenant = byId("answers-tenant").value;
+  if (tenant !== "") query.set("tenant", tenant);
+  const response = await fetch(`/api/analytics?${query}`, { cache: "no-store", headers: TOKEN ? { authorization: `Bearer ${TOKEN}` } : {} });
+  const answers = await response.json();
+  if (!response.ok) {
+    byId("answers").hidden = true;
+    byId("answers-empty").hidden = false;
+    byId("answers-empty").textContent = answers.error ?? `HTTP ${response.status}`;
+    return;
+  }
+  renderAnswers(answers);
+}
+
+byId("answers-from").value = utcDay(-6);
+byId("answers-to").value = utcDay(0);
+byId("range").addEventListener("change", () => void pollAnswers().catch(() => undefined));
+byId("range").addEventListener("submit", (event) => event.preventDefault());
 
 byId("fire").addEventListener("submit", (event) => {
   event.preventDefault();

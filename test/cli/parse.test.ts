@@ -1,15 +1,18 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parseLine } from "../../cli/parse";
+import { VISITOR_KEY_VARIABLE } from "../../core/functionContract";
 import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
+import { TEST_VISITOR_KEY } from "../../testkit/settings";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-function runParse(input: string, args = ["--stack", "dev"]) {
+function runParse(input: string, args = ["--stack", "dev"], env: NodeJS.ProcessEnv = { [VISITOR_KEY_VARIABLE]: "" }) {
   const result = spawnSync(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "cli/parse.ts"), ...args], {
     input,
     encoding: "utf8",
     timeout: 60_000,
+    env: { ...process.env, ...env },
   });
   return { status: result.status, lines: result.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)), stderr: result.stderr };
 }
@@ -36,6 +39,18 @@ it("answers every input line, in order, and never dies on a bad one", () => {
     { ok: true, table: "pixel_acmeX5Fcorp_20170517", insertId: expect.any(String), row: expect.objectContaining({ user_id: "acme_corp", type: "open" }) },
   ]);
   expect(output[6].row).not.toHaveProperty("secret");
+});
+
+it("shows the answers of a real log entry: device, page, campaign, country, and the visitor id with the stack's key", () => {
+  const entry = loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl("user_id=acme&type=view&utm_source=newsletter&utm_medium=email") } });
+  const answers = { country: "SE", browser: "Chrome", browser_version: "126", os: "Linux", device_type: "desktop", page_host: "shop.example.com", page_path: "/checkout", utm_source: "newsletter", utm_medium: "email" };
+  const withoutKey = runParse(`${JSON.stringify(entry)}\n`);
+  expect(withoutKey.lines[0].row).toMatchObject({ ...answers, visitor_id: null });
+  expect(withoutKey.stderr).toContain("visitor_id stays NULL without the stack's visitor key in PIXEL_VISITOR_KEY");
+  const withKey = runParse(`${JSON.stringify(entry)}\n`, ["--stack", "dev"], { [VISITOR_KEY_VARIABLE]: TEST_VISITOR_KEY });
+  expect(withKey.lines[0].row).toMatchObject({ ...answers, visitor_id: JSON.parse(parseLine(JSON.stringify(entry), DEV_SETTINGS)).row.visitor_id });
+  expect(withKey.lines[0].row.visitor_id).toMatch(/^[A-Za-z0-9_-]{16}$/);
+  expect(withKey.stderr).toBe("");
 });
 
 it("names the missing stack file and exits 2", () => {

@@ -8,11 +8,13 @@ import { googleApi } from "../../cli/googleApi";
 import { formatBytes, ReplayProgress, terminalProgress } from "../../cli/progress";
 import { formatSummary, parseReplayArgs, replayArchive, ReplayError, replayDestination, ReplaySummary } from "../../cli/replay";
 import { bigQueryTarget, localTarget } from "../../cli/replayTargets";
+import type { CoreSettings } from "../../core/config/coreSettings";
 import type { AcceptedEvent } from "../../core/event";
 import { insertTableName } from "../../core/layout";
 import { cloudDelivery } from "../../core/delivery";
 import { handlePixelMessage } from "../../functions/handler";
 import { LocalDatabase } from "../../local/database";
+import { withLocalVisitorKey } from "../../local/visitorKey";
 import { UsageError } from "../../cli/runner";
 import { validateStackConfig } from "../../core/config/stackConfig";
 import { ARCHIVE_DIR, ARCHIVE_DISTINCT_EVENTS, ARCHIVE_EVENTS_BY_TABLE, ARCHIVE_OBJECTS, ARCHIVE_REFUSALS_BY_REASON } from "../../testkit/archiveSample";
@@ -27,15 +29,19 @@ const archiveFiles = () => listArchive([ARCHIVE_DIR], () => {
   throw new Error("a local directory needs no Cloud Storage");
 });
 
-/** The insertIds the deployed function makes of the archived entries, through its own path: Pub/Sub message → handler. */
-async function functionInsertIds(): Promise<Set<string>> {
-  const ids = new Set<string>();
-  const writer = { insert: async (event: AcceptedEvent) => void ids.add(event.insertId) };
+/** The events the deployed function makes of the archived entries, by insertId, through its own path: Pub/Sub message → handler. */
+async function archiveEvents(settings: CoreSettings = DEV_SETTINGS): Promise<AcceptedEvent[]> {
+  const events = new Map<string, AcceptedEvent>();
+  const writer = { insert: async (event: AcceptedEvent) => void events.set(event.insertId, event) };
   for (const object of ARCHIVE_OBJECTS) {
     const lines = (await readFile(path.join(ARCHIVE_DIR, object), "utf8")).split("\n").filter(Boolean);
-    for (const line of lines) await handlePixelMessage(pubSubMessage(JSON.parse(line)), { settings: DEV_SETTINGS, writer, log: () => undefined, policy: cloudDelivery(5) });
+    for (const line of lines) await handlePixelMessage(pubSubMessage(JSON.parse(line)), { settings, writer, log: () => undefined, policy: cloudDelivery(5) });
   }
-  return ids;
+  return [...events.values()];
+}
+
+async function functionInsertIds(): Promise<Set<string>> {
+  return new Set((await archiveEvents()).map((event) => event.insertId));
 }
 
 function expectArchiveCounts(summary: ReplaySummary): void {
@@ -223,15 +229,24 @@ describe("into BigQuery", () => {
 
   test("reports rows BigQuery rejects and writes the others", async () => {
     const [rejectedId] = [...(await functionInsertIds())];
-    bigQuery.injectFaults((insertIds) => (insertIds.includes(rejectedId) ? insertErrors("invalid", "no such field: order_id") : { status: 200, body: {} }));
+    bigQuery.injectFaults((insertIds) => (insertIds.includes(rejectedId) ? insertErrors("invalid", "Cannot convert value to integer (bad value): x") : { status: 200, body: {} }));
     const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target() });
     expect(summary.rejected).toEqual([
-      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: no such field: order_id" },
-      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: no such field: order_id" },
+      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: Cannot convert value to integer (bad value): x" },
+      { table: "pixel_acme_20260105", insertId: rejectedId, detail: "invalid: Cannot convert value to integer (bad value): x" },
     ]);
     expect(summary.stored).toBe(4);
     expect(bigQuery.stored.has(rejectedId)).toBe(false);
     expect(formatSummary(summary, "bigquery", "BigQuery p.d")).toContain("2 events were rejected by the store and are not written:\n  pixel_acme_20260105 ");
+  });
+
+  test("retries a row while BigQuery does not know a column the template just gained, and writes it once it does", async () => {
+    bigQuery.script(insertErrors("invalid", "no such field: visitor_id."), insertErrors("invalid", "no such field: visitor_id."));
+    const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS, target: target({ ...NO_WAIT, concurrency: 1 }) });
+    expect(summary.rejected).toEqual([]);
+    expect(summary.stored).toBe(6);
+    expect(bigQuery.stored.size).toBe(ARCHIVE_DISTINCT_EVENTS);
+    expect(bigQuery.requests).toHaveLength(8);
   });
 
   test("stops on a failure that outlasts its retries, saying where and that running again is safe", async () => {
@@ -281,7 +296,7 @@ describe("into the local DuckDB file", () => {
   async function readBack(file: string) {
     const database = await LocalDatabase.open(file, DEV_SETTINGS);
     try {
-      const rows = await database.read(`SELECT tenant, insert_id FROM events ORDER BY insert_id`);
+      const rows = await database.read(`SELECT tenant, insert_id, visitor_id FROM events ORDER BY insert_id`);
       return { rows, checkpoint: await database.readCheckpoint() };
     } finally {
       database.close();
@@ -308,12 +323,23 @@ describe("into the local DuckDB file", () => {
     expect(checkpoint).toEqual({ segment: 3, offset: 120 });
   });
 
-  test("through the command", async () => {
+  test("through the command, with the visitor ids of the local pipeline's own key", async () => {
     const result = await runScript("cli/replay.ts", ["--stack", "dev", "--local", "--data-dir", dir, ARCHIVE_DIR]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`wrote 6 events to ${path.join(dir, "pixel.duckdb")}`);
-    expect((await readBack(path.join(dir, "pixel.duckdb"))).rows).toHaveLength(ARCHIVE_DISTINCT_EVENTS);
+    const { rows } = await readBack(path.join(dir, "pixel.duckdb"));
+    expect(rows).toHaveLength(ARCHIVE_DISTINCT_EVENTS);
+    const settings = await withLocalVisitorKey(DEV_SETTINGS, dir);
+    expect(settings.visitorKey).not.toBe(DEV_SETTINGS.visitorKey);
+    expect(rows.map((row) => row.visitor_id).sort()).toEqual((await archiveEvents(settings)).map((event) => event.row.visitor_id).sort());
   });
+});
+
+test("the command refuses to write to BigQuery without the stack's visitor key, whose ids the rows beside them carry", async () => {
+  const result = await runScript("cli/replay.ts", ["--stack", "dev", ARCHIVE_DIR], { env: { PIXEL_VISITOR_KEY: "" } });
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain("set PIXEL_VISITOR_KEY to the stack's visitor key");
+  expect(result.stderr).toContain("gcloud secrets versions access latest --secret=pixel-dev-visitor-key");
 });
 
 test("the command exits 2 with the usage on a bad command line", async () => {

@@ -2,11 +2,11 @@ import { EXIT, runCommand } from "../../cli/runner";
 import { smokeCommand, smokeOutputs, smokePixelUrl, smokeRowsQuery, smokeTenant } from "../../cli/smoke";
 import { withSigningKeys } from "../../core/config/coreSettings";
 import { checkSignature } from "../../core/signature";
-import { bigQueryDialect } from "../../core/views";
+import { bigQueryDialect, viewQueries } from "../../core/views";
 import { makeTempDir, removeDir, startTestPipeline } from "../../testkit/localPipeline";
 import type { TestPipeline } from "../../testkit/localPipeline";
 import { DEV_SETTINGS } from "../../testkit/logEntries";
-import { parseGoogleSql, tablesRead } from "../../testkit/sql";
+import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
 import { captureCommandOutput } from "../../testkit/console";
 
 const { stdout, stderr } = captureCommandOutput();
@@ -54,10 +54,18 @@ test("each test pixel has its own URL, for the stack's tenant, signed when the s
   expect(smokeTenant(DEV_SETTINGS)).toBe("smoke");
 });
 
-test("the BigQuery query reads the events view only, and parses as GoogleSQL", () => {
-  const sql = smokeRowsQuery(bigQueryDialect("p-1", "pixel_dev"), "O'Brien", "run1", new Date("2026-11-28T00:00:00Z"));
-  expect(() => parseGoogleSql(sql)).not.toThrow();
-  expect(tablesRead(sql)).toEqual(["p-1.pixel_dev.events"]);
+test("the BigQuery query reads the events view only, as Google's analyzer resolves it against the dev stack", async () => {
+  const dialect = bigQueryDialect("p-1", "pixel_dev");
+  const sql = smokeRowsQuery(dialect, "O'Brien", "run1", new Date("2026-11-28T00:00:00Z"));
+  const analyzer = await GoogleSqlAnalyzer.start();
+  try {
+    const views = await analyzeViews(analyzer, viewQueries(DEV_SETTINGS, dialect), DEV_SETTINGS, "p-1", "pixel_dev");
+    const analysis = await analyzer.analyze(sql, stackTables(DEV_SETTINGS, "p-1", "pixel_dev", new Map([...views].map(([name, view]) => [name, view.columns]))));
+    expect(analysis.tables).toEqual(["p-1.pixel_dev.events"]);
+    expect(analysis.columns).toEqual([{ name: "user_agent", type: "STRING" }, { name: "copies", type: "INT64" }]);
+  } finally {
+    await analyzer.close();
+  }
   expect(sql).toContain("WHERE `tenant` = 'O\\'Brien'");
   expect(sql).toContain("`event_date` >= DATE '2026-11-28'");
 });

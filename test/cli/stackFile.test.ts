@@ -8,9 +8,9 @@ import type { RunnableCommand } from "../../cli/runner";
 import { signCommand } from "../../cli/sign";
 import { PROJECT_ROOT, readStack } from "../../cli/stackFile";
 import { startCommand } from "../../cli/start";
-import { ConfigError } from "../../core/config/fields";
 import { validateStackConfig } from "../../core/config/stackConfig";
 import { captureCommandOutput } from "../../testkit/console";
+import { configProblems } from "../../testkit/settings";
 
 // A stack file with a typo, in the project root where the commands look for stack files.
 const STACK = `typo-${process.pid}`;
@@ -26,12 +26,7 @@ const { stderr } = captureCommandOutput();
 
 /** The Pulumi program's message for the same config. */
 function programProblem(): string {
-  try {
-    validateStackConfig({ attributes: { user_id: "STRING" }, tenantAlowlist: "acme" }, { stack: STACK, project: "my-project-1" });
-  } catch (error) {
-    return (error as ConfigError).problems.join("\n");
-  }
-  throw new Error("the program accepted a misspelled key");
+  return configProblems(() => validateStackConfig({ attributes: { user_id: "STRING" }, tenantAlowlist: "acme" }, { stack: STACK, project: "my-project-1" })).join("\n");
 }
 
 test.each([

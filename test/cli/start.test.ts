@@ -88,7 +88,7 @@ describe("the listen address", () => {
   ])("comes from %s, and a non-loopback one is printed as it is, warned about, and needs the token for the stats", async (_, options) => {
     const server = await started(options);
     expect(new URL(server.url).hostname).toBe("0.0.0.0");
-    await waitForOutput(server, /warning: http:\/\/0\.0\.0\.0:\d+\/ is not a loopback address/);
+    await server.waitForOutput(/warning: http:\/\/0\.0\.0\.0:\d+\/ is not a loopback address/);
     const { token, url } = (await readServerFile(dataPaths(dir).serverFile)) ?? { token: "", url: "" };
     expect(server.output()).toContain(`${url}#token=${token}`);
     expect((await httpRequest(`${url}api/stats`)).status).toBe(401);
@@ -96,11 +96,6 @@ describe("the listen address", () => {
     expect((await httpRequest(`${url}pixel.png?user_id=acme`)).status).toBe(200);
   });
 });
-
-async function waitForOutput(server: ServerProcess, pattern: RegExp): Promise<void> {
-  if (pattern.test(server.output())) return;
-  await waitForLine(server.child, pattern, 10_000);
-}
 
 describe("a failed start", () => {
   let holder: Server;

@@ -1,13 +1,13 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import fc from "fast-check";
-import { logEntryToEvent } from "../../core/event";
+import type { CoreSettings } from "../../core/config/coreSettings";
 import type { AcceptedEvent } from "../../core/event";
 import { templateSchema } from "../../core/schema";
 import { MAX_TENANT_BYTES, tableSuffix } from "../../core/tenant";
-import { dailyCountsQuery, dedupQuery, perTenantDayEventsQuery, tenantEventsQuery, tenantFilter } from "../../core/views";
+import { BREAKDOWNS, perTenantDayEventsQuery, tenantEventsQuery, tenantFilter, viewsOverEvents } from "../../core/views";
 import type { JsonRow } from "../../local/database";
 import { createTableSql, createViewSql, dayTableName, duckDbDialect, sqlString } from "../../local/duckdbSchema";
-import { loadBalancerEntry } from "../../testkit/logEntries";
+import { acceptedEvent, loadBalancerEntry } from "../../testkit/logEntries";
 import {duckDbWildcardDialect, openDuckDbFile, rowsOf } from "../../testkit/sql";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
 
@@ -16,9 +16,9 @@ import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
  * per-tenant-day views read an emulated wildcard (helpers.ts: duckDbWildcardDialect); day tables
  * are made like BigQuery's, without keys, so redelivered copies stay in them as they would there.
  */
-const core = settingsFor({ attributes: KEYWORD_ATTRIBUTES });
-const TEMPLATE = core.templateTable;
-const columns = templateSchema(core.attributes).map((field) => field.name);
+let core: CoreSettings;
+let TEMPLATE: string;
+let columns: string[];
 
 interface Visit {
   readonly tenant: string;
@@ -26,13 +26,21 @@ interface Visit {
   readonly referer: string;
   readonly userAgent: string;
   readonly timestamp: string;
+  /** 89.160.20.156 (SE) unless given. */
+  readonly remoteIp?: string;
+  /** Extra pixel URL parameters, such as a campaign. */
+  readonly query?: string;
 }
 
 const BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 // Tenants whose encodings sort next to acme's, and ones that need every escape.
+const PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
 const VISITS: readonly Visit[] = [
+  // The same visitor twice on one page; then the same page from a phone in France, with a campaign in the page's URL.
   { tenant: "acme", type: "view", referer: "https://shop.example.com/cart?session=1#top", userAgent: BROWSER, timestamp: "2026-01-05T10:00:00.000000001Z" },
   { tenant: "acme", type: "view", referer: "https://shop.example.com/cart?session=2", userAgent: BROWSER, timestamp: "2026-01-05T11:00:00Z" },
+  { tenant: "acme", type: "view", referer: "https://shop.example.com/cart?utm_source=newsletter&utm_medium=email", userAgent: PHONE, timestamp: "2026-01-05T11:30:00Z", remoteIp: "212.27.48.10" },
+  { tenant: "acme", type: "click", referer: "https://shop.example.com/", userAgent: PHONE, timestamp: "2026-01-05T11:31:00Z", remoteIp: "212.27.48.10", query: "utm_source=ads&utm_campaign=winter" },
   { tenant: "acme", type: "click", referer: "https://shop.example.com/cart", userAgent: "curl/8.5.0", timestamp: "2026-01-05T23:59:59.999999Z" },
   { tenant: "acme", type: "view", referer: "https://shop.example.com/", userAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) GoogleImageProxy", timestamp: "2026-01-06T00:00:00Z" },
   { tenant: "acme_corp", type: "view", referer: "https://corp.example.com/", userAgent: BROWSER, timestamp: "2026-01-05T12:00:00Z" },
@@ -47,27 +55,30 @@ const VISITS: readonly Visit[] = [
 
 function accepted(visit: Visit, index: number): AcceptedEvent {
   const query = new URLSearchParams({ user_id: visit.tenant, type: visit.type, order: String(index) });
-  const result = logEntryToEvent(
+  return acceptedEvent(
     loadBalancerEntry({
       insertId: `entry-${index}`,
       timestamp: visit.timestamp,
-      httpRequest: { requestUrl: `https://t.example/pixel.png?${query}`, referer: visit.referer, userAgent: visit.userAgent },
+      httpRequest: { requestUrl: `https://t.example/pixel.png?${query}${visit.query ? `&${visit.query}` : ""}`, referer: visit.referer, userAgent: visit.userAgent, remoteIp: visit.remoteIp ?? "89.160.20.156" },
     }),
     core,
   );
-  if (!result.ok) throw new Error(`not an event: ${result.reason} ${result.detail}`);
-  return result;
 }
 
-const EVENTS = VISITS.map(accepted);
-// Pub/Sub redelivered the first two events: BigQuery's best-effort dedup let the copies through.
-const STORED = [...EVENTS, EVENTS[0], EVENTS[1]];
+let EVENTS: AcceptedEvent[];
+/** EVENTS, and the first two again: Pub/Sub redelivered them, and BigQuery's best-effort dedup let the copies through. */
+let STORED: AcceptedEvent[];
 
 let db: Awaited<ReturnType<typeof openDuckDbFile>>;
 let connection: DuckDBConnection;
 let dayTables: string[];
 
 beforeAll(async () => {
+  core = settingsFor({ attributes: KEYWORD_ATTRIBUTES });
+  TEMPLATE = core.templateTable;
+  columns = templateSchema(core.attributes).map((field) => field.name);
+  EVENTS = VISITS.map(accepted);
+  STORED = [...EVENTS, EVENTS[0], EVENTS[1]];
   db = await openDuckDbFile();
   connection = db.connection;
   await connection.run(createTableSql(TEMPLATE, templateSchema(core.attributes)));
@@ -82,8 +93,7 @@ beforeAll(async () => {
   }
   const wildcard = duckDbWildcardDialect([TEMPLATE, ...dayTables]);
   await connection.run(createViewSql("events", perTenantDayEventsQuery(TEMPLATE, wildcard)));
-  await connection.run(createViewSql("events_dedup", dedupQuery(duckDbDialect)));
-  await connection.run(createViewSql("daily_counts", dailyCountsQuery(core, duckDbDialect)));
+  for (const view of viewsOverEvents(core, duckDbDialect)) await connection.run(createViewSql(view.name, view.query));
 });
 
 afterAll(async () => {
@@ -137,26 +147,62 @@ test("events_dedup keeps one row per insert_id", async () => {
   expect(await rows(`SELECT count(*) AS n FROM events`)).toEqual([{ n: STORED.length }]);
 });
 
-test("daily_counts counts deduplicated events per tenant, day, type and page without query or fragment", async () => {
+/** The reference: deduplicated events grouped by `keys`, counted, with the distinct non-NULL visitor ids of those `counted`. */
+function grouped(keys: (visit: Visit, row: AcceptedEvent["row"]) => JsonRow, counted: (row: AcceptedEvent["row"]) => boolean): Map<string, { key: JsonRow; events: number; visitors: Set<unknown> }> {
+  const groups = new Map<string, { key: JsonRow; events: number; visitors: Set<unknown> }>();
+  for (const [index, visit] of VISITS.entries()) {
+    const row = EVENTS[index].row;
+    if (!counted(row)) continue;
+    const key = { tenant: visit.tenant, day: visit.timestamp.slice(0, 10), ...keys(visit, row) };
+    const group = groups.get(JSON.stringify(key)) ?? { key, events: 0, visitors: new Set() };
+    group.events += 1;
+    if (row.visitor_id !== null) group.visitors.add(row.visitor_id);
+    groups.set(JSON.stringify(key), group);
+  }
+  return groups;
+}
+
+test("daily_counts counts deduplicated events per tenant, day, type and page without query or fragment, with people and their visitors", async () => {
   const expected = new Map<string, JsonRow>();
+  const people = grouped((visit) => ({ event_type: visit.type, page: visit.referer.replace(/[?#].*$/, "") }), (row) => !row.is_bot);
   for (const [index, visit] of VISITS.entries()) {
     const page = visit.referer.replace(/[?#].*$/, "");
     const day = visit.timestamp.slice(0, 10);
     const key = JSON.stringify([visit.tenant, day, visit.type, page]);
-    const row = expected.get(key) ?? { tenant: visit.tenant, day, event_type: visit.type, page, events: 0, bot_events: 0, email_proxy_events: 0 };
+    const row = expected.get(key) ?? { tenant: visit.tenant, day, event_type: visit.type, page, events: 0, bot_events: 0, email_proxy_events: 0, human_events: 0, visitors: 0 };
     const event = EVENTS[index].row;
+    const humans = people.get(JSON.stringify({ tenant: visit.tenant, day, event_type: visit.type, page }));
     expected.set(key, {
       ...row,
       events: Number(row.events) + 1,
       bot_events: Number(row.bot_events) + (event.is_bot ? 1 : 0),
       email_proxy_events: Number(row.email_proxy_events) + (event.email_proxy ? 1 : 0),
+      human_events: humans?.events ?? 0,
+      visitors: humans?.visitors.size ?? 0,
     });
   }
-  const result = await rows(`SELECT tenant, CAST(event_date AS VARCHAR) AS day, event_type, page, events, bot_events, email_proxy_events FROM daily_counts`);
+  const result = await rows(`SELECT tenant, CAST(event_date AS VARCHAR) AS day, event_type, page, events, bot_events, email_proxy_events, human_events, visitors FROM daily_counts`);
   const order = (row: JsonRow) => JSON.stringify([row.tenant, row.day, row.event_type, row.page]);
   expect(result.sort((a, b) => order(a).localeCompare(order(b)))).toEqual([...expected.values()].sort((a, b) => order(a).localeCompare(order(b))));
-  // The fixture reaches each kind of count.
+  // The fixture reaches each kind of count, and a visitor seen twice.
   expect(result.some((row) => Number(row.bot_events) > 0) && result.some((row) => Number(row.email_proxy_events) > 0)).toBe(true);
+  expect(result.some((row) => Number(row.human_events) > Number(row.visitors) && Number(row.visitors) > 0)).toBe(true);
+});
+
+describe.each(BREAKDOWNS.map((breakdown) => [breakdown.name, breakdown.dimensions]))("%s", (name, dimensions) => {
+  test("counts the deduplicated events of people, and their distinct visitors, per tenant, day and its dimensions", async () => {
+    const expected = [...grouped((_visit, row) => Object.fromEntries(dimensions.map((dimension) => [dimension, row[dimension]])), (row) => !row.is_bot).values()].map((group) => ({
+      ...group.key,
+      events: group.events,
+      visitors: group.visitors.size,
+    }));
+    const columns = ["tenant", "CAST(event_date AS VARCHAR) AS day", ...dimensions, "events", "visitors"].join(", ");
+    const result = await rows(`SELECT ${columns} FROM ${name}`);
+    const order = (row: JsonRow) => JSON.stringify(Object.values(row));
+    expect(result.sort((a, b) => order(a).localeCompare(order(b)))).toEqual(expected.sort((a, b) => order(a).localeCompare(order(b))));
+    // The fixture gives each breakdown a row with a value.
+    expect(result.some((row) => dimensions.some((dimension) => row[dimension] !== null))).toBe(true);
+  });
 });
 
 describe.each(VISITS.map((visit) => visit.tenant).filter((tenant, index, all) => all.indexOf(tenant) === index))("tenant %j", (tenant) => {

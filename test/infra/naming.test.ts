@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { defaultDatasetId } from "../../core/config/stackConfig";
-import { serviceAccountId, signingKeysSecretId } from "../../infra/naming";
+import { functionSecretId, serviceAccountId } from "../../infra/naming";
 
 const SERVICE_ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
@@ -48,10 +48,11 @@ describe("serviceAccountId for any stack name", () => {
 });
 
 describe.each([
-  ["dev", "pixel-dev-signing-keys"],
-  ["prod.eu", "pixel-prod-eu-signing-keys"],
-])("signingKeysSecretId(%p)", (stack, expected) => {
+  ["dev", "signing-keys", "pixel-dev-signing-keys"],
+  ["prod.eu", "signing-keys", "pixel-prod-eu-signing-keys"],
+  ["dev", "visitor-key", "pixel-dev-visitor-key"],
+])("functionSecretId(%p, %p)", (stack, purpose, expected) => {
   test(`is ${expected}`, () => {
-    expect(signingKeysSecretId(stack)).toBe(expected);
+    expect(functionSecretId(stack, purpose)).toBe(expected);
   });
 });

@@ -29,7 +29,9 @@ test("the outputs say the pixel is served over plain HTTP on the IP", () => {
   expect(run.outputs.imgTag).toContain(`src="http://${TEST_IP}/pixel.png?user_id=acme&amp;`);
 });
 
-test("without signed URLs there is no signing secret", () => {
-  expect(ofType(run, "gcp:secretmanager/secret:Secret")).toHaveLength(0);
-  expect(only(run, "gcp:cloudfunctionsv2/function:Function").inputs.serviceConfig.secretEnvironmentVariables).toBeUndefined();
+test("without signed URLs there is no signing secret, only the visitor key", () => {
+  expect(ofType(run, "gcp:secretmanager/secret:Secret").map((secret) => secret.inputs.secretId)).toEqual(["pixel-dev-visitor-key"]);
+  expect(only(run, "gcp:cloudfunctionsv2/function:Function").inputs.serviceConfig.secretEnvironmentVariables).toEqual([
+    expect.objectContaining({ key: "PIXEL_VISITOR_KEY", secret: "pixel-dev-visitor-key" }),
+  ]);
 });

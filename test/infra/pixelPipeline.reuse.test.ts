@@ -30,5 +30,5 @@ test("nothing collides: URNs, service account ids and secret ids are all distinc
   expect(duplicates(accounts)).toEqual([]);
   expect(accounts.filter((id) => !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id))).toEqual([]);
   const secrets = values(ofType(run, "gcp:secretmanager/secret:Secret"), (secret) => secret.inputs.secretId);
-  expect(secrets.sort()).toEqual(["pixel-prod-signing-keys", "pixel-shop-prod-signing-keys"]);
+  expect(secrets.sort()).toEqual(["pixel-prod-signing-keys", "pixel-prod-visitor-key", "pixel-shop-prod-signing-keys", "pixel-shop-prod-visitor-key"]);
 });

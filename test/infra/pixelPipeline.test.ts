@@ -195,12 +195,13 @@ describe("collector function", () => {
     });
   });
 
-  test("runs as its own service account, which may only edit the event dataset (no signed URLs here)", () => {
+  test("runs as its own service account, which may only edit the event dataset and read the visitor key (no signed URLs here)", () => {
     const runtime = account("fn");
     expect(collector().inputs.serviceConfig.serviceAccountEmail).toBe(runtime.state.email);
     expect(runtime.state.email).not.toMatch(/-compute@developer\.gserviceaccount\.com$/);
     const dataset = only(run, "gcp:bigquery/dataset:Dataset");
-    expect(grantsTo(runtime.state.member).map((grant) => [grant.type, grant.inputs.datasetId, grant.inputs.role])).toEqual([
+    expect(grantsTo(runtime.state.member).map((grant) => [grant.type, grant.inputs.datasetId ?? grant.inputs.secretId, grant.inputs.role])).toEqual([
+      ["gcp:secretmanager/secretIamMember:SecretIamMember", "pixel-dev-visitor-key", "roles/secretmanager.secretAccessor"],
       ["gcp:bigquery/datasetIamMember:DatasetIamMember", dataset.state.datasetId, "roles/bigquery.dataEditor"],
     ]);
   });

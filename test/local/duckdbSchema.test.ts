@@ -58,8 +58,12 @@ it("reads back the tenant and day of every table name the core can produce", () 
 });
 
 describe("SQL text in a real DuckDB", () => {
-  const schema = templateSchema(settingsFor().attributes);
+  let schema: ReturnType<typeof templateSchema>;
   let instance: DuckDBInstance;
+
+  beforeAll(() => {
+    schema = templateSchema(settingsFor().attributes);
+  });
   let connection: DuckDBConnection;
 
   beforeEach(async () => {

@@ -154,12 +154,13 @@ it("takes the path and query from the request target whatever the Host header sa
     }),
     { numRuns: 2000 },
   );
+  // Found by the property: a host name that ends in a number is an IPv4 address to URL parsers.
+  expect(new URL(absoluteRequestUrl("/p", "A.0", "127.0.0.1:8080")).host).toBe("127.0.0.1:8080");
 });
 
 describe("an entry delivered as the sink's Pub/Sub message to the function's handler", () => {
-  const settings = settingsFor();
-
   async function deliver(request: ObservedRequest) {
+    const settings = settingsFor();
     const inserted: AcceptedEvent[] = [];
     const logged: LogLine[] = [];
     const message = toPubSubMessage(JSON.stringify(buildLogEntry(request)), "1:0", "2026-05-17T06:40:01Z");

@@ -1,17 +1,11 @@
 import { ConfigError } from "../../../core/config/fields";
-import { coreSettingsProblems } from "../../../testkit/settings";
-import { ConfigProblems } from "../../../core/config/fields";
-import { parseCoreSettingsJson, readCoreSettings, serializeCoreSettings } from "../../../core/config/coreSettings";
+import { coreSettingsProblems, settingsFrom } from "../../../testkit/settings";
+import { parseCoreSettingsJson, serializeCoreSettings, withVisitorKey } from "../../../core/config/coreSettings";
 import { DEV_SETTINGS } from "../../../testkit/logEntries";
+import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 
 describe("settings", () => {
-  function problemsOf(raw: Record<string, unknown>): string[] {
-    const problems = new ConfigProblems();
-    readCoreSettings(raw, problems);
-    return problems.messages;
-  }
-
-  it("reads the dev stack with its defaults", () => {
+  it("reads the dev stack with its defaults, the country table and the visitor key from the environment", () => {
     expect(DEV_SETTINGS).toEqual({
       attributes: [
         { name: "user_id", type: "STRING" },
@@ -26,22 +20,25 @@ describe("settings", () => {
       layout: "per-tenant-day",
       eventTypeAttribute: "type",
       signedUrls: false,
+      utmColumns: true,
+      visitorKey: TEST_VISITOR_KEY,
+      countries: { source: "@ip-location-db/dbip-country 2.3.2026060120", countryOf: expect.any(Function) },
     });
   });
 
   it("accepts Pulumi's string forms of every value", () => {
-    const problems = new ConfigProblems();
-    const settings = readCoreSettings(
-      { attributes: '{"user_id":"string","n":"INT64"}', anonymizeIp: "false", maxValueLength: "200", tenantAllowlist: '["acme","beta"]' },
-      problems,
-    );
-    expect(problems.messages).toEqual([]);
+    const settings = settingsFrom({ attributes: '{"user_id":"string","n":"INT64"}', anonymizeIp: "false", maxValueLength: "200", tenantAllowlist: '["acme","beta"]' });
     expect(settings).toMatchObject({ anonymizeIp: false, maxValueLength: 200, tenantAllowlist: ["acme", "beta"] });
     expect(settings.attributes).toEqual([{ name: "user_id", type: "STRING" }, { name: "n", type: "INT64" }]);
   });
 
+  it("accepts allowlisted tenants of exactly 64 bytes, as the core accepts such a tenant", () => {
+    const tenants = ["a".repeat(64), "é".repeat(32)];
+    expect(settingsFrom({ attributes: { user_id: "STRING" }, tenantAllowlist: tenants }).tenantAllowlist).toEqual(tenants);
+  });
+
   it("reports every problem at once, each with its key", () => {
-    const messages = problemsOf({
+    const messages = coreSettingsProblems({
       attributes: { user_id: "INT64", "bad-name": "STRING", price: "DECIMAL", remote_ip: "STRING", Price: "FLOAT64" },
       anonymizeIp: "maybe",
       maxValueLength: 0,
@@ -63,24 +60,50 @@ describe("settings", () => {
   });
 
   it.each([
+    ["utm_source", /remove it from attributes; the column and its data stay/],
+    ["UTM_Campaign", /remove it from attributes; the column and its data stay/],
+    ["visitor_id", /is a standard column of every row; rename the attribute \(and the query parameter\)/],
+    ["country", /is a standard column of every row; rename the attribute/],
+  ])("an attribute named like the answer column %s is refused, with what to do", (name, message) => {
+    expect(coreSettingsProblems({ attributes: { user_id: "STRING", [name]: "STRING" } })).toEqual([expect.stringMatching(message)]);
+  });
+
+  it.each([
+    [{ attributes: { user_id: "STRING", sig: "STRING" } }, 'pixel-pipeline:attributes.sig: "sig" carries the URL signature and cannot be an attribute.'],
+    [{ attributes: { user_id: "STRING", SIG: "STRING" } }, 'pixel-pipeline:attributes.SIG: "sig" carries the URL signature and cannot be an attribute.'],
+    [{ attributes: { user_id: "STRING" }, maxValueLength: 1.5 }, "pixel-pipeline:maxValueLength: expected a whole number from 1 to 65536, got 1.5."],
+    [{ attributes: { user_id: "STRING" }, maxValueLength: "1.5" }, 'pixel-pipeline:maxValueLength: expected a whole number from 1 to 65536, got "1.5".'],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["acme", 5] }, 'pixel-pipeline:tenantAllowlist: expected a list of strings, got ["acme",5].'],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: '["acme", null]' }, "pixel-pipeline:tenantAllowlist: expected a list of strings"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: [{ tenant: "acme" }] }, "pixel-pipeline:tenantAllowlist: expected a list of strings"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["acme", "a".repeat(65)] }, "pixel-pipeline:tenantAllowlist[1]: a tenant must be 1 to 64 bytes of UTF-8"],
+    [{ attributes: { user_id: "STRING" }, tenantAllowlist: ["é".repeat(32) + "a"] }, "pixel-pipeline:tenantAllowlist[0]: a tenant must be 1 to 64 bytes of UTF-8"],
     [{}, "pixel-pipeline:attributes: is required"],
     [{ attributes: { type: "STRING" } }, 'pixel-pipeline:tenantAttribute: "user_id" must also be listed in attributes'],
     [{ attributes: "[1,2]" }, "pixel-pipeline:attributes: expected a map"],
     [{ attributes: { user_id: "STRING", USER_ID: "STRING" } }, "pixel-pipeline:attributes.USER_ID: BigQuery column names ignore case"],
   ])("explains %p", (raw, message) => {
-    expect(problemsOf(raw)).toEqual([expect.stringContaining(message)]);
+    expect(coreSettingsProblems(raw)).toEqual([expect.stringContaining(message)]);
   });
 
-  it("survives the trip to the function's environment", () => {
-    expect(parseCoreSettingsJson(serializeCoreSettings(DEV_SETTINGS))).toEqual(DEV_SETTINGS);
+  it("survives the trip to the function's environment, without the visitor key and the country table", () => {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { visitorKey, countries, ...serialisable } = DEV_SETTINGS;
+    expect(serializeCoreSettings(DEV_SETTINGS)).not.toContain(TEST_VISITOR_KEY);
+    expect(parseCoreSettingsJson(serializeCoreSettings(DEV_SETTINGS))).toEqual(serialisable);
     expect(() => parseCoreSettingsJson("{")).toThrow(/PIXEL_PIPELINE_SETTINGS/);
   });
 });
 
 describe("attributes that are missing, empty or of the wrong kind", () => {
-  test.each([null, "", {}, [], "{}", "null"])("attributes %p is reported as required, not accepted as no attributes", (attributes) => {
+  // Empty in every form a stack file or Pulumi's config can hold it, blank text and native empty lists included.
+  test.each([null, "", "  ", {}, [], "{}", " {} ", "[]", " [] "])("attributes %p is reported as required, not accepted as no attributes", (attributes) => {
     expect(() => parseCoreSettingsJson(JSON.stringify({ attributes }))).toThrow(ConfigError);
-    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(/^pixel-pipeline:attributes: (is required|expected a map)/)]);
+    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(/^pixel-pipeline:attributes: is required: /)]);
+  });
+
+  test.each(["null", '["user_id"]', "user_id"])("attributes %p, set but not a map, is reported as such", (attributes) => {
+    expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(/^pixel-pipeline:attributes: expected a map of name to value/)]);
   });
 
   test.each([
@@ -89,5 +112,19 @@ describe("attributes that are missing, empty or of the wrong kind", () => {
     [{ user_id: ["STRING"] }, /^pixel-pipeline:attributes\.user_id: type \["STRING"\] is not one of/],
   ])("attributes %p is a problem naming the attribute, never a TypeError", (attributes, problem) => {
     expect(coreSettingsProblems({ attributes })).toEqual([expect.stringMatching(problem)]);
+  });
+});
+
+describe("the visitor key from the environment", () => {
+  it.each([
+    ["missing", {}],
+    ["empty", { PIXEL_VISITOR_KEY: "" }],
+    ["shorter than 32 characters", { PIXEL_VISITOR_KEY: "0123456789abcdef0123456789abcde" }],
+  ])("is a start-up error when %s, rather than rows without visitor ids", (_, environment) => {
+    expect(() => withVisitorKey(DEV_SETTINGS, environment)).toThrow(/PIXEL_VISITOR_KEY: the visitor key must have at least 32 characters/);
+  });
+
+  it("is carried in the settings when usable", () => {
+    expect(withVisitorKey(DEV_SETTINGS, { PIXEL_VISITOR_KEY: TEST_VISITOR_KEY }).visitorKey).toBe(TEST_VISITOR_KEY);
   });
 });

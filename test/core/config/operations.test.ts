@@ -1,7 +1,8 @@
-import { ConfigError, ConfigProblems, RawConfig } from "../../../core/config/fields";
+import { ConfigProblems, RawConfig } from "../../../core/config/fields";
 import { isIpRange, OperationsSettings, readOperationsSettings } from "../../../core/config/operations";
 import { KNOWN_CONFIG_KEYS } from "../../../core/config/keys";
 import { validateStackConfig } from "../../../core/config/stackConfig";
+import { configProblems, TEST_STACK_CONTEXT } from "../../../testkit/settings";
 
 function read(raw: RawConfig): { settings: OperationsSettings; problems: string[] } {
   const problems = new ConfigProblems();
@@ -9,7 +10,11 @@ function read(raw: RawConfig): { settings: OperationsSettings; problems: string[
 }
 
 describe("defaults: a fresh stack is archived, monitored and stores its request logs once", () => {
-  const { settings, problems } = read({});
+  let settings: OperationsSettings;
+  let problems: string[];
+  beforeAll(() => {
+    ({ settings, problems } = read({}));
+  });
 
   test("no problems", () => expect(problems).toEqual([]));
   test("the archive is on, cold after 30 days, kept for ever", () => expect(settings.archive).toEqual({ coldAfterDays: 30 }));
@@ -81,7 +86,7 @@ describe("in the stack config", () => {
   const attributes = JSON.stringify({ user_id: "STRING" });
 
   test("every operations key is a known setting, and the validated config carries them", () => {
-    const config = validateStackConfig({ attributes, alertEmail: "oncall@example.com", archiveColdAfterDays: "60" }, { stack: "dev", project: "my-project-1" });
+    const config = validateStackConfig({ attributes, alertEmail: "oncall@example.com", archiveColdAfterDays: "60" }, TEST_STACK_CONTEXT);
     expect(KNOWN_CONFIG_KEYS).toEqual(expect.arrayContaining(["archive", "alertEmail", "edgeDeniedIpRanges", "excludeRequestLogsFromDefaultBucket"]));
     expect(config.operations).toEqual({
       archive: { coldAfterDays: 60 },
@@ -91,14 +96,7 @@ describe("in the stack config", () => {
   });
 
   test("their problems are reported with everyone else's, at once", () => {
-    let failure: unknown;
-    try {
-      validateStackConfig({ attributes, alertEmail: "nobody", edgeDeniedRegions: "Narnia", domain: "https://x" }, { stack: "dev", project: "my-project-1" });
-    } catch (error) {
-      failure = error;
-    }
-    expect(failure).toBeInstanceOf(ConfigError);
-    expect((failure as ConfigError).problems).toEqual([
+    expect(configProblems(() => validateStackConfig({ attributes, alertEmail: "nobody", edgeDeniedRegions: "Narnia", domain: "https://x" }, TEST_STACK_CONTEXT))).toEqual([
       expect.stringMatching(/^pixel-pipeline:domain:/),
       expect.stringMatching(/^pixel-pipeline:alertEmail:/),
       expect.stringMatching(/^pixel-pipeline:edgeDeniedRegions\[0\]:/),

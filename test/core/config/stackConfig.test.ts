@@ -1,26 +1,15 @@
-import { ConfigError, RawConfig } from "../../../core/config/fields";
-import { DEFAULT_STACK_SETTINGS, StackConfig, StackContext, stackConfigWarnings, validateStackConfig } from "../../../core/config/stackConfig";
+import { DEFAULT_STACK_SETTINGS, stackConfigWarnings } from "../../../core/config/stackConfig";
+import type { StackConfig } from "../../../core/config/stackConfig";
+import { stackConfigReader, TEST_STACK_CONTEXT } from "../../../testkit/settings";
 
 // Values arrive as Pulumi hands them over: strings, structured values as JSON.
-const ATTRIBUTES = JSON.stringify({ user_id: "STRING", type: "STRING" });
-const CONTEXT: StackContext = { stack: "dev", project: "my-project-1" };
-
-function validate(extra: RawConfig, context: StackContext = CONTEXT): StackConfig {
-  return validateStackConfig({ attributes: ATTRIBUTES, ...extra }, context);
-}
-
-function problems(extra: RawConfig, context: StackContext = CONTEXT): readonly string[] {
-  try {
-    validate(extra, context);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const { validate, problems } = stackConfigReader({ attributes: JSON.stringify({ user_id: "STRING", type: "STRING" }) });
 
 describe("defaults", () => {
-  const config = validate({});
+  let config: StackConfig;
+  beforeAll(() => {
+    config = validate({});
+  });
 
   test.each([
     ["project", "my-project-1"],
@@ -52,7 +41,7 @@ describe.each([
   ["my.stack_2", "pixel_my_stack_2"],
 ])("stack %p", (stack, datasetId) => {
   test(`defaults the dataset to ${datasetId}`, () => {
-    expect(validate({}, { ...CONTEXT, stack }).datasetId).toBe(datasetId);
+    expect(validate({}, { ...TEST_STACK_CONTEXT, stack }).datasetId).toBe(datasetId);
   });
 });
 
@@ -62,7 +51,7 @@ describe.each([
   [{}, {}, "us-central1"],
 ])("region with gcp config %p and stack keys %p", (context, raw, region) => {
   test(`is ${region}`, () => {
-    expect(validate(raw, { ...CONTEXT, ...context }).region).toBe(region);
+    expect(validate(raw, { ...TEST_STACK_CONTEXT, ...context }).region).toBe(region);
   });
 });
 
@@ -173,8 +162,15 @@ describe("signed URLs", () => {
   test.each([
     [undefined, /PIXEL_SIGNING_KEYS is empty: set the key with `pulumi config set --secret pixel-pipeline:signingKeys <key>`/],
     ["short", /at least 16 characters/],
+    ["0123456789abcde", /at least 16 characters/],
+    // A rotation that adds a short key: the function would refuse to start, so the program refuses the config.
+    ["k1-0123456789abcdef\nshort", /^pixel-pipeline:signingKeys: every signing key needs at least 16 characters/],
   ])("signingKeys %p is refused when signedUrls is on", (keys, message) => {
     expect(problems({ signedUrls: "true", signingKeys: keys })).toEqual([expect.stringMatching(message)]);
+  });
+
+  test("a key of exactly 16 characters is long enough", () => {
+    expect(validate({ signedUrls: "true", signingKeys: "0123456789abcdef" }).signingKeys).toBe("0123456789abcdef");
   });
 
   test("keys are not carried when signedUrls is off", () => {
@@ -206,8 +202,7 @@ test("every problem in the stack is reported at once, each with its key", () => 
 });
 
 describe("warnings about a valid configuration", () => {
-  const configWith = (raw: Record<string, unknown>) =>
-    validateStackConfig({ attributes: { user_id: "STRING" }, ...raw }, { stack: "dev", project: "my-project-1", providerRegion: "us-central1" });
+  const { validate: configWith } = stackConfigReader({ attributes: { user_id: "STRING" } }, { ...TEST_STACK_CONTEXT, providerRegion: "us-central1" });
 
   test.each([
     [{}, /each new tenant creates BigQuery tables/],

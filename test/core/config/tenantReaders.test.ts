@@ -1,27 +1,13 @@
-import { ConfigError } from "../../../core/config/fields";
-import type { RawConfig } from "../../../core/config/fields";
-import { StackConfig, validateStackConfig } from "../../../core/config/stackConfig";
 import { allReaders } from "../../../core/config/tenantReaders";
 import { memberResourceName, tenantPolicyId } from "../../../infra/warehouse/tenantAccess";
+import { stackConfigReader } from "../../../testkit/settings";
 
 // Values as Pulumi hands them over: strings, structured values as JSON.
 const ATTRIBUTES = JSON.stringify({ user_id: "STRING", type: "STRING", price: "FLOAT64" });
 const READERS = JSON.stringify({ acme: ["user:ana@acme.com", "group:acme-analysts@acme.com"], "acme-corp": "domain:acme-corp.example" });
 const ALL_READERS = JSON.stringify(["group:analysts@example.com"]);
 
-function validate(extra: RawConfig): StackConfig {
-  return validateStackConfig({ attributes: ATTRIBUTES, ...extra }, { stack: "dev", project: "my-project-1" });
-}
-
-function problems(extra: RawConfig): readonly string[] {
-  try {
-    validate(extra);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const { validate, problems } = stackConfigReader({ attributes: ATTRIBUTES });
 
 describe.each([
   [{}, { layout: "per-tenant-day", eventTypeAttribute: "type" }],

@@ -12,7 +12,10 @@ const NAMES: MonitoredNames = {
 };
 
 describe("log filters", () => {
-  const lb = requestLogFilter("pixel-edge-https-rule-x1");
+  let lb: string;
+  beforeAll(() => {
+    lb = requestLogFilter("pixel-edge-https-rule-x1");
+  });
 
   test("the request log filter selects this load balancer's forwarding rule", () => {
     expect(lb).toBe('resource.type="http_load_balancer" AND resource.labels.forwarding_rule_name="pixel-edge-https-rule-x1"');
@@ -48,8 +51,12 @@ describe("log filters", () => {
 });
 
 describe("alerts", () => {
-  const specs = alertSpecs({ backlogAlertMinutes: 45 });
-  const byKey = Object.fromEntries(specs.map((spec) => [spec.key, spec]));
+  let specs: ReturnType<typeof alertSpecs>;
+  let byKey: Record<string, ReturnType<typeof alertSpecs>[number]>;
+  beforeAll(() => {
+    specs = alertSpecs({ backlogAlertMinutes: 45 });
+    byKey = Object.fromEntries(specs.map((spec) => [spec.key, spec]));
+  });
 
   test("the runbooks name only reasons the pipeline logs, so an operator can search for them", () => {
     const known = new Set([...Object.keys(REFUSAL_REASONS), ...Object.keys(DELIVERY_FAILURE_REASONS)]);
@@ -75,9 +82,12 @@ describe("alerts", () => {
 });
 
 describe("dashboard", () => {
-  const dashboard = JSON.parse(dashboardJson("prod", NAMES));
-  const tiles: { xPos: number; yPos: number; width: number; height: number; widget: { title: string; xyChart: { dataSets: { timeSeriesQuery: { timeSeriesFilter: { filter: string; aggregation: Record<string, unknown> } } }[] } } }[] =
-    dashboard.mosaicLayout.tiles;
+  let dashboard: { displayName: string; mosaicLayout: { tiles: typeof tiles } };
+  let tiles: { xPos: number; yPos: number; width: number; height: number; widget: { title: string; xyChart: { dataSets: { timeSeriesQuery: { timeSeriesFilter: { filter: string; aggregation: Record<string, unknown> } } }[] } } }[];
+  beforeAll(() => {
+    dashboard = JSON.parse(dashboardJson("prod", NAMES));
+    tiles = dashboard.mosaicLayout.tiles;
+  });
   const chart = (title: string) => tiles.find((tile) => tile.widget.title === title)?.widget.xyChart.dataSets[0].timeSeriesQuery.timeSeriesFilter;
 
   test("is named after the stack and lays its tiles out without overlap in 48 columns", () => {

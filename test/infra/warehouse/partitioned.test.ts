@@ -1,10 +1,11 @@
-import { PARTITIONED_TABLE, partitionedSchema } from "../../../core/layout";
+import { PARTITIONED_TABLE, partitionedSchema, VIEWS } from "../../../core/layout";
 import { templateSchema } from "../../../core/schema";
 import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
 import type { CoreSettings } from "../../../core/config/coreSettings";
 import { bigQueryDialect, tenantEventsQuery, viewQueries } from "../../../core/views";
 import { BASE_CONFIG, grants, only, ofType, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
-import { parseGoogleSql } from "../../../testkit/sql";
+import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../../testkit/googleSql";
+import type { Column, TableResolver } from "../../../testkit/googleSql";
 
 // The partitioned layout with per-tenant readers, under Pulumi's mocks.
 const ANALYSTS = "group:analysts@example.com";
@@ -13,7 +14,11 @@ const BETA = "group:readers@beta.example";
 
 let run: ProgramRun;
 let core: CoreSettings;
+let analyzer: GoogleSqlAnalyzer;
+/** The dataset as the program declares it: the tables, then the views, analysed by Google's analyzer. */
+let dataset: TableResolver;
 beforeAll(async () => {
+  analyzer = await GoogleSqlAnalyzer.start();
   run = await runProgram({
     ...BASE_CONFIG,
     "pixel-pipeline:layout": "partitioned",
@@ -22,6 +27,13 @@ beforeAll(async () => {
     "pixel-pipeline:allTenantsReaders": JSON.stringify([ANALYSTS]),
   });
   core = parseCoreSettingsJson(only(run, "gcp:cloudfunctionsv2/function:Function").inputs.serviceConfig.environmentVariables.PIXEL_PIPELINE_SETTINGS);
+  const declaredViews = ofType(run, "gcp:bigquery/table:Table").filter((table) => table.inputs.view).map((table) => ({ name: table.inputs.tableId, description: "", query: table.inputs.view.query }));
+  const views = await analyzeViews(analyzer, declaredViews, core, TEST_PROJECT, "pixel_dev");
+  dataset = stackTables(core, TEST_PROJECT, "pixel_dev", new Map<string, readonly Column[]>([...views].map(([name, analysis]) => [name, analysis.columns])));
+});
+
+afterAll(async () => {
+  await analyzer?.close();
 });
 
 const table = (tableId: string) => only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.tableId === tableId);
@@ -45,11 +57,11 @@ test("keeps the template table, so switching layouts never deletes a table", () 
   expect(JSON.parse(table("pixel").inputs.schema)).toEqual(templateSchema(core.attributes));
 });
 
-test("declares the same views, the events view reading the partitioned table", () => {
+test("declares the same views, the events view reading the partitioned table, each accepted by Google's analyzer", () => {
   const expected = viewQueries(core, bigQueryDialect(TEST_PROJECT, "pixel_dev"));
   expect(expected.map((view) => table(view.name).inputs.view)).toEqual(expected.map((view) => ({ query: view.query, useLegacySql: false })));
   expect(table("events").inputs.view.query).toBe(`SELECT *\nFROM \`${TEST_PROJECT}.pixel_dev.${PARTITIONED_TABLE}\``);
-  for (const view of expected) expect(() => parseGoogleSql(view.query)).not.toThrow();
+  for (const view of expected) expect(dataset(`${TEST_PROJECT}.pixel_dev.${view.name}`)).toBeDefined();
 });
 
 test("row access policies on the partitioned table: all rows for the analysts, each tenant's rows for its readers", () => {
@@ -58,24 +70,33 @@ test("row access policies on the partitioned table: all rows for the analysts, e
     { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "tenant_acme", filterPredicate: "`tenant` = 'acme'", grantees: [ANA] },
     { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "tenant_X4FX27X42eta", filterPredicate: "`tenant` = 'O\\'Beta'", grantees: [BETA] },
   ]);
-  for (const policy of policies()) expect(() => parseGoogleSql(`SELECT * FROM t WHERE ${policy.inputs.filterPredicate}`)).not.toThrow();
 });
 
-test("every reader may read the partitioned table and the three views, and holds no other grant", () => {
+test.each(["all_tenants", "tenant_acme", "tenant_X4FX27X42eta"])("the row access policy %s is DDL that Google's analyzer accepts on the partitioned table", async (policyId) => {
+  const { inputs } = only(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy", (policy) => policy.inputs.policyId === policyId);
+  const grantees = inputs.grantees.map((grantee: string) => `'${grantee}'`).join(", ");
+  const ddl = `CREATE ROW ACCESS POLICY ${inputs.policyId} ON \`${TEST_PROJECT}.${inputs.datasetId}.${inputs.tableId}\` GRANT TO (${grantees}) FILTER USING (${inputs.filterPredicate})`;
+  await expect(analyzer.analyze(ddl, dataset)).resolves.toBeDefined();
+});
+
+test("every reader may read the partitioned table and every view, and holds no other grant", () => {
   const readerGrants = grants(run).filter((grant) => [ANALYSTS, ANA, BETA].includes(grant.inputs.member));
   expect(readerGrants.every((grant) => grant.type === "gcp:bigquery/iamMember:IamMember" && grant.inputs.role === "roles/bigquery.dataViewer")).toBe(true);
   const granted = readerGrants.map((grant) => `${grant.inputs.member} ${grant.inputs.datasetId}.${grant.inputs.tableId}`).sort();
-  const expected = [ANALYSTS, ANA, BETA].flatMap((member) => [PARTITIONED_TABLE, "events", "events_dedup", "daily_counts"].map((name) => `${member} pixel_dev.${name}`));
+  const expected = [ANALYSTS, ANA, BETA].flatMap((member) => [PARTITIONED_TABLE, ...Object.values(VIEWS)].map((name) => `${member} pixel_dev.${name}`));
   expect(granted).toEqual(expected.sort());
 });
 
-test("the example query reads the events view by tenant and partition date", () => {
+test("the example query reads the events view by tenant and partition date", async () => {
   expect(run.outputs.exampleQuery).toContain(`FROM \`${TEST_PROJECT}.pixel_dev.events\``);
   expect(run.outputs.exampleQuery).toMatch(/WHERE tenant = 'acme' AND event_date BETWEEN DATE '\d{4}-\d\d-\d\d' AND DATE '\d{4}-\d\d-\d\d'/);
-  expect(() => parseGoogleSql(run.outputs.exampleQuery)).not.toThrow();
+  expect((await analyzer.analyze(run.outputs.exampleQuery, dataset)).tables).toEqual([`${TEST_PROJECT}.pixel_dev.events`]);
 });
 
-test("the Looker Studio link opens the events view; the tenant queries filter the partitioned table", () => {
+test("the Looker Studio link opens the events view; the tenant queries filter the partitioned table", async () => {
   expect(new URL(run.outputs.lookerStudioUrl).searchParams.get("ds.ds0.tableId")).toBe("events");
   expect(run.outputs.tenantViewQueries["O'Beta"]).toBe(tenantEventsQuery(core, "O'Beta", bigQueryDialect(TEST_PROJECT, "pixel_dev")));
+  for (const query of Object.values<string>(run.outputs.tenantViewQueries)) {
+    expect((await analyzer.analyze(query, dataset)).tables).toEqual([`${TEST_PROJECT}.pixel_dev.${PARTITIONED_TABLE}`]);
+  }
 });

@@ -1,0 +1,58 @@
+import * as pulumi from "@pulumi/pulumi";
+import { SIGNING_KEYS_VARIABLE, VISITOR_KEY_VARIABLE } from "../../../core/functionContract";
+import { BASE_CONFIG, grants, only, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
+import { TEST_VISITOR_KEY } from "../../../testkit/settings";
+
+// The function's secrets: the signing keys (with signed URLs) and the generated visitor key, in
+// Secret Manager, readable by the function's own account only.
+const KEYS = ["k1-0123456789abcdef", "k2-0123456789abcdef"];
+
+let run: ProgramRun;
+beforeAll(async () => {
+  run = await runProgram({
+    ...BASE_CONFIG,
+    "pixel-pipeline:signedUrls": "true",
+    "pixel-pipeline:signingKeys": JSON.stringify(KEYS),
+  });
+});
+
+const collector = () => only(run, "gcp:cloudfunctionsv2/function:Function");
+const runtimeMember = () => only(run, "gcp:serviceaccount/account:Account", (sa) => sa.inputs.accountId === "pixel-dev-fn").state.member;
+const secret = (secretId: string) => only(run, "gcp:secretmanager/secret:Secret", (candidate) => candidate.inputs.secretId === secretId);
+const versionOf = (secretId: string) => only(run, "gcp:secretmanager/secretVersion:SecretVersion", (version) => version.inputs.secret === secret(secretId).id);
+// The engine receives a secret-wrapped value, which it encrypts in the state.
+const encrypted = (value: string) => ({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value });
+
+test("stores every signing key, one per line, as a secret version that stays encrypted in Pulumi's state", () => {
+  expect(versionOf("pixel-dev-signing-keys").inputs.secretData).toEqual(encrypted(KEYS.join("\n")));
+});
+
+test("generates the visitor key, 32 random bytes, and stores it the same way", () => {
+  const bytes = only(run, "random:index/randomBytes:RandomBytes");
+  expect(bytes.inputs).toEqual({ length: 32 });
+  expect(versionOf("pixel-dev-visitor-key").inputs.secretData).toEqual(encrypted(TEST_VISITOR_KEY));
+});
+
+test("hands both to the function as secret environment variables, never in its plain environment", () => {
+  const { serviceConfig } = collector().inputs;
+  expect(serviceConfig.secretEnvironmentVariables).toEqual([
+    expect.objectContaining({ key: SIGNING_KEYS_VARIABLE, projectId: TEST_PROJECT, secret: "pixel-dev-signing-keys" }),
+    expect.objectContaining({ key: VISITOR_KEY_VARIABLE, projectId: TEST_PROJECT, secret: "pixel-dev-visitor-key" }),
+  ]);
+  const plainEnvironment = JSON.stringify(serviceConfig.environmentVariables);
+  expect([...KEYS, TEST_VISITOR_KEY].some((key) => plainEnvironment.includes(key))).toBe(false);
+  expect(JSON.parse(serviceConfig.environmentVariables.PIXEL_PIPELINE_SETTINGS)).toMatchObject({ signedUrls: true });
+});
+
+test("only the function's runtime account may read the secrets", () => {
+  const readers = grants(run).filter((grant) => grant.inputs.role === "roles/secretmanager.secretAccessor");
+  expect(readers.map((grant) => [grant.inputs.secretId, grant.inputs.member])).toEqual([
+    ["pixel-dev-signing-keys", runtimeMember()],
+    ["pixel-dev-visitor-key", runtimeMember()],
+  ]);
+});
+
+test("the runtime account's grants are the dataset and the secrets, nothing else", () => {
+  const roles = grants(run).filter((grant) => grant.inputs.member === runtimeMember()).map((grant) => grant.inputs.role);
+  expect(roles.sort()).toEqual(["roles/bigquery.dataEditor", "roles/secretmanager.secretAccessor", "roles/secretmanager.secretAccessor"]);
+});
