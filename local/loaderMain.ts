@@ -1,8 +1,9 @@
 // The loader's process, started by the front end (loaderProcess.ts): it holds the DuckDB file,
 // loads the spool into it behind the front end, and answers the dashboard's and the query command's reads.
+import { loadCountryTable } from "../assets/countryTable";
 import { LocalDatabase } from "./database";
 import { Loader } from "./loader";
-import type { FromLoader, LoaderCall, LoaderProcessOptions, ToLoader } from "./loaderProcess";
+import type { FromLoader, LoaderCall, OpenOptions, ToLoader } from "./loaderProcess";
 import { comparePositions, SPOOL_START } from "./spool";
 import type { SpoolPosition } from "./spool";
 
@@ -67,10 +68,12 @@ function serve(): void {
   });
 }
 
-async function open(options: Omit<LoaderProcessOptions, "log" | "warn">, durableEnd: () => SpoolPosition): Promise<Opened> {
-  const database = await LocalDatabase.open(options.database, options.settings);
+async function open({ lookUpCountries, ...options }: OpenOptions, durableEnd: () => SpoolPosition): Promise<Opened> {
+  const settings = lookUpCountries ? { ...options.settings, countries: loadCountryTable() } : options.settings;
+  const database = await LocalDatabase.open(options.database, settings);
   const loader = await Loader.create({
     ...options,
+    settings,
     database,
     durableEnd,
     log: (line) => send({ log: line }),

@@ -22,9 +22,18 @@ export interface LoaderProcessOptions {
 /** A parameter of an internal read: what survives the trip between the processes unchanged. */
 export type ReadValue = string | number | boolean | null;
 
+/**
+ * The options as they cross to the loader's process. The country table is a lookup of functions and
+ * typed arrays that a message cannot carry, so the process loads its own copy of the same file.
+ */
+export interface OpenOptions extends Omit<LoaderProcessOptions, "log" | "warn" | "settings"> {
+  readonly settings: Omit<CoreSettings, "countries">;
+  readonly lookUpCountries: boolean;
+}
+
 /** What the front end asks of the loader's process; each call gets one reply. */
 export type LoaderCall =
-  | { readonly method: "open"; readonly options: Omit<LoaderProcessOptions, "log" | "warn"> }
+  | { readonly method: "open"; readonly options: OpenOptions }
   | { readonly method: "drain"; readonly end: SpoolPosition }
   | { readonly method: "read"; readonly sql: string; readonly values: readonly ReadValue[] }
   | { readonly method: "query"; readonly sql: string }
@@ -158,7 +167,8 @@ export class LoaderProcess {
     child.on("error", () => undefined);
     child.once("exit", (code, signal) => this.exited(child, signal ?? `code ${code}`));
     const { settings, database, spoolDir, keepLoadedBytes } = this.options;
-    await this.call({ method: "open", options: { settings, database, spoolDir, keepLoadedBytes } });
+    const { countries, ...portableSettings } = settings;
+    await this.call({ method: "open", options: { settings: portableSettings, lookUpCountries: countries !== undefined, database, spoolDir, keepLoadedBytes } });
   }
 
   /** Tells the loader the latest durable end, unless it knows it, then gathers the next ones for NOTICE_GAP_MS. */
