@@ -1,3 +1,7 @@
+import * as path from "node:path";
+import { LoaderProcess } from "../../local/loaderProcess";
+import { SpoolWriter } from "../../local/spool";
+import { DEV_SETTINGS, loadBalancerEntry } from "../../testkit/logEntries";
 import { countRows, httpRequest, makeTempDir, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
 import type { TestPipeline } from "../../testkit/localPipeline";
 import { loaderPids, threadNiceness } from "../../testkit/processes";
@@ -57,4 +61,20 @@ it("answers pixels while its loader's process is down, and a new one loads them 
   expect(loaderPids(process.pid)).not.toContain(crashed);
   expect(pipeline.warnings).toContainEqual(expect.stringContaining("the loader's process exited (SIGKILL); a new one starts"));
   expect(await countRows(dir, "CAST(order_id AS INTEGER) BETWEEN 0 AND 4")).toBe(5);
+});
+
+it("looks up countries in its own process, and keeps the visitor key the front end read", async () => {
+  // The front end's settings carry a country table, which cannot cross to the process: it loads its own.
+  expect(DEV_SETTINGS.countries).toBeDefined();
+  const spoolDir = path.join(dir, "spool");
+  const spool = await SpoolWriter.open(spoolDir);
+  await spool.append(JSON.stringify(loadBalancerEntry({ httpRequest: { remoteIp: "89.160.20.112:52000" } })));
+  const loader = await LoaderProcess.start({ settings: DEV_SETTINGS, database: path.join(dir, "pixel.duckdb"), spoolDir, log: () => undefined, warn: () => undefined });
+  try {
+    expect(await loader.drain(spool.durableEnd)).toBe(1);
+    expect(await loader.read("SELECT country, visitor_id IS NOT NULL AS has_visitor FROM events")).toEqual([{ country: "SE", has_visitor: true }]);
+  } finally {
+    await loader.close();
+    await spool.close();
+  }
 });
