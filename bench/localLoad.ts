@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { freePort } from "../testkit/freePort";
+import { npmStartArgs } from "../testkit/localPipeline";
+import { loaderPids, peakRss } from "../testkit/processes";
 import { waitForLine } from "../testkit/waitForLine";
 
 const ROOT = path.join(__dirname, "..");
@@ -33,6 +35,12 @@ export interface LocalLoadResult {
   readonly lost: number;
   /** Rows whose answer the load generator did not count: spooled while it stopped. */
   readonly extra: number;
+  /** Entries spooled but not yet loaded when the load stopped: the loader catches up at a lower priority. */
+  readonly backlog: number;
+  /** From SIGTERM to exit: the backlog loaded and the database closed. */
+  readonly stopSeconds: number;
+  /** Peak resident set sizes, in bytes, over the load and the shutdown: the front end's process and the loader's. */
+  readonly peakRss: { readonly frontEnd: number; readonly loader: number };
 }
 
 
@@ -106,21 +114,44 @@ require("http").createServer((request, response) => { request.resume(); response
   };
 }
 
-/** `npm start` in a child process with its own data directory; SIGTERM flushes the spool into DuckDB. */
-async function startPipeline(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "cli/start.ts"), "--port", "0", "--data-dir", dataDir], {
+/**
+ * `npm start`'s command in a child process with its own data directory; SIGTERM loads the spool
+ * into DuckDB. The peak RSS of its two processes is sampled until it exits.
+ */
+async function startPipeline(dataDir: string) {
+  const child = spawn(process.execPath, [...npmStartArgs(), "--port", "0", "--data-dir", dataDir], {
+    cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PIXEL_PORT: "", PIXEL_HOST: "" },
   });
   const [, url] = await waitForLine(child, /listening on (http:\/\/[^\s]+)/, 60_000);
+  const server = child.pid as number;
+  const peak = { frontEnd: 0, loader: 0 };
+  const sample = () => {
+    peak.frontEnd = Math.max(peak.frontEnd, peakRss(server) ?? 0);
+    for (const loader of loaderPids(server)) peak.loader = Math.max(peak.loader, peakRss(loader) ?? 0);
+  };
+  const sampling = setInterval(sample, 100);
   return {
     url: url.replace(/\/$/, ""),
+    peak,
+    /** Stops the server, resolving with the seconds it took. */
     stop: async () => {
+      sample();
       const exited = new Promise((resolve) => child.once("exit", resolve));
+      const started = performance.now();
       child.kill("SIGTERM");
       await exited;
+      clearInterval(sampling);
+      return (performance.now() - started) / 1000;
     },
   };
+}
+
+/** Entries spooled that the database does not hold yet, as the dashboard's stats tell. */
+async function backlog(url: string): Promise<number> {
+  const stats = (await (await fetch(`${url}/api/stats`)).json()) as { totals: { events: number }; spool: { entries: number } };
+  return stats.spool.entries - stats.totals.events;
 }
 
 async function countRows(database: string): Promise<number> {
@@ -145,9 +176,29 @@ export async function measureLocalLoad(seconds: number): Promise<LocalLoadResult
     const bareNode = await load(bareNodeServer.url, seconds).finally(bareNodeServer.stop);
     const dataDir = path.join(pipelineDirectory, "data");
     const pipelineServer = await startPipeline(dataDir);
-    const pipeline = await load(`${pipelineServer.url}/pixel.png?user_id=bench&type=load`, seconds).finally(pipelineServer.stop);
+    let pipeline: LoadRun;
+    let behind: number;
+    let stopSeconds: number;
+    try {
+      pipeline = await load(`${pipelineServer.url}/pixel.png?user_id=bench&type=load`, seconds);
+      behind = await backlog(pipelineServer.url);
+    } finally {
+      stopSeconds = await pipelineServer.stop();
+    }
     const rows = await countRows(path.join(dataDir, "pixel.duckdb"));
-    return { seconds, connections: CONNECTIONS, pipeline, nginx, bareNode, rows, lost: Math.max(0, pipeline.ok - rows), extra: Math.max(0, rows - pipeline.ok) };
+    return {
+      seconds,
+      connections: CONNECTIONS,
+      pipeline,
+      nginx,
+      bareNode,
+      rows,
+      lost: Math.max(0, pipeline.ok - rows),
+      extra: Math.max(0, rows - pipeline.ok),
+      backlog: behind,
+      stopSeconds,
+      peakRss: pipelineServer.peak,
+    };
   } finally {
     rmSync(directory, { recursive: true, force: true });
     rmSync(pipelineDirectory, { recursive: true, force: true });

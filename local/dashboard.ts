@@ -8,9 +8,9 @@ import type { CoreSettings } from "../core/config/coreSettings";
 import { VIEWS } from "../core/layout";
 import { MAX_TENANT_BYTES } from "../core/tenant";
 import { BREAKDOWNS, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery } from "../core/views";
-import { QueryError } from "./database";
-import type { LocalDatabase } from "./database";
 import { duckDbDialect } from "./duckdbSchema";
+import { QueryError } from "./queryResult";
+import type { JsonRow } from "./queryResult";
 import type { SpoolWriter } from "./spool";
 
 export const QUERY_PATH = "/api/query";
@@ -29,9 +29,15 @@ const TENANT_CHOICES = 100;
 const MAX_RANGE_DAYS = 366;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+/** The database, as the process that holds it answers (loaderProcess.ts). */
+export interface DatabaseReads {
+  read(sql: string, values?: readonly string[]): Promise<JsonRow[]>;
+  query(sql: string): Promise<JsonRow[]>;
+}
+
 export interface DashboardOptions {
   readonly settings: CoreSettings;
-  readonly database: LocalDatabase;
+  readonly database: DatabaseReads;
   readonly spool: SpoolWriter;
   readonly token: string;
   /** The server is reachable from other machines, so the stats, with their rows, need the token too. */
@@ -84,12 +90,19 @@ export async function createDashboard(options: DashboardOptions) {
     if (!hasToken(request, options.token)) {
       return sendJson(response, 401, { error: "a valid bearer token is required: the query command reads it from the server file" });
     }
+    let sql: unknown;
     try {
-      const { sql } = JSON.parse(await readBody(request)) as { sql?: unknown };
-      if (typeof sql !== "string") return sendJson(response, 400, { error: 'the body must be {"sql": "..."}' });
+      ({ sql } = JSON.parse(await readBody(request)) as { sql?: unknown });
+    } catch (error) {
+      return sendJson(response, 400, { error: `bad request: ${String(error)}` });
+    }
+    if (typeof sql !== "string") return sendJson(response, 400, { error: 'the body must be {"sql": "..."}' });
+    try {
       return sendJson(response, 200, { rows: await options.database.query(sql) });
     } catch (error) {
-      return sendJson(response, 400, { error: error instanceof QueryError ? error.message : `bad request: ${String(error)}` });
+      // Short of a statement that cannot run, the database's process is being replaced (loaderProcess.ts).
+      if (error instanceof QueryError) return sendJson(response, 400, { error: error.message });
+      return sendJson(response, 503, { error: `the database cannot answer right now, try again: ${String(error)}` });
     }
   };
 }

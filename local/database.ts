@@ -16,13 +16,14 @@ import { partitionedEventsQuery, viewsOverEvents } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
 import { addMissingColumnsSql, createTableSql, createViewSql, duckDbDialect, insertRowsSql, parseDayTableName, quoteIdentifier, rowsParameter, sqlString } from "./duckdbSchema";
 import { checkPrivateFile } from "./privateFiles";
-import { checkQuery, INSTANCE_OPTIONS, QueryError, runCheckedQuery } from "./readOnlyQuery";
+import { QueryError } from "./queryResult";
+import type { JsonRow } from "./queryResult";
+import { checkQuery, INSTANCE_OPTIONS, runCheckedQuery } from "./readOnlyQuery";
 import { SPOOL_START } from "./spool";
 import type { SpoolPosition } from "./spool";
 
-export { QueryError } from "./readOnlyQuery";
-
-export type JsonRow = Record<string, Json | null>;
+export { QueryError } from "./queryResult";
+export type { JsonRow } from "./queryResult";
 
 /** A refusal as the local stand-in for Cloud Logging keeps it: queryable, and the dead letters among them replayable. */
 export interface RefusalRecord {

@@ -8,16 +8,15 @@ import { PIXEL_FILE } from "../assets/pixel";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { LogLine } from "../core/delivery";
 import { createDashboard, DASHBOARD_PATHS, hostName } from "./dashboard";
-import { LocalDatabase } from "./database";
 import { createFrontEnd } from "./frontEnd";
-import { Loader } from "./loader";
+import { LoaderProcess } from "./loaderProcess";
 import { urlHost } from "./logEntry";
 import type { DataPaths } from "./paths";
 import { pixelAsset } from "./pixelResponse";
 import { checkPrivateDirectory } from "./privateFiles";
 import { newToken, removeServerFile, writeServerFile } from "./serverFile";
 import { SpoolWriter } from "./spool";
-import type { SpoolOptions } from "./spool";
+import type { SpoolOptions, SpoolPosition } from "./spool";
 import { VISITOR_KEY_FILE, withLocalVisitorKey } from "./visitorKey";
 
 /**
@@ -103,20 +102,18 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
 
 async function start(options: PipelineOptions, server: Server) {
   const { settings, paths, warn } = options;
-  const database = await LocalDatabase.open(paths.database, settings);
-  const spool = await SpoolWriter.open(paths.spoolDir, options.spool).catch((error: unknown) => {
-    database.close();
+  const loader = await LoaderProcess.start({ settings, database: paths.database, spoolDir: paths.spoolDir, keepLoadedBytes: options.spool?.keepLoadedBytes, log: options.log, warn });
+  const spool = await SpoolWriter.open(paths.spoolDir, options.spool).catch(async (error: unknown) => {
+    await loader.close();
     throw error;
   });
-  let loader: Loader;
   let recovered: number;
   try {
-    loader = await Loader.create({ ...options, spoolDir: paths.spoolDir, database, durableEnd: () => spool.durableEnd, keepLoadedBytes: options.spool?.keepLoadedBytes });
-    spool.on("durable", () => loader.wake());
-    recovered = await loader.drain();
+    recovered = await loader.drain(spool.durableEnd);
+    spool.on("durable", (end: SpoolPosition) => loader.durable(end));
   } catch (error) {
     await spool.close();
-    database.close();
+    await loader.close();
     throw error;
   }
 
@@ -133,7 +130,7 @@ async function start(options: PipelineOptions, server: Server) {
   });
   const dashboard = await createDashboard({
     settings,
-    database,
+    database: loader,
     spool,
     token,
     statsNeedToken: !loopbackOnly,
@@ -174,9 +171,9 @@ async function start(options: PipelineOptions, server: Server) {
       await closed;
       await spool.close();
       try {
-        await loader.drain();
+        await loader.drain(spool.durableEnd);
       } finally {
-        database.close();
+        await loader.close();
         await removeServerFile(paths.serverFile, token);
       }
     },

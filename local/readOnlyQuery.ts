@@ -1,5 +1,6 @@
 import { StatementType } from "@duckdb/node-api";
 import type { DuckDBConnection, DuckDBResultReader } from "@duckdb/node-api";
+import { QueryError } from "./queryResult";
 
 /**
  * The options of every DuckDB instance the local pipeline opens: the server's read-write one and
@@ -33,14 +34,6 @@ const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(["range", "generate
 /** json_serialize_sql's error for a statement that parsed and is not a SELECT. */
 const NOT_A_SELECT = "Only SELECT statements can be serialized to json!";
 const ONLY_QUERIES = "only queries can run here (SELECT, FROM, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE), and this statement is not one";
-
-/** Thrown for SQL the query command cannot run; the message is for the user. */
-export class QueryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "QueryError";
-  }
-}
 
 /** The parse tree of a statement that passed the parse-level rule. */
 export interface CheckedQuery {

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import * as http from "node:http";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
@@ -77,10 +78,21 @@ export interface ServerProcess {
   readonly waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
 }
 
+/**
+ * npm start's command line from package.json ("exec node <options> cli/start.ts"), without `exec
+ * node`: what runs the server, so that tests and the bench run it the same way, without npm.
+ */
+export function npmStartArgs(): string[] {
+  const script = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+  const [exec, node, ...args] = script.split(/\s+/);
+  if (exec !== "exec" || node !== "node" || args.at(-1) !== "cli/start.ts") throw new Error(`npm start is not "exec node ... cli/start.ts" any more: ${script}`);
+  return args;
+}
+
 /** Starts `npm start`'s server on a free port and resolves once it prints its URL; `nodeArgs` go to Node, `args` to the command. */
 export async function spawnServer(dataDir: string, options: { nodeArgs?: readonly string[]; args?: readonly string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServerProcess> {
   const { nodeArgs = [], args = [], env = {}, timeoutMs = 90_000 } = options;
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join("cli", "start.ts"), "--port", "0", "--data-dir", dataDir, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, ...npmStartArgs(), "--port", "0", "--data-dir", dataDir, ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
   });
