@@ -49,10 +49,10 @@ export default {
   // As `npm run jest`: the BigQuery client loads node-fetch with a dynamic import.
   testRunnerNodeArgs: ["--experimental-vm-modules", "--disable-warning=ExperimentalWarning"],
   coverageAnalysis: "perTest",
-  // Many tests build fixtures at import time, so most mutants are also covered while test files load
-  // ("static"). Without this, each of those would run every related test file. With it, a mutant covered
-  // by tests runs those tests (the mutant is active while their files load too), and a mutant that only
-  // runs while modules load (a module-level constant, a regex literal) is reported "Ignored".
+  // Code that runs while modules load (a module-level constant, a regex literal, a table built at import)
+  // is "static": Stryker cannot tell which test it serves, so each such mutant would run every related
+  // test file, about a minute each. With this, a mutant also covered by tests runs those tests (the mutant
+  // is active while their files load too), and one that only runs while modules load is reported "Ignored".
   // MUTATE_STATIC=1 measures those too, at the cost of every related test file for each.
   ignoreStatic: !STATIC_TOO,
   // The machine has 2 cores, shared; each test runner runs jest in band.
