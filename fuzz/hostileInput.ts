@@ -5,7 +5,7 @@ import { logEntryToEvent } from "../core/event";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
 import { CAMPAIGN_PARAMETERS, DEVICE_TYPES, STANDARD_COLUMN_NAMES } from "../core/schema";
 import type { Row } from "../core/schema";
-import type { AttributeSpec } from "../core/attributes";
+import type { AttributeSpec, AttributeType } from "../core/attributes";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { decodeTenant } from "../core/tenant";
 
@@ -59,9 +59,25 @@ export const nearTypedValue: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(anyText, fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), anyText).map(([before, number, after]) => `${before}${number}${after}`),
   fc.double().map(String),
 );
+/**
+ * Values that fit each type, in every spelling the parser accepts. Without them a value read is
+ * rare (a BOOL only from "true", "TRUE" or " false"), and a run can miss it altogether.
+ */
+const FITTING_VALUE: Readonly<Record<AttributeType, fc.Arbitrary<string>>> = {
+  STRING: anyText,
+  INT64: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String),
+  FLOAT64: fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+  BOOL: fc
+    .tuple(fc.constantFrom("true", "false", "1", "0"), fc.constantFrom("", " ", "\t"), fc.boolean())
+    .map(([word, padding, upper]) => `${padding}${upper ? word.toUpperCase() : word}${padding}`),
+};
+const typedPair = fc.oneof(
+  fc.tuple(fc.constantFrom(...TYPED_ATTRIBUTES.map((attribute) => attribute.name)), fc.oneof(nearTypedValue, queryText)),
+  fc.constantFrom(...TYPED_ATTRIBUTES).chain(({ name, type }) => FITTING_VALUE[type].map((value) => [name, encodeURIComponent(value)] as const)),
+);
 /** Values for the typed attributes, first in the query so that they are the values read. */
 const typedQuery = fc
-  .array(fc.tuple(fc.constantFrom(...TYPED_ATTRIBUTES.map((attribute) => attribute.name)), fc.oneof(nearTypedValue, queryText)), { maxLength: 4 })
+  .array(typedPair, { maxLength: 4 })
   .map((pairs) => pairs.map(([key, value]) => `${key}=${value}`).join("&"));
 
 /** Key-value pairs with duplicated keys on purpose, sometimes without "=". */
