@@ -26,8 +26,9 @@ export type FaultPlan = (insertIds: readonly string[]) => ScriptedAnswer | Conne
 
 export const INSERT_OK: ScriptedAnswer = { status: 200, body: { kind: "bigquery#tableDataInsertAllResponse" } };
 
-export function insertErrors(reason: string, message: string): ScriptedAnswer {
-  return { status: 200, body: { kind: "bigquery#tableDataInsertAllResponse", insertErrors: [{ index: 0, errors: [{ reason, message }] }] } };
+/** insertAll's answer when it stored nothing of the first row, for the reason given and any others. */
+export function insertErrors(reason: string, message: string, ...others: readonly { reason: string; message: string }[]): ScriptedAnswer {
+  return { status: 200, body: { kind: "bigquery#tableDataInsertAllResponse", insertErrors: [{ index: 0, errors: [{ reason, message }, ...others] }] } };
 }
 
 export function serverError(status = 500): ScriptedAnswer {

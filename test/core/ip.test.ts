@@ -32,6 +32,9 @@ describe.each<[unknown, string | null, string | null]>([
   ["x[2001:db8::1]:443", null, null],
   ["[2001:db8::1]:443x", null, null],
   ["203.0.113.77 junk", null, null],
+  // Whitespace around the whole value is trimmed; within it, it is junk (above).
+  [" 203.0.113.77:443\n", "203.0.113.0", "203.0.113.77"],
+  ["\t2001:db8::1 ", "2001:db8::", "2001:db8::1"],
   ["999.1.1.1", null, null],
   ["", null, null],
   [42, null, null],

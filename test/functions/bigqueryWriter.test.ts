@@ -29,6 +29,8 @@ describe.each<[string, ScriptedAnswer, DeliveryOutcome["kind"], Decision]>([
   ["a transient row error", insertErrors("backendError", "try again"), "failed", "retry"],
   ["a column the table has not taken yet", insertErrors("invalid", "no such field: visitor_id."), "failed", "retry"],
   ["a row BigQuery cannot convert", insertErrors("invalid", "Cannot convert value to integer (bad value): x"), "rejected", "dead_letter"],
+  // A column not there yet excuses the row only when it is the row's only fault.
+  ["a column not taken yet, and a value BigQuery cannot convert", insertErrors("invalid", "no such field: visitor_id.", { reason: "invalid", message: "Cannot convert value to integer (bad value): x" }), "rejected", "dead_letter"],
 ])("%s", (_, answer, outcome, decision) => {
   it(`is ${outcome}, and the first delivery's decision is ${decision}, after one insertAll`, async () => {
     bigQuery.script(answer);
@@ -38,6 +40,13 @@ describe.each<[string, ScriptedAnswer, DeliveryOutcome["kind"], Decision]>([
     expect(handled.decision).toBe(decision);
     expect(bigQuery.requests).toHaveLength(1);
   });
+});
+
+test("a rejected row's detail gives every reason BigQuery gave, for the dead-letter log line", async () => {
+  bigQuery.script(insertErrors("invalid", "Cannot convert value to integer (bad value): x", { reason: "invalid", message: "Cannot convert value to double (bad value): y" }));
+  const writer = bigQueryWriter(bigQuery.client().dataset("pixel_dev").table("pixel"));
+  const handled = await handlePixelMessage(pubSubMessage(loadBalancerEntry()), { settings: DEV_SETTINGS, writer, log: () => undefined, policy: replayDelivery(3), attempt: 1 });
+  expect(handled.outcome).toMatchObject({ kind: "rejected", detail: "invalid: Cannot convert value to integer (bad value): x; invalid: Cannot convert value to double (bad value): y" });
 });
 
 /*
