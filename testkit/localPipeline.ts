@@ -27,14 +27,80 @@ export async function removeDir(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
+/** What `freshDirectoryEachTest` gives a test file: the current test's directory, and what a test starts there. */
+export interface TestDirectory {
+  /** The current test's own directory, new and empty when the test starts. */
+  readonly dir: string;
+  /**
+   * The pipeline in this process (startTestPipeline) on the test's directory, or on `dataDir` below
+   * it; closed after the test if the test did not close it.
+   */
+  startPipeline(settings?: CoreSettings, options?: TestPipelineOptions & { dataDir?: string }): Promise<TestPipeline>;
+  /** Closes the pipeline the test started, as a shutdown does: its spool is loaded. Nothing is left to close after a failed close. */
+  stopPipeline(): Promise<void>;
+  /** npm start's server on the test's directory (spawnServer); killed after the test if it still runs. */
+  spawnServer(options?: Parameters<typeof spawnServer>[1]): Promise<ServerProcess>;
+}
+
+/**
+ * Gives every test of the file (or describe block) that calls it a new directory, and after each
+ * test stops what the test started through it and removes the directory, whatever the test's outcome.
+ */
+export function freshDirectoryEachTest(): TestDirectory {
+  let dir: string | undefined;
+  let pipeline: TestPipeline | undefined;
+  const servers: ServerProcess[] = [];
+  const current = (): string => {
+    if (dir === undefined) throw new Error("a test's directory exists only while the test runs");
+    return dir;
+  };
+  const stopPipeline = async (): Promise<void> => {
+    const running = pipeline;
+    pipeline = undefined;
+    await running?.close();
+  };
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    try {
+      await stopPipeline();
+    } finally {
+      for (const server of servers.splice(0)) {
+        if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+        await server.exited;
+      }
+      await removeDir(dir);
+      dir = undefined;
+    }
+  });
+  return {
+    get dir() {
+      return current();
+    },
+    async startPipeline(settings, { dataDir = current(), ...options } = {}) {
+      pipeline = await startTestPipeline(dataDir, settings, options);
+      return pipeline;
+    },
+    stopPipeline,
+    async spawnServer(options) {
+      const server = await spawnServer(current(), options);
+      servers.push(server);
+      return server;
+    },
+  };
+}
+
 export interface TestPipeline extends RunningPipeline {
   readonly paths: DataPaths;
   readonly logLines: LogLine[];
   readonly warnings: string[];
 }
 
+type TestPipelineOptions = Partial<Pick<PipelineOptions, "host" | "port" | "spool">>;
+
 /** The pipeline in this process, on a free loopback port unless `options` say otherwise. */
-export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor(), options: Partial<Pick<PipelineOptions, "host" | "port" | "spool">> = {}): Promise<TestPipeline> {
+export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor(), options: TestPipelineOptions = {}): Promise<TestPipeline> {
   const paths = dataPaths(dataDir);
   const logLines: LogLine[] = [];
   const warnings: string[] = [];

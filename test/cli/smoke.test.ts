@@ -3,8 +3,7 @@ import { smokeCommand, smokeOutputs, smokePixelUrl, smokeRowsQuery, smokeTenant 
 import { withSigningKeys } from "../../core/config/coreSettings";
 import { checkSignature } from "../../core/signature";
 import { bigQueryDialect, viewQueries } from "../../core/views";
-import { makeTempDir, removeDir, startTestPipeline } from "../../testkit/localPipeline";
-import type { TestPipeline } from "../../testkit/localPipeline";
+import { freshDirectoryEachTest } from "../../testkit/localPipeline";
 import { DEV_SETTINGS } from "../../testkit/logEntries";
 import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
 import { captureCommandOutput } from "../../testkit/console";
@@ -12,35 +11,26 @@ import { captureCommandOutput } from "../../testkit/console";
 const { stdout, stderr } = captureCommandOutput();
 
 describe("npm run smoke -- --local, against npm start's pipeline", () => {
-  let dir: string;
-  let pipeline: TestPipeline | undefined;
-  afterEach(async () => {
-    await pipeline?.close();
-    pipeline = undefined;
-    await removeDir(dir);
-  });
+  const local = freshDirectoryEachTest();
 
   test("every pixel becomes one row: it reports them and exits 0", async () => {
-    dir = await makeTempDir();
-    pipeline = await startTestPipeline(dir, DEV_SETTINGS);
-    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", dir, "--count", "20"])).toBe(EXIT.ok);
+    await local.startPipeline(DEV_SETTINGS);
+    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", local.dir, "--count", "20"])).toBe(EXIT.ok);
     expect(stderr).toEqual([]);
     expect(stdout.join("\n")).toMatch(/^smoke run [0-9a-f]{12}, tenant smoke, http:\/\/127\.0\.0\.1:\d+\/pixel\.png → /);
     expect(stdout.join("\n")).toMatch(/sent 20, stored 20, lost 0, duplicated 0; pixel to row p50 \d+\.\d s, p99 \d+\.\d s/);
   });
 
   test("pixels the pipeline refuses are lost: it says so and exits 1", async () => {
-    dir = await makeTempDir();
     // The running pipeline accepts acme only; the dev stack's smoke tenant is refused.
-    pipeline = await startTestPipeline(dir, { ...DEV_SETTINGS, tenantAllowlist: ["acme"] });
-    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", dir, "--count", "5", "--timeout", "2"])).toBe(EXIT.failure);
+    await local.startPipeline({ ...DEV_SETTINGS, tenantAllowlist: ["acme"] });
+    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", local.dir, "--count", "5", "--timeout", "2"])).toBe(EXIT.failure);
     expect(stdout.join("\n")).toContain("sent 5, stored 0, lost 5, duplicated 0");
     expect(stdout.join("\n")).toContain("did not become rows");
   });
 
   test("without a running pipeline it says how to start one, exit 1", async () => {
-    dir = await makeTempDir();
-    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", dir])).toBe(EXIT.failure);
+    expect(await runCommand(smokeCommand, ["--stack", "dev", "--local", "--data-dir", local.dir])).toBe(EXIT.failure);
     expect(stderr.join("\n")).toContain("start it with npm start");
   });
 });

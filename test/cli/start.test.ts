@@ -8,31 +8,13 @@ import * as path from "node:path";
 import { PROJECT_ROOT } from "../../cli/stackFile";
 import { dataPaths } from "../../local/paths";
 import { readServerFile } from "../../local/serverFile";
-import { httpRequest, makeTempDir, query, removeDir, spawnServer, waitFor } from "../../testkit/localPipeline";
-import type { ServerProcess } from "../../testkit/localPipeline";
+import { freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
 import { runScript } from "../../testkit/runScript";
 import { waitForLine } from "../../testkit/waitForLine";
 
 jest.setTimeout(120_000);
 
-let dir: string;
-const servers: ServerProcess[] = [];
-beforeEach(async () => {
-  dir = await makeTempDir();
-});
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
-    await server.exited;
-  }
-  await removeDir(dir);
-});
-
-async function started(options: Parameters<typeof spawnServer>[1]): Promise<ServerProcess> {
-  const server = await spawnServer(dir, options);
-  servers.push(server);
-  return server;
-}
+const local = freshDirectoryEachTest();
 
 function alive(pid: number): boolean {
   try {
@@ -58,11 +40,11 @@ describe("npm start behind a process manager", () => {
     ["server", "SIGINT"],
   ])("stops cleanly on %s getting %s, releasing the port and the database", async (target, signal) => {
     // Its own process group, as a service manager starts it, so no signal reaches this test run.
-    npm = spawn("npm", ["start", "--", "--port", "0", "--data-dir", dir], { cwd: PROJECT_ROOT, detached: true });
+    npm = spawn("npm", ["start", "--", "--port", "0", "--data-dir", local.dir], { cwd: PROJECT_ROOT, detached: true });
     const exited = new Promise<number | null>((resolve) => npm?.once("exit", (code) => resolve(code)));
     const [, url] = await waitForLine(npm, /listening on (http:\/\/\S+\/)/, 90_000);
     expect((await httpRequest(`${url}pixel.png?user_id=managed`)).status).toBe(200);
-    const server = await readServerFile(dataPaths(dir).serverFile);
+    const server = await readServerFile(dataPaths(local.dir).serverFile);
     process.kill(target === "npm" ? (npm.pid as number) : (server?.pid as number), signal);
 
     expect(await exited).toBe(0);
@@ -70,14 +52,14 @@ describe("npm start behind a process manager", () => {
     const group = -(npm.pid as number);
     expect(await waitFor(async () => [alive(server?.pid as number), alive(group)], (left) => !left.includes(true), 10_000)).toEqual([false, false]);
     await expect(httpRequest(url)).rejects.toThrow(/ECONNREFUSED/);
-    expect(existsSync(dataPaths(dir).serverFile)).toBe(false);
-    expect(await query(dir, `SELECT tenant FROM events`)).toEqual([{ tenant: "managed" }]);
+    expect(existsSync(dataPaths(local.dir).serverFile)).toBe(false);
+    expect(await query(local.dir, `SELECT tenant FROM events`)).toEqual([{ tenant: "managed" }]);
   });
 });
 
 describe("the listen address", () => {
   it("ignores HOST, which some shells export by themselves", async () => {
-    const server = await started({ env: { HOST: "0.0.0.0" } });
+    const server = await local.spawnServer({ env: { HOST: "0.0.0.0" } });
     expect(new URL(server.url).hostname).toBe("127.0.0.1");
     expect(server.output()).not.toContain("warning");
   });
@@ -86,10 +68,10 @@ describe("the listen address", () => {
     ["PIXEL_HOST", { env: { PIXEL_HOST: "0.0.0.0" } }],
     ["--host", { args: ["--host", "0.0.0.0"] }],
   ])("comes from %s, and a non-loopback one is printed as it is, warned about, and needs the token for the stats", async (_, options) => {
-    const server = await started(options);
+    const server = await local.spawnServer(options);
     expect(new URL(server.url).hostname).toBe("0.0.0.0");
     await server.waitForOutput(/warning: http:\/\/0\.0\.0\.0:\d+\/ is not a loopback address/);
-    const { token, url } = (await readServerFile(dataPaths(dir).serverFile)) ?? { token: "", url: "" };
+    const { token, url } = (await readServerFile(dataPaths(local.dir).serverFile)) ?? { token: "", url: "" };
     expect(server.output()).toContain(`${url}#token=${token}`);
     expect((await httpRequest(`${url}api/stats`)).status).toBe(401);
     expect((await httpRequest(`${url}api/stats`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
@@ -108,7 +90,7 @@ describe("a failed start", () => {
   afterEach(() => new Promise((resolve) => holder.close(resolve)));
 
   it("names the fix for a busy port, and leaves no data directory behind", async () => {
-    const dataDir = path.join(dir, "new");
+    const dataDir = path.join(local.dir, "new");
     const result = await runScript("cli/start.ts", ["--port", String(heldPort), "--data-dir", dataDir]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`^cannot start: port ${heldPort} is in use on 127\\.0\\.0\\.1, perhaps by another npm start: stop that one, or choose another port with --port`));
@@ -116,12 +98,12 @@ describe("a failed start", () => {
   });
 
   it("adds nothing to an existing data directory", async () => {
-    const server = await started({});
+    const server = await local.spawnServer();
     server.child.kill("SIGTERM");
     await server.exited;
-    const before = (await readdir(dir, { recursive: true })).sort();
-    const result = await runScript("cli/start.ts", ["--port", String(heldPort), "--data-dir", dir]);
+    const before = (await readdir(local.dir, { recursive: true })).sort();
+    const result = await runScript("cli/start.ts", ["--port", String(heldPort), "--data-dir", local.dir]);
     expect(result.code).toBe(1);
-    expect((await readdir(dir, { recursive: true })).sort()).toEqual(before);
+    expect((await readdir(local.dir, { recursive: true })).sort()).toEqual(before);
   });
 });

@@ -3,17 +3,13 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { templateSchema } from "../../core/schema";
 import { LocalDatabase } from "../../local/database";
 import { createTableSql } from "../../local/duckdbSchema";
-import { makeTempDir, removeDir } from "../../testkit/localPipeline";
+import { freshDirectoryEachTest } from "../../testkit/localPipeline";
 import { settingsFor } from "../../testkit/settings";
 
-let dir: string;
-beforeEach(async () => {
-  dir = await makeTempDir();
-});
-afterEach(() => removeDir(dir));
+const local = freshDirectoryEachTest();
 
 it("moves the day tables of a file written by an older version into the one stored table, once", async () => {
-  const file = path.join(dir, "pixel.duckdb");
+  const file = path.join(local.dir, "pixel.duckdb");
   const settings = settingsFor();
   // The older layout: a table per tenant and day, made from the template, and no stored table.
   const older = await DuckDBInstance.create(file);

@@ -1,6 +1,6 @@
 import autocannon from "autocannon";
 import type { ServerProcess } from "../../testkit/localPipeline";
-import { countRows, httpRequest, makeTempDir, query, removeDir, spawnServer, waitFor } from "../../testkit/localPipeline";
+import { countRows, freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
 
 jest.setTimeout(300_000);
 
@@ -55,35 +55,18 @@ async function spoolStats(server: ServerProcess): Promise<{ entries: number; fsy
   return JSON.parse((await httpRequest(`${server.url}api/stats`)).body.toString()).spool;
 }
 
-let dir: string;
-const servers: ServerProcess[] = [];
-beforeEach(async () => {
-  dir = await makeTempDir();
-});
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
-    await server.exited;
-  }
-  await removeDir(dir);
-});
-
-async function startServer(): Promise<ServerProcess> {
-  const server = await spawnServer(dir);
-  servers.push(server);
-  return server;
-}
+const local = freshDirectoryEachTest();
 
 it("turns N requests into exactly N rows, sharing fsyncs between concurrent requests, and stops cleanly on SIGTERM", async () => {
   const N = 2000;
-  const server = await startServer();
+  const server = await local.spawnServer();
   const { acknowledged, result } = await load(server, "steady", N);
   expect([result["2xx"], result.non2xx, result.errors, acknowledged.size]).toEqual([N, 0, 0, N]);
 
-  expect(await waitFor(() => countRows(dir), (rows) => rows === N)).toBe(N);
+  expect(await waitFor(() => countRows(local.dir), (rows) => rows === N)).toBe(N);
   // The server reads Pulumi.dev.yaml, where order_id is a STRING attribute.
   const ids = `SELECT count(DISTINCT order_id) AS ids, min(CAST(order_id AS INTEGER)) AS first, max(CAST(order_id AS INTEGER)) AS last FROM events`;
-  expect(await query(dir, ids)).toEqual([
+  expect(await query(local.dir, ids)).toEqual([
     { ids: N, first: 0, last: N - 1 },
   ]);
   const spool = await spoolStats(server);
@@ -95,13 +78,13 @@ it("turns N requests into exactly N rows, sharing fsyncs between concurrent requ
   expect(await server.exited).toEqual({ code: 0, signal: null });
   expect(server.output()).toContain("stopped; every answered request is in the database");
   // The server is gone, so this query opens the file itself.
-  expect(await countRows(dir)).toBe(N);
+  expect(await countRows(local.dir)).toBe(N);
 });
 
 it("keeps every answered request through kill -9 mid-load: the restart loads what was spooled, nothing twice", async () => {
   const AMOUNT = 4000;
   const KILL_AFTER = 1000;
-  const server = await startServer();
+  const server = await local.spawnServer();
   const { acknowledged, attempted, result } = await load(server, "crash", AMOUNT, (answered) => {
     if (answered === KILL_AFTER) server.child.kill("SIGKILL");
   });
@@ -109,8 +92,8 @@ it("keeps every answered request through kill -9 mid-load: the restart loads wha
   expect(result["2xx"]).toBe(acknowledged.size);
   expect(acknowledged.size).toBeGreaterThanOrEqual(KILL_AFTER);
 
-  const restarted = await startServer();
-  const stored = await query(dir, `SELECT order_id FROM events WHERE type = 'crash'`);
+  const restarted = await local.spawnServer();
+  const stored = await query(local.dir, `SELECT order_id FROM events WHERE type = 'crash'`);
   const storedIds = new Set(stored.map((row) => Number(row.order_id)));
   const lost = [...acknowledged].filter((orderId) => !storedIds.has(orderId));
   console.log(
@@ -126,5 +109,5 @@ it("keeps every answered request through kill -9 mid-load: the restart loads wha
 
   restarted.child.kill("SIGTERM");
   expect(await restarted.exited).toEqual({ code: 0, signal: null });
-  expect(await countRows(dir, "type = 'crash'")).toBe(stored.length);
+  expect(await countRows(local.dir, "type = 'crash'")).toBe(stored.length);
 });

@@ -2,8 +2,7 @@ import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from "node:fs
 import * as path from "node:path";
 import { dataPaths } from "../../local/paths";
 import { readServerFile, writeServerFile } from "../../local/serverFile";
-import { httpRequest, makeTempDir, query, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
-import type { TestPipeline } from "../../testkit/localPipeline";
+import { freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
 import { settingsFor } from "../../testkit/settings";
 
 jest.setTimeout(60_000);
@@ -12,16 +11,7 @@ jest.setTimeout(60_000);
 const OTHER_USER = 65534;
 const isRoot = process.getuid?.() === 0;
 
-let base: string;
-let pipeline: TestPipeline | undefined;
-beforeEach(async () => {
-  base = await makeTempDir();
-});
-afterEach(async () => {
-  await pipeline?.close();
-  pipeline = undefined;
-  await removeDir(base);
-});
+const local = freshDirectoryEachTest();
 
 /** Prepares `base/data` (or more) as another user, or a careless one, left it; returns the data directory. */
 type Setup = (base: string) => Promise<string>;
@@ -77,10 +67,10 @@ async function mkdirMode(dir: string, mode: number): Promise<string> {
 
 describe("the server refuses to start on", () => {
   it.each(UNSAFE)("%s, creating nothing", async (_, setup, message) => {
-    const dataDir = await setup(base);
-    const before = await listing(base);
-    await expect(startTestPipeline(dataDir)).rejects.toThrow(message);
-    expect(await listing(base)).toEqual(before);
+    const dataDir = await setup(local.dir);
+    const before = await listing(local.dir);
+    await expect(local.startPipeline(undefined, { dataDir })).rejects.toThrow(message);
+    expect(await listing(local.dir)).toEqual(before);
   });
 });
 
@@ -90,15 +80,15 @@ async function listing(dir: string): Promise<string[]> {
 }
 
 it("starts in a private directory below a sticky one that everybody can write, as /tmp", async () => {
-  const sticky = await mkdirMode(path.join(base, "tmp"), 0o1777);
-  pipeline = await startTestPipeline(path.join(sticky, "data"));
+  const sticky = await mkdirMode(path.join(local.dir, "tmp"), 0o1777);
+  await local.startPipeline(undefined, { dataDir: path.join(sticky, "data") });
   expect((await stat(path.join(sticky, "data"))).mode & 0o777).toBe(0o700);
 });
 
 it("creates the database and its WAL 0600 whatever the directory's mode, and tightens an older file", async () => {
-  const dataDir = await mkdirMode(path.join(base, "data"), 0o755);
+  const dataDir = await mkdirMode(path.join(local.dir, "data"), 0o755);
   await writeFile(path.join(dataDir, "older.duckdb"), "");
-  pipeline = await startTestPipeline(dataDir);
+  const pipeline = await local.startPipeline(undefined, { dataDir });
   await httpRequest(`${pipeline.pixelUrl}?user_id=acme`);
   await waitFor(() => query(dataDir, `SELECT count(*) AS n FROM events`), ([row]) => row.n === 1);
   for (const file of ["pixel.duckdb", "pixel.duckdb.wal", "server.json"]) {
@@ -124,16 +114,16 @@ describe("the query command does not trust a server file", () => {
         }, new RegExp(`server\\.json belongs to uid ${OTHER_USER}`)]] satisfies [string, (file: string) => Promise<void>, RegExp][])
       : []),
   ])("%s", async (_, plant, message) => {
-    const dataDir = await mkdirMode(path.join(base, "data"), 0o700);
+    const dataDir = await mkdirMode(path.join(local.dir, "data"), 0o700);
     await plant(dataPaths(dataDir).serverFile);
     await expect(query(dataDir, "SELECT 1")).rejects.toThrow(message);
   });
 });
 
 it("writes the server file through a fresh exclusive name, so a prepared name or link cannot catch it", async () => {
-  const dataDir = await mkdirMode(path.join(base, "data"), 0o700);
+  const dataDir = await mkdirMode(path.join(local.dir, "data"), 0o700);
   const { serverFile } = dataPaths(dataDir);
-  const victim = path.join(base, "victim.txt");
+  const victim = path.join(local.dir, "victim.txt");
   await writeFile(victim, "mine");
   // The names the server used to write through: server.json.<pid>.tmp.
   await symlink(victim, `${serverFile}.${process.pid}.tmp`);
@@ -144,8 +134,8 @@ it("writes the server file through a fresh exclusive name, so a prepared name or
 });
 
 it("stores refusals with the client's IP and user agent as rows store them", async () => {
-  const dataDir = await mkdirMode(path.join(base, "data"), 0o700);
-  pipeline = await startTestPipeline(dataDir, settingsFor());
+  const dataDir = await mkdirMode(path.join(local.dir, "data"), 0o700);
+  const pipeline = await local.startPipeline(settingsFor(), { dataDir });
   const agent = "Mozilla/5.0 Refused";
   await httpRequest(`${pipeline.pixelUrl}?type=no-tenant`, { headers: { "user-agent": agent } });
   await httpRequest(`${pipeline.pixelUrl}?type=no-tenant&dnt=1`, { headers: { "user-agent": agent } });

@@ -3,52 +3,39 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import * as path from "node:path";
 import { LineTooLongError, MAX_LINE_BYTES, readSpool, SPOOL_START, SpoolWriter } from "../../local/spool";
 import { connect } from "node:net";
-import { countRows, httpRequest, makeTempDir, query, removeDir, spawnServer, startTestPipeline, waitFor } from "../../testkit/localPipeline";
-import type { TestPipeline } from "../../testkit/localPipeline";
+import { countRows, freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
 
-let dir: string;
-let pipeline: TestPipeline | undefined;
-beforeEach(async () => {
-  dir = await makeTempDir();
-});
-afterEach(async () => {
-  await pipeline?.close();
-  pipeline = undefined;
-  await removeDir(dir);
-});
+const local = freshDirectoryEachTest();
 
 describe("one bound on a line, shared by the writer and the reader", () => {
   it("writes and reads back a line of exactly MAX_LINE_BYTES, and refuses one byte more", async () => {
-    const spool = await SpoolWriter.open(dir);
+    const spool = await SpoolWriter.open(local.dir);
     const longest = "x".repeat(MAX_LINE_BYTES - 1);
     await spool.append(longest);
     await expect(spool.append(`${longest}x`)).rejects.toThrow(LineTooLongError);
     await spool.append("after");
-    const read = await readSpool(dir, SPOOL_START, spool.durableEnd, 10);
+    const read = await readSpool(local.dir, SPOOL_START, spool.durableEnd, 10);
     await spool.close();
     expect(read.lines.map((line) => line.text.length)).toEqual([MAX_LINE_BYTES - 1, 5]);
   });
 
   it("answers a request too long to spool with a 414 before it is answered, so loading and restarts go on", async () => {
     // Node's own header limit (16 KiB) keeps requests far below the bound; a server started with a larger one met it.
-    const server = await spawnServer(dir, { nodeArgs: ["--max-http-header-size=4194304"] });
-    try {
-      const huge = `/pixel.png?user_id=acme&pad=${"p".repeat(1_200_000)}`;
-      expect(await rawStatus(server.url, `GET ${huge} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).toBe(414);
-      expect((await httpRequest(`${server.url}pixel.png?user_id=later`)).status).toBe(200);
-      await waitFor(() => countRows(dir), (rows) => rows === 1);
-      const [refusal] = await query(dir, `SELECT reason, length(log_entry) < 2000 AS short FROM refusals`);
-      expect(refusal).toEqual({ reason: "status_not_counted", short: true });
-    } finally {
-      server.child.kill("SIGTERM");
-      expect(await server.exited).toEqual({ code: 0, signal: null });
-    }
-    const restarted = await spawnServer(dir);
+    const server = await local.spawnServer({ nodeArgs: ["--max-http-header-size=4194304"] });
+    const huge = `/pixel.png?user_id=acme&pad=${"p".repeat(1_200_000)}`;
+    expect(await rawStatus(server.url, `GET ${huge} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).toBe(414);
+    expect((await httpRequest(`${server.url}pixel.png?user_id=later`)).status).toBe(200);
+    await waitFor(() => countRows(local.dir), (rows) => rows === 1);
+    const [refusal] = await query(local.dir, `SELECT reason, length(log_entry) < 2000 AS short FROM refusals`);
+    expect(refusal).toEqual({ reason: "status_not_counted", short: true });
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    const restarted = await local.spawnServer();
     restarted.child.kill("SIGTERM");
     expect(await restarted.exited).toEqual({ code: 0, signal: null });
-    expect(await query(dir, `SELECT tenant FROM events`)).toEqual([{ tenant: "later" }]);
+    expect(await query(local.dir, `SELECT tenant FROM events`)).toEqual([{ tenant: "later" }]);
   });
 });
 
@@ -66,21 +53,20 @@ async function rawStatus(url: string, request: string): Promise<number> {
 
 describe("segments", () => {
   it("finish at their size, and loaded ones beyond the bound are deleted, while every answered request stays a row", async () => {
-    pipeline = await startTestPipeline(dir, undefined, { spool: { segmentBytes: 16 * 1024, keepLoadedBytes: 48 * 1024 } });
-    const spoolDir = path.join(dir, "spool");
+    const pipeline = await local.startPipeline(undefined, { spool: { segmentBytes: 16 * 1024, keepLoadedBytes: 48 * 1024 } });
+    const spoolDir = path.join(local.dir, "spool");
     for (let batch = 0; batch < 10; batch++) {
-      const answers = await Promise.all(Array.from({ length: 30 }, (_, index) => httpRequest(`${pipeline?.pixelUrl}?user_id=acme&order_id=${batch * 30 + index}`)));
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, index) => httpRequest(`${pipeline.pixelUrl}?user_id=acme&order_id=${batch * 30 + index}`)));
       expect(answers.every((answer) => answer.status === 200)).toBe(true);
-      await waitFor(() => countRows(dir), (rows) => rows === (batch + 1) * 30);
+      await waitFor(() => countRows(local.dir), (rows) => rows === (batch + 1) * 30);
     }
     const names = (await readdir(spoolDir)).sort();
     const sizes = await Promise.all(names.map(async (name) => (await stat(path.join(spoolDir, name))).size));
     // 300 entries of about 1 KiB made about 20 segments of 16 KiB; at most 48 KiB of loaded ones are kept, plus the one being loaded.
     expect(Number(names.at(-1)?.slice(0, 8))).toBeGreaterThan(10);
     expect(sizes.slice(0, -1).reduce((sum, size) => sum + size, 0)).toBeLessThanOrEqual(48 * 1024 + 2 * 17 * 1024);
-    await pipeline.close();
-    pipeline = undefined;
-    expect(await countRows(dir)).toBe(300);
+    await local.stopPipeline();
+    expect(await countRows(local.dir)).toBe(300);
   });
 });
 
@@ -89,19 +75,18 @@ const canMount = process.getuid?.() === 0;
 (canMount ? describe : describe.skip)("a full disk", () => {
   let spoolDir: string;
   beforeEach(async () => {
-    spoolDir = path.join(dir, "spool");
+    spoolDir = path.join(local.dir, "spool");
     await mkdir(spoolDir, { mode: 0o700 });
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", spoolDir]);
   });
   afterEach(async () => {
-    await pipeline?.close().catch(() => undefined);
-    pipeline = undefined;
+    // Before the tmpfs goes: the pipeline's files are on it.
+    await local.stopPipeline().catch(() => undefined);
     execFileSync("umount", ["-l", spoolDir]);
   });
 
   it("answers 503 with a short warning while it lasts, and pixels again as soon as there is room, without a restart", async () => {
-    pipeline = await startTestPipeline(dir);
-    const running = pipeline;
+    const running = await local.startPipeline();
     const pixel = (id: string, pad = "") => httpRequest(`${running.pixelUrl}?user_id=acme&type=${id}${pad}`);
     expect((await pixel("before")).status).toBe(200);
 
@@ -124,9 +109,9 @@ const canMount = process.getuid?.() === 0;
     expect(after.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
 
     // Every 200 is a row, and no 503 is.
-    const ids = await waitFor(() => countRows(dir), (rows) => rows === 6);
+    const ids = await waitFor(() => countRows(local.dir), (rows) => rows === 6);
     expect(ids).toBe(6);
-    expect(await countRows(dir, "type LIKE 'full%'")).toBe(0);
+    expect(await countRows(local.dir, "type LIKE 'full%'")).toBe(0);
     // The spool holds no bytes of the refused requests.
     const lines = (await readFile(path.join(spoolDir, "00000001.ndjson"), "utf8")).trim().split("\n");
     expect(lines.map((line) => JSON.parse(line).httpRequest.requestUrl.includes("type=full"))).toEqual(Array(6).fill(false));

@@ -2,28 +2,22 @@ import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { buildLogEntry } from "../../local/logEntry";
 import { readSpool, segmentFileName, SPOOL_START, SpoolWriter } from "../../local/spool";
-import { countRows, makeTempDir, query, removeDir, startTestPipeline } from "../../testkit/localPipeline";
+import { countRows, freshDirectoryEachTest, query, startTestPipeline } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
 
-let dir: string;
-beforeEach(async () => {
-  dir = await makeTempDir();
-});
-afterEach(async () => {
-  await removeDir(dir);
-});
+const local = freshDirectoryEachTest();
 
 describe("SpoolWriter", () => {
   it("syncs concurrent appends in shared groups and resolves each only once it is on disk", async () => {
-    const spool = await SpoolWriter.open(dir);
+    const spool = await SpoolWriter.open(local.dir);
     const durable: number[] = [];
     spool.on("durable", (end: { offset: number }) => durable.push(end.offset));
     const lines = Array.from({ length: 200 }, (_, index) => JSON.stringify({ index }));
     await Promise.all(lines.map((line) => spool.append(line)));
     await spool.close();
 
-    expect(await readFile(path.join(dir, segmentFileName(1)), "utf8")).toBe(lines.map((line) => `${line}\n`).join(""));
+    expect(await readFile(path.join(local.dir, segmentFileName(1)), "utf8")).toBe(lines.map((line) => `${line}\n`).join(""));
     expect(spool.stats.entries).toBe(200);
     // The first append starts an fsync alone; everything appended meanwhile shares the next one.
     expect(spool.stats.fsyncs).toBeLessThan(200);
@@ -32,12 +26,12 @@ describe("SpoolWriter", () => {
   });
 
   it("starts a new segment on every open, after the existing ones", async () => {
-    for (let run = 0; run < 3; run++) await (await SpoolWriter.open(dir)).close();
-    expect((await readdir(dir)).sort()).toEqual([1, 2, 3].map(segmentFileName));
+    for (let run = 0; run < 3; run++) await (await SpoolWriter.open(local.dir)).close();
+    expect((await readdir(local.dir)).sort()).toEqual([1, 2, 3].map(segmentFileName));
   });
 
   it("refuses appends after close", async () => {
-    const spool = await SpoolWriter.open(dir);
+    const spool = await SpoolWriter.open(local.dir);
     await spool.close();
     await expect(spool.append("{}")).rejects.toThrow("closed");
   });
@@ -45,16 +39,16 @@ describe("SpoolWriter", () => {
 
 describe("readSpool", () => {
   it("pages through finished segments and the active one up to its durable end", async () => {
-    await writeFile(path.join(dir, segmentFileName(1)), "a\nbb\n");
-    await writeFile(path.join(dir, segmentFileName(3)), "ccc\n");
-    const spool = await SpoolWriter.open(dir);
+    await writeFile(path.join(local.dir, segmentFileName(1)), "a\nbb\n");
+    await writeFile(path.join(local.dir, segmentFileName(3)), "ccc\n");
+    const spool = await SpoolWriter.open(local.dir);
     await spool.append("dddd");
     // Not yet durable, so not read.
-    await appendFile(path.join(dir, segmentFileName(4)), "eeeee\n");
+    await appendFile(path.join(local.dir, segmentFileName(4)), "eeeee\n");
 
-    const first = await readSpool(dir, SPOOL_START, spool.durableEnd, 2);
+    const first = await readSpool(local.dir, SPOOL_START, spool.durableEnd, 2);
     expect(first.lines.map((line) => line.text)).toEqual(["a", "bb"]);
-    const rest = await readSpool(dir, first.end, spool.durableEnd, 100);
+    const rest = await readSpool(local.dir, first.end, spool.durableEnd, 100);
     expect(rest.lines.map((line) => [line.text, line.start, line.end])).toEqual([
       ["ccc", { segment: 3, offset: 0 }, { segment: 3, offset: 4 }],
       ["dddd", { segment: 4, offset: 0 }, { segment: 4, offset: 5 }],
@@ -65,9 +59,9 @@ describe("readSpool", () => {
   });
 
   it("skips and reports a last line torn by a crash, in a segment nothing appends to again", async () => {
-    await writeFile(path.join(dir, segmentFileName(1)), '{"n":1}\n{"n":2}\n{"n":3,"cut');
-    const spool = await SpoolWriter.open(dir);
-    const read = await readSpool(dir, SPOOL_START, spool.durableEnd, 100);
+    await writeFile(path.join(local.dir, segmentFileName(1)), '{"n":1}\n{"n":2}\n{"n":3,"cut');
+    const spool = await SpoolWriter.open(local.dir);
+    const read = await readSpool(local.dir, SPOOL_START, spool.durableEnd, 100);
     expect(read.lines.map((line) => line.text)).toEqual(['{"n":1}', '{"n":2}']);
     expect(read.tornTails).toEqual([{ segment: 1, bytes: '{"n":3,"cut'.length }]);
     expect(read.end).toEqual({ segment: 2, offset: 0 });
@@ -96,25 +90,25 @@ describe("recovery at start-up", () => {
   }
 
   it("loads every complete line a crashed run left, skips its torn last line, and loads nothing twice", async () => {
-    const spoolDir = path.join(dir, "spool");
+    const spoolDir = path.join(local.dir, "spool");
     const complete = [1, 2, 3].map(spooledPixel);
     const torn = spooledPixel(4).slice(0, 100);
-    await startTestPipeline(dir).then((pipeline) => pipeline.close());
+    await startTestPipeline(local.dir).then((pipeline) => pipeline.close());
     await writeFile(path.join(spoolDir, segmentFileName(2)), `${complete.join("\n")}\n${torn}`);
 
-    const pipeline = await startTestPipeline(dir);
+    const pipeline = await startTestPipeline(local.dir);
     try {
       expect(pipeline.recovered).toBe(3);
       expect(pipeline.warnings).toEqual([expect.stringContaining(`${segmentFileName(2)} ends with 100 bytes of a line cut off by a crash`)]);
-      expect(await query(dir, `SELECT order_id FROM events ORDER BY order_id`)).toEqual([{ order_id: 1 }, { order_id: 2 }, { order_id: 3 }]);
+      expect(await query(local.dir, `SELECT order_id FROM events ORDER BY order_id`)).toEqual([{ order_id: 1 }, { order_id: 2 }, { order_id: 3 }]);
     } finally {
       await pipeline.close();
     }
 
-    const restarted = await startTestPipeline(dir);
+    const restarted = await startTestPipeline(local.dir);
     await restarted.close();
     expect(restarted.recovered).toBe(0);
-    expect(await countRows(dir)).toBe(3);
-    expect(await query(dir, `SELECT count(*) AS n FROM refusals`)).toEqual([{ n: 0 }]);
+    expect(await countRows(local.dir)).toBe(3);
+    expect(await query(local.dir, `SELECT count(*) AS n FROM refusals`)).toEqual([{ n: 0 }]);
   });
 });
