@@ -8,7 +8,7 @@ import path from "node:path";
 const WHOLE_PROGRAM_TESTS = readdirSync("test", { recursive: true })
   .map((file) => path.posix.join("test", file.split(path.sep).join("/")))
   .filter((file) => file.endsWith(".test.ts"))
-  .filter((file) => /testkit\/pulumiProgram"|\b(startTestPipeline|spawnServer)\b/.test(readFileSync(file, "utf8")))
+  .filter((file) => /testkit\/pulumiProgram"|\b(startTestPipeline|startPipeline|spawnServer)\b/.test(readFileSync(file, "utf8")))
   .sort();
 
 /** MUTATE_ALL_TESTS=1 keeps those test files; MUTATE_STATIC=1 tests static mutants too (see below). */
