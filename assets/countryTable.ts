@@ -47,3 +47,19 @@ export function countryTableFile(): string {
 export function loadCountryTable(): CountryTable {
   return cachedTable().table;
 }
+
+/**
+ * The table, read at its first use rather than now. For settings that a process may only pass on:
+ * the local server's front end hands them to its loader process, which reads a table of its own, so
+ * the front end need not hold the table's 7.7 MB.
+ */
+export function countryTableOnFirstUse(load: () => CountryTable = loadCountryTable): CountryTable {
+  let table: CountryTable | undefined;
+  const loaded = (): CountryTable => (table ??= load());
+  return {
+    countryOf: (ip) => loaded().countryOf(ip),
+    get source() {
+      return loaded().source;
+    },
+  };
+}

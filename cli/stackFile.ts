@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { loadCountryTable } from "../assets/countryTable";
+import { countryTableOnFirstUse } from "../assets/countryTable";
 import { withSigningKeys, withVisitorKey } from "../core/config/coreSettings";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { CONFIG_NAMESPACE, ConfigError } from "../core/config/fields";
@@ -58,7 +58,7 @@ export function readStack(stack: string, root = PROJECT_ROOT, environment: NodeJ
   const settings = withSigningKeys(config.core, { [SIGNING_KEYS_VARIABLE]: config.signingKeys });
   return {
     config,
-    settings: { ...(environment[VISITOR_KEY_VARIABLE] ? withVisitorKey(settings, environment) : settings), countries: loadCountryTable() },
+    settings: { ...(environment[VISITOR_KEY_VARIABLE] ? withVisitorKey(settings, environment) : settings), countries: countryTableOnFirstUse() },
     ...(project ? { project } : {}),
   };
 }

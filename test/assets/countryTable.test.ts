@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { COUNTRY_DATA_SOURCE, countryTableFile, loadCountryTable } from "../../assets/countryTable";
+import { COUNTRY_DATA_SOURCE, countryTableFile, countryTableOnFirstUse, loadCountryTable } from "../../assets/countryTable";
 import { parseClientAddress } from "../../core/ip";
 
 // The table the function deploys and the local tools read, built from the installed DB-IP data.
@@ -66,4 +66,18 @@ test("agrees with DB-IP's own CSV at the first and last address of thousands of 
       expect([first, last, countryOf(first), countryOf(last)]).toEqual([first, last, country, country]);
     }
   }
+});
+
+test("countryTableOnFirstUse reads the table once, at its first lookup or source, and answers as the table does", () => {
+  const load = jest.fn(loadCountryTable);
+  const onFirstUse = countryTableOnFirstUse(load);
+  expect(load).not.toHaveBeenCalled();
+  const address = parseClientAddress("193.99.144.80");
+  if (!address) throw new Error("193.99.144.80 is an address");
+  expect(onFirstUse.countryOf(address.ip)).toBe("DE");
+  expect(onFirstUse.source).toBe(table.source);
+  expect(onFirstUse.countryOf(address.ip)).toBe("DE");
+  expect(load).toHaveBeenCalledTimes(1);
+  expect(countryTableOnFirstUse(load).source).toBe(table.source);
+  expect(load).toHaveBeenCalledTimes(2);
 });
