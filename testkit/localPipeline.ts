@@ -79,6 +79,8 @@ export function freshDirectoryEachTest(): TestDirectory {
       return current();
     },
     async startPipeline(settings, { dataDir = current(), ...options } = {}) {
+      // One at a time, so that none is left running unseen after the test.
+      if (pipeline) throw new Error("the test's pipeline is running: stopPipeline() it before starting another");
       pipeline = await startTestPipeline(dataDir, settings, options);
       return pipeline;
     },

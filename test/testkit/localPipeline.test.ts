@@ -14,6 +14,7 @@ test("a test gets a new, empty directory, and starts a pipeline and a server in 
   const server = await local.spawnServer();
   const pipeline = await local.startPipeline(undefined, { dataDir: path.join(local.dir, "in-process") });
   expect((await httpRequest(`${pipeline.pixelUrl}?user_id=acme`)).status).toBe(200);
+  await expect(local.startPipeline()).rejects.toThrow("the test's pipeline is running: stopPipeline() it before starting another");
   first = { dir: local.dir, pipelineUrl: pipeline.url, serverPid: server.child.pid ?? 0 };
 });
 
