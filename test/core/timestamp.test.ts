@@ -32,6 +32,20 @@ describe.each<[unknown, string | undefined, string | undefined]>([
   ["2026-00-01T00:00:00Z", undefined, undefined],
   ["2026-01-01T00:00:00+24:00", undefined, undefined],
   ["2026-01-01T00:00:00+05:60", undefined, undefined],
+  ["0000-01-01T00:00:00Z", undefined, undefined],
+  // A character just below "0" where a digit belongs.
+  ["2026-01-1/T00:00:00Z", undefined, undefined],
+  // A zone that is neither Z nor ±HH:MM, or text after it.
+  ["2026-01-01T00:00:00Zx", undefined, undefined],
+  ["2026-01-01T00:00:00X05:00", undefined, undefined],
+  ["2026-01-01T00:00:00+05-00", undefined, undefined],
+  ["2026-01-01T00:00:00+5:00", undefined, undefined],
+  ["2026-01-01T00:00:00+0a:00", undefined, undefined],
+  ["2026-01-01T00:00:00+05:0a", undefined, undefined],
+  ["2026-01-01T00:00:00+05:00Z", undefined, undefined],
+  // Years from 100 on are not among those Date.UTC moves to the 1900s.
+  ["0100-01-01T00:30:00+01:00", "0099-12-31T23:30:00.000000Z", "00991231"],
+  ["0099-01-01T00:30:00+01:00", "0098-12-31T23:30:00.000000Z", "00981231"],
 ])("timestamp %p", (value, iso, utcDay) => {
   it("parses to UTC with microseconds, or not at all", () => {
     const parsed = parseTimestamp(value);
