@@ -103,6 +103,7 @@ describe.each([
   ["no referer or user agent", { httpRequest: { referer: undefined, userAgent: undefined } }, { referer: null, user_agent: null }],
   ["an empty referer and user agent, which are stored as NULL, not as empty text", { httpRequest: { referer: "", userAgent: "" } }, { referer: null, user_agent: null, page_host: null, page_path: null }],
   ["no jsonPayload (every field of an entry is optional)", { jsonPayload: undefined }, { cache_id: null, status: 200 }],
+  ["no remoteIp anywhere: neither in httpRequest nor in a jsonPayload", { httpRequest: { remoteIp: undefined }, jsonPayload: undefined }, { remote_ip: null, country: null, status: 200 }],
   ["a tenant of exactly 64 bytes", { httpRequest: { requestUrl: pixelUrl(`user_id=${"a".repeat(64)}`) } }, { user_id: "a".repeat(64) }],
   ["a tenant of exactly 64 bytes in 32 two-byte characters", { httpRequest: { requestUrl: pixelUrl(`user_id=${"%C3%A9".repeat(32)}`) } }, { user_id: "é".repeat(32) }],
   ["a method-less entry (every httpRequest field is optional)", { httpRequest: { requestMethod: undefined } }, { status: 200 }],
