@@ -78,6 +78,12 @@ describe.each([
   [{ functionCpu: "1.0", functionConcurrency: "250" }, { cpu: "1", concurrency: 250 }],
   [{ functionCpu: "4", functionMemory: "4Gi", functionMaxInstances: "100" }, { cpu: "4", memory: "4Gi", maxInstances: 100 }],
   [{ functionTimeoutSeconds: "600" }, { timeoutSeconds: 600 }],
+  // The edges: the least CPU with the least memory, the most memory, each CPU's memory range at its ends.
+  [{ functionCpu: "0.08", functionConcurrency: "1", functionMemory: "128Mi" }, { cpu: "0.08", memory: "128Mi" }],
+  [{ functionCpu: "8", functionMemory: "32Gi" }, { cpu: "8", memory: "32Gi" }],
+  [{ functionCpu: "4", functionMemory: "2Gi" }, { cpu: "4", memory: "2Gi" }],
+  [{ functionCpu: "0.25", functionConcurrency: "1", functionMemory: "512Mi" }, { cpu: "0.25", memory: "512Mi" }],
+  [{ functionCpu: "0.5", functionConcurrency: "1", functionMemory: "1Gi" }, { cpu: "0.5", memory: "1Gi" }],
 ])("function sizing %p", (raw, expected) => {
   test(`is accepted as ${JSON.stringify(expected)}`, () => {
     expect(validate(raw).collector).toMatchObject(expected);
@@ -101,8 +107,12 @@ describe.each([
   ["functionMemory", "512MB", "functionMemory"],
   ["functionMemory", "64Mi", "functionMemory"],
   ["functionMemory", "64Gi", "functionMemory"],
+  ["functionMemory", "127Mi", "functionMemory"],
+  ["functionMemory", "32769Mi", "functionMemory"],
   ["functionCpu", "3", "functionCpu"],
   ["functionCpu", "0.05", "functionCpu"],
+  ["functionCpu", "0.07", "functionCpu"],
+  ["functionCpu", "1.01", "functionCpu"],
   ["functionCpu", "one", "functionCpu"],
   ["functionConcurrency", "0", "functionConcurrency"],
   ["functionMaxInstances", "0", "functionMaxInstances"],
@@ -124,6 +134,12 @@ describe.each([
   [{ functionCpu: "0.5", functionConcurrency: "1", functionMemory: "2Gi" }, "functionMemory", /needs at least 1 vCPU/],
   [{ functionCpu: "1", functionMemory: "8Gi" }, "functionMemory", /does not fit 1 vCPU/],
   [{ functionCpu: "8", functionMemory: "2Gi" }, "functionMemory", /does not fit 8 vCPU/],
+  // Below 1 vCPU no memory range applies, so only the function's own 128Mi floor refuses this.
+  [{ functionCpu: "0.5", functionConcurrency: "1", functionMemory: "127Mi" }, "functionMemory", /is outside the 128Mi to 32Gi a function may have/],
+  [{ functionCpu: "4", functionMemory: "2047Mi" }, "functionMemory", /does not fit 4 vCPU/],
+  [{ functionCpu: "4", functionMemory: "16385Mi" }, "functionMemory", /does not fit 4 vCPU/],
+  [{ functionCpu: "0.25", functionConcurrency: "1", functionMemory: "513Mi" }, "functionMemory", /needs at least 0.5 vCPU/],
+  [{ functionCpu: "0.5", functionConcurrency: "1", functionMemory: "1025Mi" }, "functionMemory", /needs at least 1 vCPU/],
 ])("the combination %p", (raw, reported, message) => {
   test(`is refused at ${reported}`, () => {
     expect(problems(raw)).toEqual([expect.stringMatching(new RegExp(`^pixel-pipeline:${reported}: \\S+ ${message.source}`))]);
