@@ -58,6 +58,16 @@ describe.each([
     ],
   ],
   [
+    // A tenant of 0 or 65 bytes cannot have events; a list must hold principals only.
+    { layout: "partitioned", tenantReaders: JSON.stringify({ "": ["user:a@b.c"], ["a".repeat(65)]: ["user:a@b.c"], ["a".repeat(64)]: ["user:a@b.c"], mixed: ["user:a@b.c", 7], none: 7 }), allTenantsReaders: ALL_READERS },
+    [
+      "pixel-pipeline:tenantReaders.: a tenant must be 1 to 64 bytes of UTF-8.",
+      `pixel-pipeline:tenantReaders.${"a".repeat(65)}: a tenant must be 1 to 64 bytes of UTF-8.`,
+      "pixel-pipeline:tenantReaders.mixed: expected a list of IAM principals",
+      "pixel-pipeline:tenantReaders.none: expected a list of IAM principals",
+    ],
+  ],
+  [
     { layout: "partitioned", tenantAllowlist: "acme", tenantReaders: READERS, allTenantsReaders: ALL_READERS },
     ['pixel-pipeline:tenantReaders.acme-corp: "acme-corp" is not in tenantAllowlist'],
   ],
