@@ -2,7 +2,7 @@ import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { buildLogEntry } from "../../local/logEntry";
 import { readSpool, segmentFileName, SPOOL_START, SpoolWriter } from "../../local/spool";
-import { countRows, freshDirectoryEachTest, query, startTestPipeline } from "../../testkit/localPipeline";
+import { countRows, freshDirectoryEachTest, query } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
 
@@ -93,20 +93,18 @@ describe("recovery at start-up", () => {
     const spoolDir = path.join(local.dir, "spool");
     const complete = [1, 2, 3].map(spooledPixel);
     const torn = spooledPixel(4).slice(0, 100);
-    await startTestPipeline(local.dir).then((pipeline) => pipeline.close());
+    await local.startPipeline();
+    await local.stopPipeline();
     await writeFile(path.join(spoolDir, segmentFileName(2)), `${complete.join("\n")}\n${torn}`);
 
-    const pipeline = await startTestPipeline(local.dir);
-    try {
-      expect(pipeline.recovered).toBe(3);
-      expect(pipeline.warnings).toEqual([expect.stringContaining(`${segmentFileName(2)} ends with 100 bytes of a line cut off by a crash`)]);
-      expect(await query(local.dir, `SELECT order_id FROM events ORDER BY order_id`)).toEqual([{ order_id: 1 }, { order_id: 2 }, { order_id: 3 }]);
-    } finally {
-      await pipeline.close();
-    }
+    const pipeline = await local.startPipeline();
+    expect(pipeline.recovered).toBe(3);
+    expect(pipeline.warnings).toEqual([expect.stringContaining(`${segmentFileName(2)} ends with 100 bytes of a line cut off by a crash`)]);
+    expect(await query(local.dir, `SELECT order_id FROM events ORDER BY order_id`)).toEqual([{ order_id: 1 }, { order_id: 2 }, { order_id: 3 }]);
+    await local.stopPipeline();
 
-    const restarted = await startTestPipeline(local.dir);
-    await restarted.close();
+    const restarted = await local.startPipeline();
+    await local.stopPipeline();
     expect(restarted.recovered).toBe(0);
     expect(await countRows(local.dir)).toBe(3);
     expect(await query(local.dir, `SELECT count(*) AS n FROM refusals`)).toEqual([{ n: 0 }]);

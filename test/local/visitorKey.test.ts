@@ -1,7 +1,7 @@
 import { stat, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { withLocalVisitorKey, VISITOR_KEY_FILE } from "../../local/visitorKey";
-import { freshDirectoryEachTest, httpRequest, makeTempDir, query, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
+import { freshDirectoryEachTest, httpRequest, makeTempDir, query, removeDir, waitFor } from "../../testkit/localPipeline";
 import { settingsFor } from "../../testkit/settings";
 
 // The local pipeline's visitor key: a 0600 file in its data directory, made once and kept.
@@ -35,12 +35,12 @@ test("the pipeline gives a visitor the same id across a restart on one day, from
     httpRequest(`${pixelUrl}?user_id=acme&type=view`, { headers: { "user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", referer: "https://shop.example.com/a?utm_source=news" } });
   const visitorIds = async (count: number) =>
     (await waitFor(() => query(local.dir, "SELECT visitor_id, browser, page_path, utm_source FROM events"), (rows) => rows.length === count)).map((row) => row.visitor_id);
-  let pipeline = await startTestPipeline(local.dir);
-  expect((await request(pipeline.pixelUrl)).status).toBe(200);
-  await pipeline.close();
-  pipeline = await startTestPipeline(local.dir);
-  expect((await request(pipeline.pixelUrl)).status).toBe(200);
-  await pipeline.close();
+  // One pixel, a restart, the same pixel again.
+  for (let run = 0; run < 2; run++) {
+    const pipeline = await local.startPipeline();
+    expect((await request(pipeline.pixelUrl)).status).toBe(200);
+    await local.stopPipeline();
+  }
   const ids = await visitorIds(2);
   expect(ids[0]).toMatch(/^[A-Za-z0-9_-]{16}$/);
   expect(ids[1]).toBe(ids[0]);
