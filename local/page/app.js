@@ -163,8 +163,12 @@ function renderAnswers(answers) {
   const choices = byId("tenant-choices");
   choices.replaceChildren(...answers.tenants.map((row) => Object.assign(element("option"), { value: row.tenant, label: plural(row.events, "event") })));
   const tenantInput = byId("answers-tenant");
-  // The busiest tenant of the range until one is chosen.
-  if (tenantInput.value === "" && answers.tenants.length > 0) {
+  // Answers to a question the form no longer asks: a newer request is on its way.
+  const asked = [answers.tenant ?? "", answers.from, answers.to];
+  if (asked.join("\n") !== [tenantInput.value, byId("answers-from").value, byId("answers-to").value].join("\n")) return;
+  // The busiest tenant of the range until one is chosen; never while the field has the focus, where
+  // it would land in the middle of what is being typed.
+  if (tenantInput.value === "" && answers.tenants.length > 0 && document.activeElement !== tenantInput) {
     tenantInput.value = answers.tenants[0].tenant;
     return pollAnswers();
   }

@@ -1,5 +1,5 @@
 import { chromium } from "playwright-core";
-import type { BrowserContext } from "playwright-core";
+import type { BrowserContext, Route } from "playwright-core";
 import { httpRequest, makeTempDir, query, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
 import type { TestPipeline } from "../../testkit/localPipeline";
 
@@ -175,6 +175,43 @@ it("answers for a tenant and a range: events of people, visitors, bots, top page
   // Live: a new view shows up without a reload.
   await fire(chrome, "/");
   await page.waitForSelector("#answer-events:text-is('5')");
+  await page.close();
+});
+
+it("keeps what is typed in the tenant field while answers to an earlier question arrive", async () => {
+  const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+  for (let view = 0; view < 2; view++) {
+    expect((await httpRequest(`${pipeline.pixelUrl}?user_id=typed&type=view`, { headers: { "user-agent": chrome } })).status).toBe(200);
+  }
+  const page = await browser.newPage();
+  // The polls' questions without a tenant wait here until released; a question for a tenant goes through.
+  const held: Route[] = [];
+  await page.route("**/api/analytics?*", (route) =>
+    new URL(route.request().url()).searchParams.has("tenant") ? route.continue() : void held.push(route),
+  );
+  // A poll asks for its next stats only once it has shown the answers it was waiting for.
+  const answerLate = async () => {
+    await waitFor(async () => held.length, (count) => count > 0);
+    const nextPoll = page.waitForRequest("**/api/stats");
+    await held.shift()?.continue();
+    await nextPoll;
+  };
+  await page.goto(pipeline.url);
+
+  // The field has the focus, empty: the busiest tenant must not land in it as typing starts.
+  await page.focus("#answers-tenant");
+  await answerLate();
+  expect(await page.inputValue("#answers-tenant")).toBe("");
+
+  // A poll asks again without a tenant, and its answer comes after the typed tenant's answers.
+  await waitFor(async () => held.length, (count) => count > 0);
+  await page.keyboard.type("typed");
+  await page.dispatchEvent("#answers-tenant", "change");
+  await page.waitForSelector("#answer-events:text-is('2')");
+  await answerLate();
+  expect(await page.inputValue("#answers-tenant")).toBe("typed");
+  expect(await page.isVisible("#answers")).toBe(true);
+  expect(await page.textContent("#answer-events")).toBe("2");
   await page.close();
 });
 
