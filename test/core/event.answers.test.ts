@@ -87,6 +87,9 @@ describe("visitor_id", () => {
     const expected = createHmac("sha256", TEST_VISITOR_KEY).update('["20260105","acme","89.160.20.156","Firefox/1"]').digest("base64url").slice(0, 16);
     expect(visitorId(TEST_VISITOR_KEY, "20260105", "acme", "89.160.20.156", "Firefox/1")).toBe(expected);
     expect(expected).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    // No user agent hashes as an empty one: a change would split such visitors across a deploy.
+    const withoutAgent = createHmac("sha256", TEST_VISITOR_KEY).update('["20260105","acme","89.160.20.156",""]').digest("base64url").slice(0, 16);
+    expect(visitorId(TEST_VISITOR_KEY, "20260105", "acme", "89.160.20.156", null)).toBe(withoutAgent);
   });
 
   test("is the same for the same visitor all UTC day, and with the port or the IPv4-mapped form of its address", () => {
