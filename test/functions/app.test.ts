@@ -39,6 +39,11 @@ beforeEach(() => {
 
 /** A binary-mode CloudEvent, as Eventarc delivers a Pub/Sub `messagePublished` event. */
 function postCloudEvent(entry: unknown): Promise<Response> {
+  return postCloudEventBody(JSON.stringify({ message: pubSubMessage(entry), subscription: "projects/demo-project/subscriptions/eventarc-sub" }));
+}
+
+/** A binary-mode CloudEvent with this body. */
+function postCloudEventBody(body: string): Promise<Response> {
   return fetch(functionUrl, {
     method: "POST",
     headers: {
@@ -49,7 +54,7 @@ function postCloudEvent(entry: unknown): Promise<Response> {
       "ce-source": "//pubsub.googleapis.com/projects/demo-project/topics/pixel-requests",
       "ce-time": "2017-05-17T11:12:31.000Z",
     },
-    body: JSON.stringify({ message: pubSubMessage(entry), subscription: "projects/demo-project/subscriptions/eventarc-sub" }),
+    body,
   });
 }
 
@@ -111,6 +116,18 @@ it("acks a message whose data is not a log entry", async () => {
   });
   expect(response.status).toBeLessThan(300);
   expect(logLines).toEqual([expect.objectContaining({ reason: "invalid_message" })]);
+});
+
+// An event with nothing to read can never be stored: it is acked, or Pub/Sub would redeliver it for days.
+// (With no body at all the framework answers 500 itself before the function runs; Pub/Sub always sends one.)
+it.each<[string, string]>([
+  ["a body without a message", JSON.stringify({ subscription: "projects/demo-project/subscriptions/eventarc-sub" })],
+  ["a message without data", JSON.stringify({ message: { messageId: "4712" } })],
+])("acks a CloudEvent with %s, without calling BigQuery", async (_name, body) => {
+  const response = await postCloudEventBody(body);
+  expect(response.status).toBeLessThan(300);
+  expect(bigQuery.requests).toEqual([]);
+  expect(logLines).toEqual([expect.objectContaining({ severity: "WARNING", reason: "invalid_message" })]);
 });
 
 it("asks for redelivery when BigQuery answers 500", async () => {
