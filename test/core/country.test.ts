@@ -70,3 +70,74 @@ test("bytes that are not a table of this format are refused", () => {
   expect(() => readCountryTable(new Uint8Array(40))).toThrow(/not a country table/);
   for (const cut of [1, 8, table.length / 2]) expect(() => readCountryTable(table.subarray(0, table.length - cut))).toThrow(/not as long as its header says/);
 });
+
+/** A table's header words with one of them changed, and its length, to build refusals from. */
+function withHeader(table: Uint8Array, word: number, value: number, length = table.length): Uint8Array {
+  const copy = new Uint8Array(length);
+  copy.set(table.subarray(0, Math.min(length, table.length)));
+  new DataView(copy.buffer).setUint32(4 * word, value, true);
+  return copy;
+}
+
+/** A well-formed layout with no IPv4 ranges: the header agrees with the length, and still no table. */
+function withoutIpv4Ranges(): Uint8Array {
+  // Header (24 bytes), no source, one code (2 bytes, padded to 28), one IPv6 start (16), one country (1).
+  const bytes = new Uint8Array(28 + 16 + 1);
+  [0x43435850, 1, 0, 1, 1, 0].forEach((value, word) => new DataView(bytes.buffer).setUint32(4 * word, value, true));
+  return bytes;
+}
+
+describe("bytes that are not a whole table", () => {
+  const table = buildCountryTable("0,9,DE", "0,9,DE", "x");
+  test.each<[string, () => Uint8Array, RegExp]>([
+    ["the header cut short", () => table.subarray(0, 20), /not a country table/],
+    ["another magic number", () => withHeader(table, 0, 0x43435851), /not a country table/],
+    ["another format", () => withHeader(table, 1, 2), /not a country table/],
+    ["no IPv4 ranges", withoutIpv4Ranges, /not as long as its header says/],
+    ["no IPv6 ranges", () => withHeader(table, 3, 0, table.length - 17), /not as long as its header says/],
+    ["one byte more than the header says", () => withHeader(table, 0, 0x43435850, table.length + 1), /not as long as its header says/],
+  ])("%s: refused", (_name, bytes, message) => {
+    expect(() => readCountryTable(bytes())).toThrow(message);
+  });
+});
+
+describe("building a table", () => {
+  const ranges = (table: Uint8Array) => [2, 3].map((word) => new DataView(table.buffer, table.byteOffset).getUint32(4 * word, true));
+
+  test("keeps one range per run of one country and one per gap, from the first address to the last", () => {
+    // IPv4: DE 0–19 (two rows), a gap, FR 30–39, a gap to the end. IPv6: JP over the whole space.
+    const table = buildCountryTable("0,9,DE\n10,19,DE\n30,39,FR", `0,${(1n << 128n) - 1n},JP`, "x");
+    expect(ranges(table)).toEqual([4, 1]);
+    const read = readCountryTable(table);
+    expect([0n, 19n, 20n, 30n, 40n, 4294967295n].map((address) => read.countryOf(ipv4(address)))).toEqual(["DE", "DE", null, "FR", null, null]);
+    expect(read.countryOf(ipv6((1n << 128n) - 1n))).toBe("JP");
+  });
+
+  test("covers the last address of a family when a row ends there", () => {
+    const read = readCountryTable(buildCountryTable("0,4294967295,DE", "0,9,DE", "x"));
+    expect([0n, 4294967295n].map((address) => read.countryOf(ipv4(address)))).toEqual(["DE", "DE"]);
+  });
+
+  test("reads rows with spaces, blank lines and CRLF line ends", () => {
+    const read = readCountryTable(buildCountryTable(" 0,9,DE \r\n   \r\n10,19,FR\r\n", "0,9,JP\n\n", "x"));
+    expect([5n, 15n].map((address) => read.countryOf(ipv4(address)))).toEqual(["DE", "FR"]);
+  });
+
+  test("shares a country's code among its ranges, so many ranges of few countries fit", () => {
+    const rows = Array.from({ length: 600 }, (_, row) => `${2 * row},${2 * row},${row % 2 === 0 ? "DE" : "FR"}`).join("\n");
+    const read = readCountryTable(buildCountryTable(rows, "0,9,JP", "x"));
+    expect([0n, 1n, 2n, 1196n, 1198n, 1199n].map((address) => read.countryOf(ipv4(address)))).toEqual(["DE", null, "FR", "DE", "FR", null]);
+  });
+
+  test("fits 255 countries, the most one byte per range can name beside unknown, and refuses a 256th", () => {
+    const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const database = (count: number) => Array.from({ length: count }, (_, row) => `${row},${row},${letters[Math.floor(row / 26)]}${letters[row % 26]}`).join("\n");
+    expect(readCountryTable(buildCountryTable(database(255), "0,9,JP", "x")).countryOf(ipv4(254n))).toBe("JU");
+    expect(() => buildCountryTable(database(256), "0,9,JP", "x")).toThrow("256 countries: the table has room for 255");
+  });
+
+  test("names the line it refuses, counting from 1", () => {
+    expect(() => buildCountryTable("0,9,DE\n\n5,20,FR", "", "x")).toThrow("line 3 (5,20,FR) overlaps the range before it, or is out of order or out of range");
+    expect(() => buildCountryTable("0,9,DE\n10,19,de", "", "x")).toThrow("line 2 (10,19,de) has no two-letter country code");
+  });
+});
