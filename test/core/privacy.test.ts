@@ -66,6 +66,7 @@ describe("what is kept beside the rows", () => {
     ["a null httpRequest", { httpRequest: null }],
     ["a jsonPayload without remoteIp", {}],
     ["a null jsonPayload", { jsonPayload: null }],
+    ["a jsonPayload that is no object", { jsonPayload: "LoadBalancerLogEntry" }],
   ])("keeps an entry with %s as it is", (_name, overrides) => {
     const entry = { ...loadBalancerEntry(), ...overrides } as LoadBalancerLogEntry;
     if ("httpRequest" in overrides && overrides.httpRequest === undefined) delete (entry as { httpRequest?: unknown }).httpRequest;
