@@ -14,11 +14,12 @@ const MAX_DELIVERY_ATTEMPTS = 5;
 const bigQuery = new BigQueryStandIn();
 const logLines: LogLine[] = [];
 let server: Server;
+let frameworkErrors: jest.SpyInstance;
 let functionUrl: string;
 
 beforeAll(async () => {
   // The framework prints each failed invocation's stack; the tests assert on the structured lines instead.
-  jest.spyOn(console, "error").mockImplementation(() => undefined);
+  frameworkErrors = jest.spyOn(console, "error").mockImplementation(() => undefined);
   await bigQuery.start();
   const templateTable = bigQuery.client().dataset("pixel_dev").table("pixel");
   registerPixelFunction(DEV_SETTINGS, bigQueryWriter(templateTable), (line) => logLines.push(line), cloudDelivery(MAX_DELIVERY_ATTEMPTS));
@@ -35,6 +36,7 @@ afterAll(async () => {
 beforeEach(() => {
   bigQuery.reset();
   logLines.length = 0;
+  frameworkErrors?.mockClear();
 });
 
 /** A binary-mode CloudEvent, as Eventarc delivers a Pub/Sub `messagePublished` event. */
@@ -136,6 +138,8 @@ it("asks for redelivery when BigQuery answers 500", async () => {
   expect(response.status).toBe(500);
   expect(bigQuery.requests).toHaveLength(1);
   expect(logLines).toEqual([expect.objectContaining({ severity: "WARNING", reason: "write_failed", insertId: "1oek5rg3l3fxj7", messageId: "4711" })]);
+  // The framework logs the failed invocation: it names the decision.
+  expect(frameworkErrors.mock.calls.map(([error]) => String(error).split("\n")[0])).toEqual(["MessageNotStoredError: the event was not stored; decision: retry"]);
 });
 
 it("asks for redelivery when BigQuery rate-limits (429)", async () => {
