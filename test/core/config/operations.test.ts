@@ -23,6 +23,10 @@ describe("defaults: a fresh stack is archived, monitored and stores its request 
   test("there is no edge policy", () => expect(settings.edgeSecurity).toBeUndefined());
 });
 
+const ipRanges = (count: number) => Array.from({ length: count }, (_, index) => `10.0.${index}.0/24`);
+const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const regionCodes = (count: number) => Array.from({ length: count }, (_, index) => `${LETTERS[Math.floor(index / 26)]}${LETTERS[index % 26]}`);
+
 describe.each<[string, RawConfig, Partial<OperationsSettings>]>([
   ["archive off", { archive: "false" }, { archive: undefined, excludeRequestLogsFromDefaultBucket: false }],
   ["archive off, exclusion asked for", { archive: false, excludeRequestLogsFromDefaultBucket: "true" }, { archive: undefined, excludeRequestLogsFromDefaultBucket: true }],
@@ -36,6 +40,8 @@ describe.each<[string, RawConfig, Partial<OperationsSettings>]>([
     { edgeSecurity: { deniedIpRanges: ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7"], deniedRegions: ["KP", "RU"] } },
   ],
   ["only regions", { edgeDeniedRegions: ["FR"] }, { edgeSecurity: { deniedIpRanges: [], deniedRegions: ["FR"] } }],
+  ["deleted the day after it goes cold", { archiveColdAfterDays: "30", archiveDeleteAfterDays: "31" }, { archive: { coldAfterDays: 30, deleteAfterDays: 31 } }],
+  ["as many ranges and regions as the policy takes", { edgeDeniedIpRanges: ipRanges(100), edgeDeniedRegions: regionCodes(50) }, { edgeSecurity: { deniedIpRanges: ipRanges(100), deniedRegions: regionCodes(50) } }],
 ])("%s", (_, raw, expected) => {
   test("is read without problems", () => {
     const { settings, problems } = read(raw);
@@ -57,8 +63,10 @@ describe.each<[RawConfig, RegExp]>([
   [{ alertBacklogMinutes: "5" }, /^pixel-pipeline:alertBacklogMinutes: expected a whole number from 15 to 1440/],
   [{ edgeDeniedIpRanges: "203.0.113.0/33" }, /^pixel-pipeline:edgeDeniedIpRanges\[0\]: "203\.0\.113\.0\/33" is not an IP address or CIDR range/],
   [{ edgeDeniedIpRanges: ["10.0.0.1", "example.com"] }, /^pixel-pipeline:edgeDeniedIpRanges\[1\]: "example\.com"/],
-  [{ edgeDeniedIpRanges: Array.from({ length: 101 }, (_, i) => `10.0.${i}.0/24`) }, /^pixel-pipeline:edgeDeniedIpRanges: lists 101 ranges; at most 100/],
+  [{ archiveDeleteAfterDays: "30" }, /^pixel-pipeline:archiveDeleteAfterDays: 30 must be more than archiveColdAfterDays \(30\)/],
+  [{ edgeDeniedIpRanges: ipRanges(101) }, /^pixel-pipeline:edgeDeniedIpRanges: lists 101 ranges; at most 100 are supported: merge them into wider ranges\.$/],
   [{ edgeDeniedRegions: ["fr"] }, /^pixel-pipeline:edgeDeniedRegions\[0\]: "fr" is not a region code/],
+  [{ edgeDeniedRegions: regionCodes(51) }, /^pixel-pipeline:edgeDeniedRegions: lists 51 regions; at most 50 are supported\.$/],
 ])("%p", (raw, message) => {
   test("is one problem naming the key and the fix", () => {
     const { problems } = read(raw);
