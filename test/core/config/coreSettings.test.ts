@@ -1,6 +1,6 @@
 import { ConfigError } from "../../../core/config/fields";
 import { coreSettingsProblems, settingsFrom } from "../../../testkit/settings";
-import { parseCoreSettingsJson, serializeCoreSettings, withVisitorKey } from "../../../core/config/coreSettings";
+import { parseCoreSettingsJson, serializeCoreSettings, withSigningKeys, withVisitorKey } from "../../../core/config/coreSettings";
 import { DEV_SETTINGS } from "../../../testkit/logEntries";
 import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 
@@ -126,5 +126,26 @@ describe("the visitor key from the environment", () => {
 
   it("is carried in the settings when usable", () => {
     expect(withVisitorKey(DEV_SETTINGS, { PIXEL_VISITOR_KEY: TEST_VISITOR_KEY }).visitorKey).toBe(TEST_VISITOR_KEY);
+  });
+
+  it("may have exactly 32 characters", () => {
+    expect(withVisitorKey(DEV_SETTINGS, { PIXEL_VISITOR_KEY: "0123456789abcdef0123456789abcdef" }).visitorKey).toBe("0123456789abcdef0123456789abcdef");
+  });
+});
+
+describe("the signing keys from the environment", () => {
+  const signedUrls = { ...DEV_SETTINGS, signedUrls: true };
+
+  it("are read one per line or comma, trimmed, blank entries left out", () => {
+    const environment = { PIXEL_SIGNING_KEYS: "  0123456789abcdef \n\n fedcba9876543210,\t, 0123456789ABCDEF\n" };
+    expect(withSigningKeys(signedUrls, environment).signingKeys).toEqual(["0123456789abcdef", "fedcba9876543210", "0123456789ABCDEF"]);
+  });
+
+  it("count without the spaces around them, so a padded short key is still short", () => {
+    expect(() => withSigningKeys(signedUrls, { PIXEL_SIGNING_KEYS: "  0123456789abcde  " })).toThrow(/every signing key needs at least 16 characters/);
+  });
+
+  it("are not read while signedUrls is off", () => {
+    expect(withSigningKeys(DEV_SETTINGS, { PIXEL_SIGNING_KEYS: "0123456789abcdef" })).toEqual(DEV_SETTINGS);
   });
 });
