@@ -40,6 +40,10 @@ describe.each<[string, RawConfig, Partial<OperationsSettings>]>([
     { edgeSecurity: { deniedIpRanges: ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7"], deniedRegions: ["KP", "RU"] } },
   ],
   ["only regions", { edgeDeniedRegions: ["FR"] }, { edgeSecurity: { deniedIpRanges: [], deniedRegions: ["FR"] } }],
+  // Pulumi merges Pulumi.yaml's defaults into every stack, as text or in YAML's own types: a switched-off feature's keys may hold them.
+  ["archive off, its default as text", { archive: "false", archiveColdAfterDays: "30" }, { archive: undefined }],
+  ["archive off, its default as a number", { archive: false, archiveColdAfterDays: 30 }, { archive: undefined }],
+  ["monitoring off, its default", { monitoring: "false", alertBacklogMinutes: "30" }, { monitoring: undefined }],
   ["deleted the day after it goes cold", { archiveColdAfterDays: "30", archiveDeleteAfterDays: "31" }, { archive: { coldAfterDays: 30, deleteAfterDays: 31 } }],
   ["as many ranges and regions as the policy takes", { edgeDeniedIpRanges: ipRanges(100), edgeDeniedRegions: regionCodes(50) }, { edgeSecurity: { deniedIpRanges: ipRanges(100), deniedRegions: regionCodes(50) } }],
 ])("%s", (_, raw, expected) => {
@@ -58,6 +62,7 @@ describe.each<[RawConfig, RegExp]>([
   [{ archiveDeleteAfterDays: "10" }, /^pixel-pipeline:archiveDeleteAfterDays: 10 must be more than archiveColdAfterDays \(30\)/],
   [{ archiveDeleteAfterDays: "soon" }, /^pixel-pipeline:archiveDeleteAfterDays: expected a whole number from 2 to 3650/],
   [{ archive: "false", archiveColdAfterDays: "7" }, /^pixel-pipeline:archiveColdAfterDays: has no effect while archive is false/],
+  [{ archive: "false", archiveColdAfterDays: 31 }, /^pixel-pipeline:archiveColdAfterDays: has no effect while archive is false/],
   [{ monitoring: "false", alertEmail: "a@example.com" }, /^pixel-pipeline:alertEmail: has no effect while monitoring is false/],
   [{ alertEmail: "oncall" }, /^pixel-pipeline:alertEmail: "oncall" is not valid: use one e-mail address/],
   [{ alertBacklogMinutes: "5" }, /^pixel-pipeline:alertBacklogMinutes: expected a whole number from 15 to 1440/],
