@@ -178,6 +178,16 @@ it("answers for a tenant and a range: events of people, visitors, bots, top page
   await page.close();
 });
 
+it("shows the busiest tenant of the range until one is chosen", async () => {
+  const page = await browser.newPage();
+  await page.goto(pipeline.url);
+  const picked = await waitFor(() => page.inputValue("#answers-tenant"), (value) => value !== "");
+  const [busiest] = await query(dataDir, `SELECT tenant FROM events GROUP BY tenant ORDER BY count(*) DESC, tenant LIMIT 1`);
+  expect(picked).toBe(busiest.tenant);
+  await page.waitForSelector("#answers:not([hidden])");
+  await page.close();
+});
+
 it("keeps what is typed in the tenant field while answers to an earlier question arrive", async () => {
   const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
   for (let view = 0; view < 2; view++) {
