@@ -86,6 +86,17 @@ describe("settings", () => {
     expect(coreSettingsProblems(raw)).toEqual([expect.stringContaining(message)]);
   });
 
+  // The whole message, as a user reads it: the key, the value given, and how to fix it.
+  it.each([
+    ["tenantAttribute", "user id", 'pixel-pipeline:tenantAttribute: "user id" is not valid: use a query parameter name made of letters, digits and _ that starts with a letter.'],
+    ["pixelPath", "pixel.png", 'pixel-pipeline:pixelPath: "pixel.png" is not valid: use an absolute URL path such as "/pixel.png".'],
+    ["layout", "daily", 'pixel-pipeline:layout: "daily" is not valid: use "per-tenant-day" (a table per tenant and UTC day, the default) or "partitioned" (one table partitioned by day, for high volume).'],
+    ["templateTable", "9pixel", 'pixel-pipeline:templateTable: "9pixel" is not valid: use 1 to 100 letters, digits and _, starting with a letter.'],
+    ["eventTypeAttribute", "kind-of", 'pixel-pipeline:eventTypeAttribute: "kind-of" is not valid: use the name of one of the attributes.'],
+  ])("refuses %s = %p with the fix", (key, value, message) => {
+    expect(coreSettingsProblems({ attributes: { user_id: "STRING", type: "STRING" }, [key]: value })).toEqual([message]);
+  });
+
   it("survives the trip to the function's environment, without the visitor key and the country table", () => {
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { visitorKey, countries, ...serialisable } = DEV_SETTINGS;

@@ -90,6 +90,18 @@ describe.each([
   });
 });
 
+// The whole message, as a user reads it: the key, the value given, and how to fix it.
+test.each([
+  ["region", "US", 'pixel-pipeline:region: "US" is not valid: use a Cloud Functions region such as "us-central1" or "europe-west1".'],
+  ["domain", "https://track.example.com", 'pixel-pipeline:domain: "https://track.example.com" is not valid: use a host name you control, such as "track.example.com": no scheme, path, port, wildcard or trailing dot.'],
+  ["datasetId", "pixel-dev", 'pixel-pipeline:datasetId: "pixel-dev" is not valid: use 1 to 1024 letters, digits and _.'],
+  ["datasetLocation", "us central", 'pixel-pipeline:datasetLocation: "us central" is not valid: use a BigQuery location such as "US", "EU" or "europe-west3".'],
+  ["functionMemory", "512MB", 'pixel-pipeline:functionMemory: "512MB" is not valid: use a whole number of Mi or Gi, such as "512Mi" or "2Gi".'],
+  ["functionCpu", "one", 'pixel-pipeline:functionCpu: "one" is not valid: use a number from 0.08 to 1, or 2, 4, 6 or 8.'],
+])("%s = %p is refused with the fix", (key, value, message) => {
+  expect(problems({ [key]: value })).toEqual([message]);
+});
+
 describe.each([
   ["domain", "https://track.example.com", "domain"],
   ["domain", "track.example.com/pixel.png", "domain"],
