@@ -160,12 +160,12 @@ function utcDay(offsetDays) {
 }
 
 function renderAnswers(answers) {
-  const choices = byId("tenant-choices");
-  choices.replaceChildren(...answers.tenants.map((row) => Object.assign(element("option"), { value: row.tenant, label: plural(row.events, "event") })));
   const tenantInput = byId("answers-tenant");
   // Answers to a question the form no longer asks: a newer request is on its way.
   const asked = [answers.tenant ?? "", answers.from, answers.to];
   if (asked.join("\n") !== [tenantInput.value, byId("answers-from").value, byId("answers-to").value].join("\n")) return;
+  const choices = byId("tenant-choices");
+  choices.replaceChildren(...answers.tenants.map((row) => Object.assign(element("option"), { value: row.tenant, label: plural(row.events, "event") })));
   // The busiest tenant of the range until one is chosen; never while the field has the focus, where
   // it would land in the middle of what is being typed.
   if (tenantInput.value === "" && answers.tenants.length > 0 && document.activeElement !== tenantInput) {
