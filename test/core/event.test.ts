@@ -149,6 +149,8 @@ it("never lets a non-whitelisted query key into the row", () => {
   expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
 });
 
+const SIGNED: CoreSettings = { ...DEV_SETTINGS, signedUrls: true, signingKeys: ["0123456789abcdef"] };
+
 // The detail is what an operator reads in the refusal's log line: what was wrong, quoted as JSON.
 describe.each<[RefusalReason, string, Record<string, unknown>, CoreSettings?]>([
   ["not_load_balancer", 'resource.type is "gce_instance"', { resource: { type: "gce_instance" } }],
@@ -173,6 +175,8 @@ describe.each<[RefusalReason, string, Record<string, unknown>, CoreSettings?]>([
   // 65 bytes in 33 characters: the limit is in bytes of UTF-8, not in characters.
   ["invalid_tenant", `tenant "${"é".repeat(32)}a"`, { httpRequest: { requestUrl: pixelUrl(`user_id=${"%C3%A9".repeat(32)}a`) } }],
   ["tenant_not_allowed", 'tenant "intruder"', { httpRequest: { requestUrl: pixelUrl("user_id=intruder") } }, { ...DEV_SETTINGS, tenantAllowlist: ["acme"] }],
+  ["missing_signature", "no sig in the query", { httpRequest: { requestUrl: pixelUrl("user_id=acme") } }, SIGNED],
+  ["invalid_signature", 'query "?user_id=acme&sig=abc"', { httpRequest: { requestUrl: pixelUrl("user_id=acme&sig=abc") } }, SIGNED],
 ])("refusal %s", (reason, detail, overrides, settings = DEV_SETTINGS) => {
   it(`refuses ${JSON.stringify(overrides).slice(0, 90)}, saying ${detail.slice(0, 40)}`, () => {
     expect(logEntryToEvent(loadBalancerEntry(overrides), settings)).toEqual({ ok: false, reason, detail });
@@ -194,6 +198,12 @@ it("gives the same insertId on redelivery and different ones to a tenant's repea
   expect(repeat.tableSuffix).toBe(first.tableSuffix);
 });
 
-it.each([null, 42, "text", [], [loadBalancerEntry()]])("refuses a log entry that is not an object: %p", (entry) => {
-  expect(logEntryToEvent(entry as unknown as LoadBalancerLogEntry, DEV_SETTINGS)).toMatchObject({ ok: false, reason: "invalid_message" });
+it.each([
+  [null, "null"],
+  [42, "42"],
+  ["text", '"text"'],
+  [[], "[]"],
+  [[1], "[1]"],
+])("refuses a log entry that is not an object: %p", (entry, shown) => {
+  expect(logEntryToEvent(entry as unknown as LoadBalancerLogEntry, DEV_SETTINGS)).toEqual({ ok: false, reason: "invalid_message", detail: `a log entry is a JSON object, got ${shown}` });
 });
