@@ -90,6 +90,15 @@ describe.each([
   });
 });
 
+// A size the function cannot have is one problem: the CPU and memory are not also checked against each other, which would
+// compare the valid one with the default put in the other's place.
+test.each([
+  [{ functionCpu: "8", functionMemory: "512MB" }, "functionMemory"],
+  [{ functionCpu: "3", functionMemory: "32Gi" }, "functionCpu"],
+])("%p is one problem, naming %s", (raw, key) => {
+  expect(problems(raw)).toEqual([expect.stringMatching(new RegExp(`^pixel-pipeline:${key}: `))]);
+});
+
 // The whole message, as a user reads it: the key, the value given, and how to fix it.
 test.each([
   ["region", "US", 'pixel-pipeline:region: "US" is not valid: use a Cloud Functions region such as "us-central1" or "europe-west1".'],
