@@ -128,11 +128,14 @@ describe("attributes that are missing, empty or of the wrong kind", () => {
 
 describe("the visitor key from the environment", () => {
   it.each([
-    ["missing", {}],
-    ["empty", { PIXEL_VISITOR_KEY: "" }],
-    ["shorter than 32 characters", { PIXEL_VISITOR_KEY: "0123456789abcdef0123456789abcde" }],
-  ])("is a start-up error when %s, rather than rows without visitor ids", (_, environment) => {
-    expect(() => withVisitorKey(DEV_SETTINGS, environment)).toThrow(/PIXEL_VISITOR_KEY: the visitor key must have at least 32 characters/);
+    ["missing", {}, 0],
+    ["empty", { PIXEL_VISITOR_KEY: "" }, 0],
+    ["shorter than 32 characters", { PIXEL_VISITOR_KEY: "0123456789abcdef0123456789abcde" }, 31],
+  ])("is a start-up error when %s, rather than rows without visitor ids", (_, environment, length) => {
+    expect(() => withVisitorKey(DEV_SETTINGS, environment)).toThrow(
+      `PIXEL_VISITOR_KEY: the visitor key must have at least 32 characters, got ${length}. The Pulumi program generates it into Secret Manager; ` +
+        "for the local commands, read it with `gcloud secrets versions access latest --secret=<stack's visitor-key secret>`.",
+    );
   });
 
   it("is carried in the settings when usable", () => {
@@ -153,7 +156,9 @@ describe("the signing keys from the environment", () => {
   });
 
   it("count without the spaces around them, so a padded short key is still short", () => {
-    expect(() => withSigningKeys(signedUrls, { PIXEL_SIGNING_KEYS: "  0123456789abcde  " })).toThrow(/every signing key needs at least 16 characters/);
+    expect(() => withSigningKeys(signedUrls, { PIXEL_SIGNING_KEYS: "  0123456789abcde  " })).toThrow(
+      "pixel-pipeline:signingKeys: every signing key needs at least 16 characters; generate one with: openssl rand -base64 32.",
+    );
   });
 
   it("are not read while signedUrls is off", () => {
