@@ -21,8 +21,9 @@ const port = () => Number(new URL(pipeline.url).port);
 
 describe("what is counted comes from the request's own path, never from its Host header", () => {
   it.each([
-    ["/nothing", "a/pixel.png?user_id=hostile#", 404, "other_path"],
-    ["/nothing", "a?user_id=hostile", 404, "other_path"],
+    // A path of its own each, so that each finds its own refusal.
+    ["/nothing-1", "a/pixel.png?user_id=hostile#", 404, "other_path"],
+    ["/nothing-2", "a?user_id=hostile", 404, "other_path"],
     ["/pixel.png?user_id=hosted", "evil.example/other?", 200, undefined],
   ])("GET %s with Host %j is a %d", async (target, host, status, reason) => {
     const answer = await httpRequest(`${pipeline.url.slice(0, -1)}${target}`, { headers: { host } });
