@@ -10,6 +10,7 @@ import { MAX_TENANT_BYTES } from "../core/tenant";
 import { BREAKDOWNS, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery } from "../core/views";
 import { duckDbDialect } from "./duckdbSchema";
 import { QueryError } from "./queryResult";
+import type { InternalRead } from "./loaderProcess";
 import type { JsonRow } from "./queryResult";
 import type { SpoolWriter } from "./spool";
 
@@ -31,7 +32,8 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The database, as the process that holds it answers (loaderProcess.ts). */
 export interface DatabaseReads {
-  read(sql: string, values?: readonly string[]): Promise<JsonRow[]>;
+  /** Statements read at one moment of the database, so what one answer shows adds up. */
+  read(reads: readonly InternalRead[]): Promise<JsonRow[][]>;
   query(sql: string): Promise<JsonRow[]>;
 }
 
@@ -110,14 +112,14 @@ export async function createDashboard(options: DashboardOptions) {
 /** Everything the page shows, in one poll. */
 async function stats({ settings, database, spool }: DashboardOptions) {
   const since = new Date(Date.now() - CHART_MINUTES * 60_000).toISOString();
-  const [totals, perMinute, latest, refusals] = await Promise.all([
-    database.read(`SELECT count(*) AS events, count(DISTINCT tenant) AS tenants FROM events`),
-    database.read(
-      `SELECT date_trunc('minute', event_timestamp) AS minute, count(*) AS events FROM events WHERE event_timestamp >= CAST($1 AS TIMESTAMP) GROUP BY ALL ORDER BY minute`,
-      [since],
-    ),
-    database.read(`SELECT * FROM events ORDER BY event_timestamp DESC, insert_id LIMIT ${LATEST_ROWS}`),
-    database.read(`SELECT reason, count(*) AS count FROM refusals GROUP BY ALL ORDER BY count DESC, reason`),
+  const [totals, perMinute, latest, refusals] = await database.read([
+    { sql: `SELECT count(*) AS events, count(DISTINCT tenant) AS tenants FROM events` },
+    {
+      sql: `SELECT date_trunc('minute', event_timestamp) AS minute, count(*) AS events FROM events WHERE event_timestamp >= CAST($1 AS TIMESTAMP) GROUP BY ALL ORDER BY minute`,
+      values: [since],
+    },
+    { sql: `SELECT * FROM events ORDER BY event_timestamp DESC, insert_id LIMIT ${LATEST_ROWS}` },
+    { sql: `SELECT reason, count(*) AS count FROM refusals GROUP BY ALL ORDER BY count DESC, reason` },
   ]);
   return {
     pixelPath: settings.pixelPath,
@@ -154,16 +156,20 @@ export function analyticsRange(query: URLSearchParams): { from: string; to: stri
  */
 async function analytics({ database }: DashboardOptions, range: { from: string; to: string; tenant?: string }) {
   const dialect = duckDbDialect;
-  const tenants = await database.read(
-    `SELECT tenant, count(*) AS events FROM ${dialect.table(VIEWS.dedup)} WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)} GROUP BY ALL ORDER BY events DESC, tenant LIMIT ${TENANT_CHOICES}`,
-  );
-  if (range.tenant === undefined) return { ...range, tenants };
+  const tenantsQuery = `SELECT tenant, count(*) AS events FROM ${dialect.table(VIEWS.dedup)} WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)} GROUP BY ALL ORDER BY events DESC, tenant LIMIT ${TENANT_CHOICES}`;
+  if (range.tenant === undefined) {
+    const [tenants] = await database.read([{ sql: tenantsQuery }]);
+    return { ...range, tenants };
+  }
   const tenantRange = { ...range, tenant: range.tenant };
-  const [[totals], days, ...breakdowns] = await Promise.all([
-    database.read(rangeTotalsQuery(tenantRange, dialect)),
-    database.read(rangeDaysQuery(tenantRange, dialect)),
-    ...BREAKDOWNS.map((breakdown) => database.read(rangeBreakdownQuery(breakdown.dimensions, tenantRange, dialect, TOP))),
-  ]);
+  const [tenants, [totals], days, ...breakdowns] = await database.read(
+    [
+      tenantsQuery,
+      rangeTotalsQuery(tenantRange, dialect),
+      rangeDaysQuery(tenantRange, dialect),
+      ...BREAKDOWNS.map((breakdown) => rangeBreakdownQuery(breakdown.dimensions, tenantRange, dialect, TOP)),
+    ].map((sql) => ({ sql })),
+  );
   return {
     ...tenantRange,
     tenants,

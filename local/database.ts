@@ -133,9 +133,27 @@ export class LocalDatabase {
     });
   }
 
-  /** Internal reads for the dashboard. */
+  /** An internal read. */
   async read(sql: string, values?: DuckDBValue[]): Promise<JsonRow[]> {
-    return this.withReadConnection(async (connection) => toJsonRows(await connection.runAndReadAll(sql, values)));
+    const [rows] = await this.readTogether([{ sql, values }]);
+    return rows;
+  }
+
+  /**
+   * Internal reads that see the database at one moment, as the dashboard shows them together: in one
+   * transaction, so a batch the loader commits meanwhile is in all of them or in none.
+   */
+  async readTogether(reads: readonly { readonly sql: string; readonly values?: DuckDBValue[] }[]): Promise<JsonRow[][]> {
+    return this.withReadConnection(async (connection) => {
+      await connection.run("BEGIN TRANSACTION");
+      try {
+        const results: JsonRow[][] = [];
+        for (const { sql, values } of reads) results.push(toJsonRows(await connection.runAndReadAll(sql, values)));
+        return results;
+      } finally {
+        await connection.run("ROLLBACK");
+      }
+    });
   }
 
   /** A user's query, with the same rules as when the query command opens the file itself. */

@@ -22,6 +22,12 @@ export interface LoaderProcessOptions {
 /** A parameter of an internal read: what survives the trip between the processes unchanged. */
 export type ReadValue = string | number | boolean | null;
 
+/** One statement of an internal read, with its parameters. */
+export interface InternalRead {
+  readonly sql: string;
+  readonly values?: readonly ReadValue[];
+}
+
 /**
  * The options as they cross to the loader's process. The country table is a lookup of functions and
  * typed arrays that a message cannot carry, so the process loads its own copy of the same file.
@@ -35,7 +41,7 @@ export interface OpenOptions extends Omit<LoaderProcessOptions, "log" | "warn" |
 export type LoaderCall =
   | { readonly method: "open"; readonly options: OpenOptions }
   | { readonly method: "drain"; readonly end: SpoolPosition }
-  | { readonly method: "read"; readonly sql: string; readonly values: readonly ReadValue[] }
+  | { readonly method: "read"; readonly reads: readonly InternalRead[] }
   | { readonly method: "query"; readonly sql: string }
   | { readonly method: "close" };
 
@@ -135,9 +141,9 @@ export class LoaderProcess {
     return (await this.call({ method: "drain", end })) as number;
   }
 
-  /** Internal reads for the dashboard. */
-  async read(sql: string, values: readonly ReadValue[] = []): Promise<JsonRow[]> {
-    return (await this.call({ method: "read", sql, values })) as JsonRow[];
+  /** Internal reads for the dashboard, all at one moment of the database: one list of rows each. */
+  async read(reads: readonly InternalRead[]): Promise<JsonRow[][]> {
+    return (await this.call({ method: "read", reads })) as JsonRow[][];
   }
 
   /** A user's query, with the rules of readOnlyQuery.ts; rejects with QueryError for SQL that cannot run. */

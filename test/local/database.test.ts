@@ -3,6 +3,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { templateSchema } from "../../core/schema";
 import { LocalDatabase } from "../../local/database";
 import { createTableSql } from "../../local/duckdbSchema";
+import { acceptedEvent, loadBalancerEntry } from "../../testkit/logEntries";
 import { freshDirectoryEachTest } from "../../testkit/localPipeline";
 import { settingsFor } from "../../testkit/settings";
 
@@ -35,5 +36,30 @@ it("moves the day tables of a file written by an older version into the one stor
     } finally {
       database.close();
     }
+  }
+});
+
+it("reads several statements at one moment: a batch committed meanwhile is in all of them or in none", async () => {
+  const settings = settingsFor();
+  const database = await LocalDatabase.open(path.join(local.dir, "pixel.duckdb"), settings);
+  try {
+    const batch = (first: number) => ({
+      events: Array.from({ length: 50 }, (_, index) => acceptedEvent(loadBalancerEntry({ insertId: `e${first + index}` }), settings)),
+      refusals: [],
+    });
+    await database.commit(batch(0), { segment: 1, offset: 1 });
+    const count = { sql: "SELECT count(*) AS n FROM events" };
+    // One transaction for the whole read (DuckDB's id of it), with a batch committed while it runs.
+    const transaction = { sql: "SELECT txid_current() AS id" };
+    const [reads] = await Promise.all([
+      database.readTogether([count, transaction, { sql: "SELECT count(*) AS n FROM range(20000000)" }, count, transaction]),
+      database.commit(batch(50), { segment: 1, offset: 2 }),
+    ]);
+    const [before, [{ id: firstId }], , after, [{ id: lastId }]] = reads;
+    expect(lastId).toBe(firstId);
+    expect(after).toEqual(before);
+    expect(await database.read(count.sql)).toEqual([{ n: 100 }]);
+  } finally {
+    database.close();
   }
 });

@@ -62,7 +62,7 @@ it("looks up countries in its own process, and keeps the visitor key the front e
   const loader = await LoaderProcess.start({ settings: DEV_SETTINGS, database: path.join(local.dir, "pixel.duckdb"), spoolDir, log: () => undefined, warn: () => undefined });
   try {
     expect(await loader.drain(spool.durableEnd)).toBe(1);
-    expect(await loader.read("SELECT country, visitor_id IS NOT NULL AS has_visitor FROM events")).toEqual([{ country: "SE", has_visitor: true }]);
+    expect(await loader.read([{ sql: "SELECT country, visitor_id IS NOT NULL AS has_visitor FROM events" }])).toEqual([[{ country: "SE", has_visitor: true }]]);
   } finally {
     await loader.close();
     await spool.close();
