@@ -163,7 +163,9 @@ it("answers for a tenant and a range: events of people, visitors, bots, top page
   await page.fill("#answers-tenant", "answers");
   await page.dispatchEvent("#answers-tenant", "change");
   // Selectors, not functions: the dashboard's content security policy forbids evaluating strings.
+  // The pixels may reach the database in more than one batch: wait for the answers that hold all five.
   await page.waitForSelector("#answer-events:text-is('4')");
+  await page.waitForSelector("#answer-bots:text-is('20%')");
   expect(await page.locator(".card b").allTextContents()).toEqual(["4", "2", "20%"]);
   const panel = (view: string) => page.locator(`[data-view="${view}"] tr`).allTextContents();
   expect(await panel("daily_pages")).toEqual(["eventsvisitors", "shop.example.com/pricing32", "shop.example.com/11"]);
