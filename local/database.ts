@@ -133,17 +133,11 @@ export class LocalDatabase {
     });
   }
 
-  /** An internal read. */
-  async read(sql: string, values?: DuckDBValue[]): Promise<JsonRow[]> {
-    const [rows] = await this.readTogether([{ sql, values }]);
-    return rows;
-  }
-
   /**
    * Internal reads that see the database at one moment, as the dashboard shows them together: in one
    * transaction, so a batch the loader commits meanwhile is in all of them or in none.
    */
-  async readTogether(reads: readonly { readonly sql: string; readonly values?: DuckDBValue[] }[]): Promise<JsonRow[][]> {
+  async read(reads: readonly { readonly sql: string; readonly values?: DuckDBValue[] }[]): Promise<JsonRow[][]> {
     return this.withReadConnection(async (connection) => {
       await connection.run("BEGIN TRANSACTION");
       try {

@@ -37,7 +37,7 @@ function serve(): void {
         durableEnd = call.end;
         return (await ready()).loader.drain();
       case "read":
-        return (await ready()).database.readTogether(call.reads.map(({ sql, values }) => ({ sql, values: values && [...values] })));
+        return (await ready()).database.read(call.reads.map(({ sql, values }) => ({ sql, values: values && [...values] })));
       case "query":
         return (await ready()).database.query(call.sql);
       case "close": {

@@ -296,7 +296,7 @@ describe("into the local DuckDB file", () => {
   async function readBack(file: string) {
     const database = await LocalDatabase.open(file, DEV_SETTINGS);
     try {
-      const rows = await database.read(`SELECT tenant, insert_id, visitor_id FROM events ORDER BY insert_id`);
+      const rows = await database.query(`SELECT tenant, insert_id, visitor_id FROM events ORDER BY insert_id`);
       return { rows, checkpoint: await database.readCheckpoint() };
     } finally {
       database.close();

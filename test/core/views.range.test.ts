@@ -49,8 +49,8 @@ describe("in DuckDB, over the events the core made", () => {
   });
 
   test("a visitor of two days is two visitor-days of the range; bots are counted apart", async () => {
-    expect(await database.read(rangeTotalsQuery(RANGE, duckDbDialect))).toEqual([{ events: 4, bot_events: 1, visitors: 2 }]);
-    expect(await database.read(rangeDaysQuery(RANGE, duckDbDialect))).toEqual([
+    expect(await database.query(rangeTotalsQuery(RANGE, duckDbDialect))).toEqual([{ events: 4, bot_events: 1, visitors: 2 }]);
+    expect(await database.query(rangeDaysQuery(RANGE, duckDbDialect))).toEqual([
       { event_date: "2026-01-05", human_events: 1, bot_events: 0, visitors: 1 },
       { event_date: "2026-01-06", human_events: 2, bot_events: 1, visitors: 1 },
     ]);
@@ -58,15 +58,15 @@ describe("in DuckDB, over the events the core made", () => {
 
   test("a breakdown gives the busiest values first, people only, at most `limit` rows", async () => {
     const [pages] = BREAKDOWNS;
-    expect(await database.read(rangeBreakdownQuery(pages.dimensions, RANGE, duckDbDialect, 10))).toEqual([
+    expect(await database.query(rangeBreakdownQuery(pages.dimensions, RANGE, duckDbDialect, 10))).toEqual([
       { page_host: "shop.example.com", page_path: "/a", events: 2, visitors: 2 },
       { page_host: "shop.example.com", page_path: "/b", events: 1, visitors: 1 },
     ]);
-    expect(await database.read(rangeBreakdownQuery(pages.dimensions, RANGE, duckDbDialect, 1))).toHaveLength(1);
+    expect(await database.query(rangeBreakdownQuery(pages.dimensions, RANGE, duckDbDialect, 1))).toHaveLength(1);
   });
 
   test("a tenant named to break out of its string literal is only a name", async () => {
-    expect(await database.read(rangeTotalsQuery({ ...RANGE, tenant: "acme' OR TRUE OR '" }, duckDbDialect))).toEqual([{ events: 0, bot_events: 0, visitors: 0 }]);
+    expect(await database.query(rangeTotalsQuery({ ...RANGE, tenant: "acme' OR TRUE OR '" }, duckDbDialect))).toEqual([{ events: 0, bot_events: 0, visitors: 0 }]);
   });
 });
 

@@ -52,13 +52,13 @@ it("reads several statements at one moment: a batch committed meanwhile is in al
     // One transaction for the whole read (DuckDB's id of it), with a batch committed while it runs.
     const transaction = { sql: "SELECT txid_current() AS id" };
     const [reads] = await Promise.all([
-      database.readTogether([count, transaction, { sql: "SELECT count(*) AS n FROM range(20000000)" }, count, transaction]),
+      database.read([count, transaction, { sql: "SELECT count(*) AS n FROM range(20000000)" }, count, transaction]),
       database.commit(batch(50), { segment: 1, offset: 2 }),
     ]);
     const [before, [{ id: firstId }], , after, [{ id: lastId }]] = reads;
     expect(lastId).toBe(firstId);
     expect(after).toEqual(before);
-    expect(await database.read(count.sql)).toEqual([{ n: 100 }]);
+    expect(await database.query(count.sql)).toEqual([{ n: 100 }]);
   } finally {
     database.close();
   }

@@ -34,7 +34,7 @@ async function viewsAfterLoad(settings: CoreSettings): Promise<Record<string, Js
   try {
     await database.commit({ events: events(settings), refusals: [] }, { segment: 1, offset: 0 });
     const read: Record<string, JsonRow[]> = {};
-    for (const view of Object.values(VIEWS)) read[view] = await database.read(`SELECT * FROM "${view}" ORDER BY ALL`);
+    for (const view of Object.values(VIEWS)) read[view] = await database.query(`SELECT * FROM "${view}" ORDER BY ALL`);
     return read;
   } finally {
     database.close();
@@ -89,11 +89,11 @@ test("a database written before the answer columns opens, its old rows NULL in t
     const database = await LocalDatabase.open(file, settings);
     try {
       await database.commit({ events: [{ tableSuffix: recent.tableSuffix, row: { ...recent.row, insert_id: "recent" } }], refusals: [] }, { segment: 1, offset: 0 });
-      expect(await database.read(`SELECT insert_id, visitor_id IS NULL AS no_visitor, country FROM events ORDER BY insert_id`)).toEqual([
+      expect(await database.query(`SELECT insert_id, visitor_id IS NULL AS no_visitor, country FROM events ORDER BY insert_id`)).toEqual([
         { insert_id: old.insertId, no_visitor: true, country: null },
         { insert_id: "recent", no_visitor: false, country: "SE" },
       ]);
-      expect(await database.read(`SELECT country, events, visitors FROM daily_countries ORDER BY ALL`)).toEqual([
+      expect(await database.query(`SELECT country, events, visitors FROM daily_countries ORDER BY ALL`)).toEqual([
         { country: "SE", events: 1, visitors: 1 },
         { country: null, events: 1, visitors: 0 },
       ]);
