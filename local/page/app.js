@@ -160,10 +160,10 @@ function utcDay(offsetDays) {
 }
 
 function renderAnswers(answers) {
-  const tenantInput = byId("answers-tenant");
   // Answers to a question the form no longer asks: a newer request is on its way.
-  const asked = [answers.tenant ?? "", answers.from, answers.to];
-  if (asked.join("\n") !== [tenantInput.value, byId("answers-from").value, byId("answers-to").value].join("\n")) return;
+  const asked = question();
+  if ((answers.tenant ?? "") !== asked.tenant || answers.from !== asked.from || answers.to !== asked.to) return;
+  const tenantInput = byId("answers-tenant");
   const choices = byId("tenant-choices");
   choices.replaceChildren(...answers.tenants.map((row) => Object.assign(element("option"), { value: row.tenant, label: plural(row.events, "event") })));
   // The busiest tenant of the range until one is chosen; never while the field has the focus, where
@@ -245,9 +245,14 @@ function renderDays(answers) {
   });
 }
 
+/** What the answers form asks now: a tenant, or none yet, over a range of UTC days. */
+function question() {
+  return { tenant: byId("answers-tenant").value, from: byId("answers-from").value, to: byId("answers-to").value };
+}
+
 async function pollAnswers() {
-  const query = new URLSearchParams({ from: byId("answers-from").value, to: byId("answers-to").value });
-  const tenant = byId("answers-tenant").value;
+  const { tenant, from, to } = question();
+  const query = new URLSearchParams({ from, to });
   if (tenant !== "") query.set("tenant", tenant);
   const response = await fetch(`/api/analytics?${query}`, { cache: "no-store", headers: TOKEN ? { authorization: `Bearer ${TOKEN}` } : {} });
   const answers = await response.json();
