@@ -71,6 +71,9 @@ test("bytes that are not a table of this format are refused", () => {
   for (const cut of [1, 8, table.length / 2]) expect(() => readCountryTable(table.subarray(0, table.length - cut))).toThrow(/not as long as its header says/);
 });
 
+/** The table's first header word, "PXCC". */
+const MAGIC = 0x43435850;
+
 /** A table's header words with one of them changed, and its length, to build refusals from. */
 function withHeader(table: Uint8Array, word: number, value: number, length = table.length): Uint8Array {
   const copy = new Uint8Array(length);
@@ -83,19 +86,19 @@ function withHeader(table: Uint8Array, word: number, value: number, length = tab
 function withoutIpv4Ranges(): Uint8Array {
   // Header (24 bytes), no source, one code (2 bytes, padded to 28), one IPv6 start (16), one country (1).
   const bytes = new Uint8Array(28 + 16 + 1);
-  [0x43435850, 1, 0, 1, 1, 0].forEach((value, word) => new DataView(bytes.buffer).setUint32(4 * word, value, true));
+  [MAGIC, 1, 0, 1, 1, 0].forEach((value, word) => new DataView(bytes.buffer).setUint32(4 * word, value, true));
   return bytes;
 }
 
 describe("bytes that are not a whole table", () => {
   test.each<[string, (table: Uint8Array) => Uint8Array, RegExp]>([
     ["the header cut short", (table) => table.subarray(0, 20), /not a country table/],
-    ["another magic number", (table) => withHeader(table, 0, 0x43435851), /not a country table/],
+    ["another magic number", (table) => withHeader(table, 0, MAGIC + 1), /not a country table/],
     ["another format", (table) => withHeader(table, 1, 2), /not a country table/],
     ["no IPv4 ranges", withoutIpv4Ranges, /not as long as its header says/],
     // Its two IPv6 ranges (DE from 0, unknown after) are 2 × 16 bytes of starts and 2 of countries.
     ["no IPv6 ranges", (table) => withHeader(table, 3, 0, table.length - 34), /not as long as its header says/],
-    ["one byte more than the header says", (table) => withHeader(table, 0, 0x43435850, table.length + 1), /not as long as its header says/],
+    ["one byte more than the header says", (table) => withHeader(table, 0, MAGIC, table.length + 1), /not as long as its header says/],
   ])("%s: refused", (_name, spoil, message) => {
     const table = buildCountryTable("0,9,DE", "0,9,DE", "x");
     expect(() => readCountryTable(spoil(table))).toThrow(message);
