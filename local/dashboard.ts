@@ -151,12 +151,26 @@ export function analyticsRange(query: URLSearchParams): { from: string; to: stri
 }
 
 /**
- * A range's answers for one tenant, from the same views the cloud declares, and the busiest tenants
- * of the range to choose from. Countries are IP Geolocation by DB-IP.
+ * The tenants of a range to choose from, with their events of people and of bots, those with the most
+ * events of people first: the page shows the first until one is chosen, and the answers are about
+ * people, so a tenant that only curl or scripts reached must not be it while another has people.
+ */
+export function tenantChoicesQuery(range: { from: string; to: string }): string {
+  const dialect = duckDbDialect;
+  return [
+    `SELECT tenant, COUNTIF(NOT is_bot) AS human_events, COUNTIF(is_bot) AS bot_events FROM ${dialect.table(VIEWS.dedup)}`,
+    `WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)}`,
+    `GROUP BY ALL ORDER BY human_events DESC, bot_events DESC, tenant LIMIT ${TENANT_CHOICES}`,
+  ].join("\n");
+}
+
+/**
+ * A range's answers for one tenant, from the same views the cloud declares, and the tenants of the
+ * range to choose from. Countries are IP Geolocation by DB-IP.
  */
 async function analytics({ database }: DashboardOptions, range: { from: string; to: string; tenant?: string }) {
   const dialect = duckDbDialect;
-  const tenantsQuery = `SELECT tenant, count(*) AS events FROM ${dialect.table(VIEWS.dedup)} WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)} GROUP BY ALL ORDER BY events DESC, tenant LIMIT ${TENANT_CHOICES}`;
+  const tenantsQuery = tenantChoicesQuery(range);
   if (range.tenant === undefined) {
     const [tenants] = await database.read([{ sql: tenantsQuery }]);
     return { ...range, tenants };

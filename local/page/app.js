@@ -165,19 +165,25 @@ function renderAnswers(answers) {
   if ((answers.tenant ?? "") !== asked.tenant || answers.from !== asked.from || answers.to !== asked.to) return;
   const tenantInput = byId("answers-tenant");
   const choices = byId("tenant-choices");
-  choices.replaceChildren(...answers.tenants.map((row) => Object.assign(element("option"), { value: row.tenant, label: plural(row.events, "event") })));
-  // The busiest tenant of the range until one is chosen; never while the field has the focus, where
-  // it would land in the middle of what is being typed.
+  choices.replaceChildren(
+    ...answers.tenants.map((row) => Object.assign(element("option"), { value: row.tenant, label: `${plural(row.human_events, "event")} of people, ${row.bot_events} of bots` })),
+  );
+  // The tenant with the most events of people (the server's first) until one is chosen; never while
+  // the field has the focus, where it would land in the middle of what is being typed.
   if (tenantInput.value === "" && answers.tenants.length > 0 && document.activeElement !== tenantInput) {
     tenantInput.value = answers.tenants[0].tenant;
     return pollAnswers();
   }
-  const shown = answers.totals !== undefined && answers.totals.events > 0;
-  byId("answers").hidden = !shown;
-  byId("answers-empty").hidden = shown;
-  byId("answers-empty").textContent = tenantInput.value === "" ? "No events in this range yet: fire a pixel." : `No events of ${tenantInput.value} in this range.`;
-  if (!shown) return;
-  const { events, bot_events: botEvents, visitors } = answers.totals;
+  const { events, bot_events: botEvents, visitors } = answers.totals ?? { events: 0, bot_events: 0, visitors: 0 };
+  // The answers are about people: a tenant that only bots reached has none to show, and says so.
+  const hasPeople = events > botEvents;
+  byId("answers").hidden = !hasPeople;
+  byId("answers-empty").hidden = hasPeople;
+  byId("answers-empty").textContent =
+    tenantInput.value === "" ? "No events in this range yet: fire a pixel."
+    : events > 0 ? `Only bots: all ${plural(events, "event")} of ${tenantInput.value} in this range come from bots (is_bot, from the user agent, as for curl), and the answers count people. Pick another tenant.`
+    : `No events of ${tenantInput.value} in this range.`;
+  if (!hasPeople) return;
   byId("answer-events").textContent = String(events - botEvents);
   byId("answer-visitors").textContent = String(visitors);
   byId("answer-bots").textContent = `${Math.round((100 * botEvents) / events)}%`;

@@ -180,13 +180,33 @@ it("answers for a tenant and a range: events of people, visitors, bots, top page
   await page.close();
 });
 
-it("shows the busiest tenant of the range until one is chosen", async () => {
+it("shows the tenant with the most events of people until one is chosen, not a busier one only bots reached, and says so for that one", async () => {
+  const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+  expect((await httpRequest(`${pipeline.pixelUrl}?user_id=with-people&type=view`, { headers: { "user-agent": chrome } })).status).toBe(200);
+  // curl traffic, more events than any tenant has: every one of them a bot's.
+  const [{ n: busiest }] = await query(dataDir, `SELECT coalesce(max(n), 0) AS n FROM (SELECT count(*) AS n FROM events GROUP BY tenant)`);
+  const curlEvents = Number(busiest) + 1;
+  for (let pixel = 0; pixel < curlEvents; pixel++) {
+    expect((await httpRequest(`${pipeline.pixelUrl}?user_id=curl-traffic&type=view`, { headers: { "user-agent": "curl/8.5.0" } })).status).toBe(200);
+  }
+  // All stored before the page opens, so its first answers already hold them.
+  await waitFor(() => query(dataDir, `SELECT count(*) AS n FROM events WHERE tenant IN ('curl-traffic', 'with-people')`), ([stored]) => stored.n === curlEvents + 1);
+
   const page = await browser.newPage();
   await page.goto(pipeline.url);
   const picked = await waitFor(() => page.inputValue("#answers-tenant"), (value) => value !== "");
-  const [busiest] = await query(dataDir, `SELECT tenant FROM events GROUP BY tenant ORDER BY count(*) DESC, tenant LIMIT 1`);
-  expect(picked).toBe(busiest.tenant);
+  const [mostPeople] = await query(dataDir, `SELECT tenant FROM events GROUP BY tenant ORDER BY count(*) FILTER (WHERE NOT is_bot) DESC, count(*) FILTER (WHERE is_bot) DESC, tenant LIMIT 1`);
+  expect(picked).toBe(mostPeople.tenant);
+  expect(picked).not.toBe("curl-traffic");
   await page.waitForSelector("#answers:not([hidden])");
+  expect(await page.getAttribute('#tenant-choices option[value="curl-traffic"]', "label")).toBe(`0 events of people, ${curlEvents} of bots`);
+
+  // Chosen, the tenant of bots only has no answers about people, and the page says why.
+  await page.fill("#answers-tenant", "curl-traffic");
+  await page.dispatchEvent("#answers-tenant", "change");
+  await page.waitForSelector("#answers-empty:has-text('Only bots')");
+  expect(await page.textContent("#answers-empty")).toContain(`all ${curlEvents} events of curl-traffic in this range come from bots`);
+  expect(await page.isVisible("#answers")).toBe(false);
   await page.close();
 });
 
@@ -210,7 +230,7 @@ it("keeps what is typed in the tenant field while answers to an earlier question
   };
   await page.goto(pipeline.url);
 
-  // The field has the focus, empty: the busiest tenant must not land in it as typing starts.
+  // The field has the focus, empty: the tenant the page would pick must not land in it as typing starts.
   await page.focus("#answers-tenant");
   await answerLate();
   expect(await page.inputValue("#answers-tenant")).toBe("");
