@@ -199,11 +199,9 @@ function renderAnswers(answers) {
       const max = Math.max(1, ...breakdown.rows.map((row) => row.events));
       const rows = breakdown.rows.map((row) => {
         const tr = element("tr");
-        const name = element("td");
+        const name = element("td", labelOf(row));
         name.className = "bar";
-        const bar = element("i");
-        bar.style.width = `${(100 * row.events) / max}%`;
-        name.append(bar, element("span", labelOf(row)));
+        name.style.setProperty("--share", `${(100 * row.events) / max}%`);
         name.title = labelOf(row);
         tr.append(name, element("td", String(row.events)), element("td", String(row.visitors)));
         return tr;

@@ -1,3 +1,4 @@
+import { domainToASCII } from "node:url";
 import { chromium } from "playwright-core";
 import type { BrowserContext, Route } from "playwright-core";
 import { httpRequest, makeTempDir, query, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
@@ -261,4 +262,102 @@ it("shows a banner at the top while the server cannot be reached, and hides it w
   pipeline = await startTestPipeline(dataDir, undefined, { port: Number(port) });
   await page.waitForSelector("#offline", { state: "hidden" });
   await page.close();
+});
+
+describe("long values in the answers' panels", () => {
+  const windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+  const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+  const longHost = "spring-sale-landing-pages.marketing.an-online-store-with-a-long-name.example.co.uk";
+  const longPath = "/collections/outdoor-furniture/garden-lounge-sets/teak-corner-sofa-with-cushions";
+  // Browsers send an IDN host as its ASCII (punycode) form, which is how the page stores it.
+  const idnHost = domainToASCII("bücherstube-münchen-schwabing-öffnungszeiten.example");
+  const longCampaign = "black-friday-cyber-monday-extended-weekend-offers-for-returning-customers-2026";
+  const campaignQuery = `utm_source=newsletter&utm_medium=email&utm_campaign=${longCampaign}`;
+  const PANELS = {
+    daily_pages: [[`${longHost}${longPath}`, "3", "1"], [`${idnHost}/`, "2", "1"], ["shop.example.com/", "1", "1"]],
+    daily_campaigns: [[`newsletter · email · ${longCampaign}`, "4", "1"], ["(no campaign)", "2", "1"]],
+    daily_devices: [["Chrome · Windows · desktop", "4", "1"], ["Safari · iOS · mobile", "2", "1"]],
+    daily_countries: [["(unknown)", "6", "2"]],
+  };
+
+  beforeAll(async () => {
+    const visits = [
+      ...Array.from({ length: 3 }, () => [windows, `https://${longHost}${longPath}?${campaignQuery}`]),
+      ...Array.from({ length: 2 }, () => [iphone, `https://${idnHost}/`]),
+      [windows, `https://shop.example.com/?${campaignQuery}`],
+    ];
+    for (const [userAgent, referer] of visits) {
+      expect((await httpRequest(`${pipeline.pixelUrl}?user_id=long-values&type=view`, { headers: { "user-agent": userAgent, referer } })).status).toBe(200);
+    }
+    // The URL of the long page is as long as the ones that broke the panels.
+    expect(`https://${longHost}${longPath}`.length).toBeGreaterThanOrEqual(170);
+  });
+
+  interface Box {
+    left: number;
+    right: number;
+    top: number;
+    bottom: number;
+  }
+  interface Cell {
+    text: string;
+    title: string;
+    column: number;
+    cut: boolean;
+    box: Box;
+  }
+  interface Layout {
+    viewport: number;
+    pageWidth: number;
+    panels: { view: string; box: Box; rows: Cell[][] }[];
+  }
+  // Half a pixel for collapsed borders, which adjacent cells share.
+  const overlap = (a: Box, b: Box) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  const inside = (inner: Box, outer: Box) => inner.left >= outer.left - 0.5 && inner.right <= outer.right + 0.5 && inner.top >= outer.top - 0.5 && inner.bottom <= outer.bottom + 0.5;
+
+  it.each([
+    [1400, 900],
+    [390, 844],
+  ])("cuts long labels with an ellipsis, whole on hover, and keeps every count readable, no cell over another, at %p px", async (width, height) => {
+    const page = await browser.newPage();
+    await page.setViewportSize({ width, height });
+    await page.goto(pipeline.url);
+    await page.fill("#answers-tenant", "long-values");
+    await page.dispatchEvent("#answers-tenant", "change");
+    await page.waitForSelector("#answer-events:text-is('6')");
+    const layout = await page.evaluate<Layout>(`(() => {
+      const box = (node) => { const { left, right, top, bottom } = node.getBoundingClientRect(); return { left, right, top, bottom }; };
+      return {
+        viewport: innerWidth,
+        pageWidth: document.documentElement.scrollWidth,
+        panels: [...document.querySelectorAll("#breakdowns [data-view]")].map((panel) => ({
+          view: panel.dataset.view,
+          box: box(panel),
+          rows: [...panel.querySelectorAll("tr")].slice(1).map((row) => [...row.cells].map((cell) => ({
+            text: cell.textContent, title: cell.title, column: cell.cellIndex, cut: cell.scrollWidth > cell.clientWidth, box: box(cell),
+          }))),
+        })),
+      };
+    })()`);
+
+    expect(Object.fromEntries(layout.panels.map((panel) => [panel.view, panel.rows.map((row) => row.map((cell) => cell.text))]))).toEqual(PANELS);
+    // The page does not scroll sideways, and each panel and its cells stay in their own space.
+    expect(layout.pageWidth).toBeLessThanOrEqual(layout.viewport);
+    const cells = layout.panels.flatMap((panel) => panel.rows.flat().map((cell) => ({ ...cell, panel })));
+    for (const cell of cells) expect({ cell: cell.text, inside: inside(cell.box, cell.panel.box) }).toEqual({ cell: cell.text, inside: true });
+    for (const [index, panel] of layout.panels.entries()) {
+      for (const other of layout.panels.slice(index + 1)) expect({ panels: [panel.view, other.view], overlap: overlap(panel.box, other.box) }).toEqual({ panels: [panel.view, other.view], overlap: false });
+    }
+    for (const [index, cell] of cells.entries()) {
+      for (const other of cells.slice(index + 1)) expect({ cells: [cell.text, other.text], overlap: overlap(cell.box, other.box) }).toEqual({ cells: [cell.text, other.text], overlap: false });
+    }
+    // Counts whole and on screen; labels whole on hover, the longest cut.
+    for (const count of cells.filter((cell) => cell.column > 0)) {
+      expect({ count: count.text, cut: count.cut, onScreen: count.box.right <= layout.viewport }).toEqual({ count: count.text, cut: false, onScreen: true });
+    }
+    for (const label of cells.filter((cell) => cell.column === 0)) expect(label.title).toBe(label.text);
+    const longest = cells.find((cell) => cell.text === `${longHost}${longPath}`);
+    expect(longest?.cut).toBe(true);
+    await page.close();
+  });
 });
