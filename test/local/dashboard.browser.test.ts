@@ -168,6 +168,9 @@ it("answers for a tenant and a range: events of people, visitors, bots, top page
   await page.waitForSelector("#answer-events:text-is('4')");
   await page.waitForSelector("#answer-bots:text-is('20%')");
   expect(await page.locator(".card b").allTextContents()).toEqual(["4", "2", "20%"]);
+  // One meaning of "events" each: the chart above counts every event, the answers those of people.
+  expect(await page.locator(".card").allTextContents()).toEqual(["events of people 4", "visitors 2", "bots, of all events 20%"]);
+  expect(await page.locator("h2", { has: page.locator("#totals") }).textContent()).toMatch(/^All events per minute bots included \(last 30 minutes/);
   const panel = (view: string) => page.locator(`[data-view="${view}"] tr`).allTextContents();
   expect(await panel("daily_pages")).toEqual(["eventsvisitors", "shop.example.com/pricing32", "shop.example.com/11"]);
   expect(await panel("daily_campaigns")).toEqual(["eventsvisitors", "newsletter · autumn32", "(no campaign)11"]);
