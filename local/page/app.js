@@ -5,8 +5,19 @@
 
 const POLL_MS = 2000;
 const SVG = "http://www.w3.org/2000/svg";
-const ROW_COLUMNS = ["event_timestamp", "tenant"];
-const TRAILING_COLUMNS = ["status", "cache_hit", "is_bot", "dnt", "email_proxy", "referer", "user_agent", "remote_ip", "invalid_attributes"];
+// The latest rows: first what a reader looks for (the page, browser, device and country derived from
+// the request), then the stack's attributes, then the flags. The Referer and the User-Agent show on
+// hover over what was derived from them; `npm run query` shows every column.
+const LEADING_COLUMNS = [
+  rawColumn("event_timestamp"),
+  rawColumn("tenant"),
+  { heading: "page", text: pageOf, hover: (row) => row.referer },
+  { heading: "browser", text: (row) => joined([row.browser, row.browser_version], null, " "), hover: (row) => row.user_agent },
+  { heading: "os", text: (row) => row.os, hover: (row) => row.user_agent },
+  { heading: "device", text: (row) => row.device_type, hover: (row) => row.user_agent },
+  { heading: "country", text: (row) => row.country, hover: (row) => (row.country === null ? null : regionName(row.country)) },
+];
+const TRAILING_COLUMNS = ["is_bot", "dnt", "email_proxy", "status", "cache_hit", "remote_ip", "invalid_attributes"].map(rawColumn);
 // A server that other machines can reach wants its token for the stats; its start-up line gives the dashboard's address with it.
 const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
 
@@ -82,16 +93,24 @@ function label(x, y, text) {
   return node;
 }
 
+/** A table column: its heading, the text of a row's cell and what hovering the cell shows (the whole text unless said). */
+function rawColumn(name) {
+  return { heading: name, text: (row) => row[name] };
+}
+
+function cellText(value) {
+  return value === null || value === undefined ? "" : String(value);
+}
+
 function renderTable(table, columns, rows, empty) {
   const head = element("tr");
-  columns.forEach((column) => head.append(element("th", column)));
+  columns.forEach((column) => head.append(element("th", column.heading)));
   const body = rows.map((row) => {
     const tr = element("tr");
     columns.forEach((column) => {
-      const text = row[column] === null || row[column] === undefined ? "" : String(row[column]);
-      const cell = element("td", text);
+      const cell = element("td", cellText(column.text(row)));
       // Long values are cut on screen; the whole value shows on hover.
-      cell.title = text;
+      cell.title = column.hover ? cellText(column.hover(row)) : cell.textContent;
       tr.append(cell);
     });
     return tr;
@@ -111,9 +130,9 @@ function render(stats) {
   byId("totals").textContent = `(last ${stats.chartMinutes} minutes, UTC; ${plural(stats.totals.events, "event")} from ${plural(stats.totals.tenants, "tenant")} in all; ` +
     `spool: ${stats.spool.entries} entries in ${stats.spool.fsyncs} fsyncs since start)`;
   renderChart(stats);
-  renderTable(byId("refusals"), ["reason", "count", "description"], stats.refusals, "none yet");
-  const attributes = stats.attributes.map((attribute) => attribute.name);
-  renderTable(byId("latest"), [...ROW_COLUMNS, ...attributes, ...TRAILING_COLUMNS], stats.latest, "no events yet: fire a pixel");
+  renderTable(byId("refusals"), ["reason", "count", "description"].map(rawColumn), stats.refusals, "none yet");
+  const attributes = stats.attributes.map((attribute) => rawColumn(attribute.name));
+  renderTable(byId("latest"), [...LEADING_COLUMNS, ...attributes, ...TRAILING_COLUMNS], stats.latest, "no events yet: fire a pixel");
 }
 
 async function poll() {
@@ -135,15 +154,20 @@ async function poll() {
 
 /** The breakdowns of the answers, by the view whose dimensions they use, and how a row reads. */
 const BREAKDOWN_LABELS = {
-  daily_pages: { title: "Top pages", label: (row) => (row.page_host === null ? "(no page: the Referer was empty)" : `${row.page_host}${row.page_path ?? ""}`) },
+  daily_pages: { title: "Top pages", label: (row) => pageOf(row) ?? "(no page: the Referer was empty)" },
   daily_campaigns: { title: "Campaigns", label: (row) => joined([row.utm_source, row.utm_medium, row.utm_campaign, row.utm_term, row.utm_content], "(no campaign)") },
   daily_devices: { title: "Devices", label: (row) => joined([row.browser, row.os, row.device_type], "(unknown)") },
   daily_countries: { title: "Countries", label: (row) => (row.country === null ? "(unknown)" : `${row.country} ${regionName(row.country)}`) },
 };
 
-function joined(values, none) {
+function joined(values, none, separator = " · ") {
   const present = values.filter((value) => value !== null && value !== "");
-  return present.length > 0 ? present.join(" · ") : none;
+  return present.length > 0 ? present.join(separator) : none;
+}
+
+/** The page that showed the pixel, host and path, as the Referer named it; null without one. */
+function pageOf(row) {
+  return row.page_host === null ? null : `${row.page_host}${row.page_path ?? ""}`;
 }
 
 const regionNames = new Intl.DisplayNames(["en"], { type: "region" });

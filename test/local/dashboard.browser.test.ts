@@ -150,6 +150,29 @@ it("shows is_bot, dnt and email_proxy in a table as wide as the page, each value
   await page.close();
 });
 
+it("shows the page, browser, device and country of the latest rows first, on screen, the raw values they come from on hover", async () => {
+  const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+  const referer = "https://shop.example.com/pricing?utm_source=newsletter";
+  expect((await httpRequest(`${pipeline.pixelUrl}?user_id=derived&type=view`, { headers: { "user-agent": chrome, referer } })).status).toBe(200);
+  const page = await browser.newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(pipeline.url);
+  await page.waitForSelector("#latest td:text-is('derived')");
+  const headers = await page.locator("#latest th").allTextContents();
+  expect(headers.slice(0, 7)).toEqual(["event_timestamp", "tenant", "page", "browser", "os", "device", "country"]);
+  const row = page.locator("#latest tr", { has: page.locator("td:text-is('derived')") });
+  const cell = (heading: string) => row.locator("td").nth(headers.indexOf(heading));
+  // This machine's loopback address has no country.
+  expect(await Promise.all(["page", "browser", "os", "device", "country"].map((heading) => cell(heading).textContent()))).toEqual(["shop.example.com/pricing", "Chrome 131", "Windows", "desktop", ""]);
+  expect(await cell("page").getAttribute("title")).toBe(referer);
+  expect(await cell("browser").getAttribute("title")).toBe(chrome);
+  // On screen without scrolling the table sideways.
+  const table = await page.locator("#latest").locator("..").boundingBox();
+  const country = await cell("country").boundingBox();
+  expect(country!.x + country!.width).toBeLessThanOrEqual(table!.x + table!.width);
+  await page.close();
+});
+
 it("answers for a tenant and a range: events of people, visitors, bots, top pages, campaigns, devices and countries, live", async () => {
   const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
   const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
