@@ -9,7 +9,7 @@ import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import { insertTableName, storedTableName } from "../core/layout";
 import type { DataPaths } from "../local/paths";
 import { withLocalVisitorKey } from "../local/visitorKey";
-import { ArchiveFile, listArchive } from "./archiveSource";
+import { ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
 import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { serviceApi } from "./googleApi";
 import { parseEntryLine } from "./parse";
@@ -18,6 +18,7 @@ import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedR
 import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
 import { readStack } from "./stackFile";
+import { userPath } from "./userPath";
 import type { LocalStack } from "./stackFile";
 
 export const REPLAY_USAGE = `Usage: npm run replay -- --stack NAME [options] SOURCE...
@@ -226,8 +227,11 @@ export const replayCommand = defineCommand({
         `set ${VISITOR_KEY_VARIABLE} to the stack's visitor key, so replayed rows get the visitor ids the function gives: ${VISITOR_KEY_VARIABLE}="$(gcloud secrets versions access latest --secret=pixel-${command.stack}-visitor-key)"`,
       );
     }
-    const files = await listArchive(command.sources, () => serviceApi("storage"));
-    if (files.length === 0) throw new UsageError(`no archive files (*.json) under ${command.sources.join(", ")}`);
+    const files = await listArchive(
+      command.sources.map((source) => (parseGcsUrl(source) ? source : userPath(source))),
+      () => serviceApi("storage"),
+    );
+    if (files.length === 0) throw new UsageError(`no archive files (*.json or *.ndjson) under ${command.sources.join(", ")}`);
 
     let target: ReplayTarget | undefined;
     let destination: string | undefined;

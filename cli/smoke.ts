@@ -15,6 +15,7 @@ import { readServerFile } from "../local/serverFile";
 import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { defineCommand, EXIT, runCommand, UsageError } from "./runner";
 import { readStack } from "./stackFile";
+import { userPath } from "./userPath";
 
 const USAGE = `Usage: npm run smoke -- --stack NAME (--outputs FILE | --local) [options]
 Fires test pixels at the stack's pixel URL, waits until each is a row in the events view, and
@@ -194,7 +195,7 @@ function wholeNumber(text: string | undefined, fallback: number, min: number, ma
 }
 
 function cloudTarget(outputsFile: string): { target: SmokeTarget; destination: string } {
-  const { pixelUrl: url, project, dataset } = smokeOutputs(readFileSync(outputsFile === "-" ? 0 : outputsFile, "utf8"));
+  const { pixelUrl: url, project, dataset } = smokeOutputs(readFileSync(outputsFile === "-" ? 0 : userPath(outputsFile), "utf8"));
   const bigQuery = new BigQuery({ projectId: project });
   return {
     target: {
