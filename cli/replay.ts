@@ -10,7 +10,7 @@ import { insertTableName, storedTableName } from "../core/layout";
 import type { DataPaths } from "../local/paths";
 import { withLocalVisitorKey } from "../local/visitorKey";
 import { ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
-import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
+import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { serviceApi } from "./googleApi";
 import { parseEntryLine } from "./parse";
 import { ReplayProgress, terminalProgress } from "./progress";
@@ -241,7 +241,9 @@ export const replayCommand = defineCommand({
       target = bigQueryTarget(table, settings, { ...DEFAULT_BIGQUERY_TARGET_OPTIONS, concurrency: command.concurrency });
       destination = `BigQuery ${project}.${dataset}`;
     } else if (command.mode === "local") {
-      target = await localTarget(command.paths.database, settings);
+      target = await localTarget(command.paths.database, settings).catch(async (error: unknown) => {
+        throw await explainDatabaseInUse(error, command.paths, "replay --local writes the database itself: stop that server (Ctrl-C where it runs) and run the replay again, or replay into another --data-dir.");
+      });
       destination = command.paths.database;
     }
     try {

@@ -1,7 +1,7 @@
 // `npm start`: the pixel pipeline on this machine, until Ctrl-C or SIGTERM.
 import { jsonLineLogger } from "../functions/handler";
 import { startPipeline } from "../local/pipeline";
-import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
+import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { defineCommand, runCommand, UsageError } from "./runner";
 import { readStack } from "./stackFile";
 
@@ -43,8 +43,9 @@ export const startCommand = defineCommand({
       paths,
       log: jsonLineLogger,
       warn: (message) => console.error(`warning: ${message}`),
-    }).catch((error: unknown) => {
-      throw new Error(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    }).catch(async (error: unknown) => {
+      const explained = await explainDatabaseInUse(error, paths, `Stop that one (Ctrl-C where it runs), or start this one with another --data-dir.`);
+      throw new Error(`cannot start: ${explained instanceof Error ? explained.message : String(explained)}`);
     });
     // Before the start-up line: whoever waits for it may stop the server right away.
     let stopping = false;

@@ -97,6 +97,21 @@ describe("a failed start", () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 
+  it("names the server that holds the data directory, and what to do instead", async () => {
+    const running = await local.spawnServer();
+    const server = await readServerFile(dataPaths(local.dir).serverFile);
+    const result = await runScript("cli/start.ts", ["--port", "0", "--data-dir", local.dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `cannot start: the data directory ${local.dir} is in use by the npm start running as process ${server?.pid} at ${running.url}: ` +
+        `DuckDB lets one process write ${path.join(local.dir, "pixel.duckdb")}. Stop that one (Ctrl-C where it runs), or start this one with another --data-dir. ` +
+        `To read its data while it runs, use npm run query -- --data-dir ${local.dir} "SQL".\n`,
+    );
+    // The running one still answers, and keeps its server file.
+    expect((await httpRequest(`${running.url}pixel.png?user_id=acme`)).status).toBe(200);
+    expect(await readServerFile(dataPaths(local.dir).serverFile)).toEqual(server);
+  });
+
   it("adds nothing to an existing data directory", async () => {
     const server = await local.spawnServer();
     server.child.kill("SIGTERM");
