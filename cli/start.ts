@@ -1,4 +1,6 @@
 // `npm start`: the pixel pipeline on this machine, until Ctrl-C or SIGTERM.
+import type { CoreSettings } from "../core/config/coreSettings";
+import { pixelUrl } from "../core/signature";
 import { jsonLineLogger } from "../functions/handler";
 import { startPipeline } from "../local/pipeline";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
@@ -68,7 +70,7 @@ export const startCommand = defineCommand({
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     console.log(
-      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${pipeline.pixelUrl}?${settings.tenantAttribute}=acme; ` +
+      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${examplePixelUrl(pipeline.pixelUrl, settings)}; ` +
         `spool ${paths.spoolDir}, database ${paths.database}`,
     );
     if (!pipeline.loopbackOnly) {
@@ -80,5 +82,12 @@ export const startCommand = defineCommand({
     if (pipeline.recovered > 0) console.log(`loaded ${pipeline.recovered} log entries spooled by the previous run`);
   },
 });
+
+/** A pixel URL the stack accepts: for its first allowlisted tenant (else acme), signed with its first key when it signs. */
+function examplePixelUrl(base: string, settings: CoreSettings): string {
+  const parameters = { [settings.tenantAttribute]: settings.tenantAllowlist?.[0] ?? "acme" };
+  const [signingKey] = settings.signingKeys ?? [];
+  return settings.signedUrls && signingKey ? pixelUrl(base, parameters, signingKey) : `${base}?${new URLSearchParams(parameters).toString()}`;
+}
 
 if (require.main === module) void runCommand(startCommand);

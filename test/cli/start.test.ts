@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { Server } from "node:net";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../cli/stackFile";
+import { checkSignature } from "../../core/signature";
 import { dataPaths } from "../../local/paths";
 import { readServerFile } from "../../local/serverFile";
 import { freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
@@ -76,6 +77,30 @@ describe("the listen address", () => {
     expect((await httpRequest(`${url}api/stats`)).status).toBe(401);
     expect((await httpRequest(`${url}api/stats`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await httpRequest(`${url}pixel.png?user_id=acme`)).status).toBe(200);
+  });
+});
+
+describe("on a stack with signed URLs", () => {
+  // A stack file in the project root, where npm start looks for them.
+  const STACK = `signed-${process.pid}`;
+  const FILE = path.join(PROJECT_ROOT, `Pulumi.${STACK}.yaml`);
+  beforeAll(() => {
+    writeFileSync(
+      FILE,
+      "config:\n  pixel-pipeline:attributes:\n    user_id: STRING\n  pixel-pipeline:tenantAllowlist: [shop]\n" +
+        "  pixel-pipeline:signedUrls: true\n  pixel-pipeline:signingKeys:\n    secure: v1:abc\n",
+    );
+  });
+  afterAll(() => rmSync(FILE, { force: true }));
+
+  it("the start-up line's example is signed with PIXEL_SIGNING_KEYS, for a tenant the stack accepts, and becomes a row", async () => {
+    const server = await local.spawnServer({ args: ["--stack", STACK], env: { PIXEL_SIGNING_KEYS: "0123456789abcdef\nfedcba9876543210" } });
+    const [, example] = await server.waitForOutput(/ — try (\S+);/);
+    const url = new URL(example);
+    expect(url.searchParams.get("user_id")).toBe("shop");
+    expect(checkSignature(url.searchParams, ["0123456789abcdef"])).toBe("valid");
+    expect((await httpRequest(example)).status).toBe(200);
+    expect(await waitFor(() => query(local.dir, "SELECT tenant FROM events"), (rows) => rows.length > 0, 30_000)).toEqual([{ tenant: "shop" }]);
   });
 });
 
