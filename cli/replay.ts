@@ -9,7 +9,7 @@ import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import { insertTableName, storedTableName } from "../core/layout";
 import type { DataPaths } from "../local/paths";
 import { withLocalVisitorKey } from "../local/visitorKey";
-import { ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
+import { ARCHIVE_FILE_EXTENSIONS, ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { serviceApi } from "./googleApi";
 import { parseEntryLine } from "./parse";
@@ -231,7 +231,7 @@ export const replayCommand = defineCommand({
       command.sources.map((source) => (parseGcsUrl(source) ? source : userPath(source))),
       () => serviceApi("storage"),
     );
-    if (files.length === 0) throw new UsageError(`no archive files (*.json or *.ndjson) under ${command.sources.join(", ")}`);
+    if (files.length === 0) throw new UsageError(`no archive files (${ARCHIVE_FILE_EXTENSIONS.map((extension) => `*${extension}`).join(" or ")}) under ${command.sources.join(", ")}`);
 
     let target: ReplayTarget | undefined;
     let destination: string | undefined;
