@@ -18,8 +18,8 @@ import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedR
 import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
 import { readStack } from "./stackFile";
-import { userPath } from "./userPath";
 import type { LocalStack } from "./stackFile";
+import { userPath } from "./userPath";
 
 export const REPLAY_USAGE = `Usage: npm run replay -- --stack NAME [options] SOURCE...
 Replays archived request logs through the function's core. SOURCE is a file the archive sink

@@ -137,7 +137,7 @@ function edgeProblemsOf(first: Response, etag: string | undefined, repeatStatus:
   if (!directives.includes("max-age=0")) {
     problems.push(
       `edge check failed: the pixel's Cache-Control is ${cacheControl === null ? "missing" : JSON.stringify(cacheControl)}, not max-age=0: ` +
-        "browsers would show their cached copy without asking, and those views would never be logged. Check the backend bucket's client TTL (CDN clientTtl 0).",
+        "browsers would show their cached copy without asking, and those views would never be logged. The backend bucket's CDN policy must set clientTtl 0 (infra/edge/loadBalancer.ts).",
     );
   }
   if (!etag) {
