@@ -33,8 +33,10 @@ export function parseGcsUrl(text: string): GcsLocation | undefined {
  * The sink writes only `.json` objects, and the local spool `.ndjson` segments in the same line
  * format; anything else under a prefix (a note, a copy's manifest) is not an archive file.
  */
+export const ARCHIVE_FILE_EXTENSIONS = [".json", ".ndjson"] as const;
+
 export function isArchiveFileName(name: string): boolean {
-  return name.endsWith(".json") || name.endsWith(".ndjson");
+  return ARCHIVE_FILE_EXTENSIONS.some((extension) => name.endsWith(extension));
 }
 
 interface ObjectList {

@@ -5,7 +5,9 @@ import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { defineCommand, runCommand, UsageError } from "./runner";
 
 const USAGE = `Usage: npm run --silent query -- [options] "SQL"
-Runs one read-only SQL statement on the local database and prints each row as a JSON line.
+Runs one read-only statement on the local database and prints each row as a JSON line. The SQL is
+DuckDB's, not BigQuery's: docs/cookbook.md#running-these-locally lists the cookbook queries that
+need changes here.
 ${DATA_USAGE}
   -h, --help       this help`;
 

@@ -9,6 +9,7 @@ import { GoogleApi, serviceApi } from "./googleApi";
 import { defineCommand, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
 import { readStack } from "./stackFile";
+import { userPath } from "./userPath";
 
 export const REDRIVE_USAGE = `Usage: npm run redrive -- --stack NAME [options]
 Moves messages from the dead-letter subscription back to the request log topic.
@@ -204,7 +205,7 @@ export const redriveCommand = defineCommand({
   async run(parsed) {
     const command = redriveCommandFrom(parsed);
     const { settings, project: stackProject } = readStack(command.stack);
-    const fromOutputs = command.outputs ? stackOutputNames(readFileSync(command.outputs === "-" ? 0 : command.outputs, "utf8")) : {};
+    const fromOutputs = command.outputs ? stackOutputNames(readFileSync(command.outputs === "-" ? 0 : userPath(command.outputs), "utf8")) : {};
     const subscriptionName = command.subscription ?? fromOutputs.subscription;
     const topicName = command.topic ?? fromOutputs.topic;
     if (!subscriptionName || !topicName) {

@@ -9,8 +9,8 @@ import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import { insertTableName, storedTableName } from "../core/layout";
 import type { DataPaths } from "../local/paths";
 import { withLocalVisitorKey } from "../local/visitorKey";
-import { ArchiveFile, listArchive } from "./archiveSource";
-import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
+import { ARCHIVE_FILE_EXTENSIONS, ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
+import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { serviceApi } from "./googleApi";
 import { parseEntryLine } from "./parse";
 import { ReplayProgress, terminalProgress } from "./progress";
@@ -19,6 +19,7 @@ import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from ".
 import type { ParsedArgs } from "./runner";
 import { readStack } from "./stackFile";
 import type { LocalStack } from "./stackFile";
+import { userPath } from "./userPath";
 
 export const REPLAY_USAGE = `Usage: npm run replay -- --stack NAME [options] SOURCE...
 Replays archived request logs through the function's core. SOURCE is a file the archive sink
@@ -226,8 +227,11 @@ export const replayCommand = defineCommand({
         `set ${VISITOR_KEY_VARIABLE} to the stack's visitor key, so replayed rows get the visitor ids the function gives: ${VISITOR_KEY_VARIABLE}="$(gcloud secrets versions access latest --secret=pixel-${command.stack}-visitor-key)"`,
       );
     }
-    const files = await listArchive(command.sources, () => serviceApi("storage"));
-    if (files.length === 0) throw new UsageError(`no archive files (*.json) under ${command.sources.join(", ")}`);
+    const files = await listArchive(
+      command.sources.map((source) => (parseGcsUrl(source) ? source : userPath(source))),
+      () => serviceApi("storage"),
+    );
+    if (files.length === 0) throw new UsageError(`no archive files (${ARCHIVE_FILE_EXTENSIONS.map((extension) => `*${extension}`).join(" or ")}) under ${command.sources.join(", ")}`);
 
     let target: ReplayTarget | undefined;
     let destination: string | undefined;
@@ -237,7 +241,9 @@ export const replayCommand = defineCommand({
       target = bigQueryTarget(table, settings, { ...DEFAULT_BIGQUERY_TARGET_OPTIONS, concurrency: command.concurrency });
       destination = `BigQuery ${project}.${dataset}`;
     } else if (command.mode === "local") {
-      target = await localTarget(command.paths.database, settings);
+      target = await localTarget(command.paths.database, settings).catch(async (error: unknown) => {
+        throw await explainDatabaseInUse(error, command.paths, "replay --local writes the database itself: stop that server (Ctrl-C where it runs) and run the replay again, or replay into another --data-dir.");
+      });
       destination = command.paths.database;
     }
     try {

@@ -70,13 +70,43 @@ async function exitCodeOf(command: RunnableCommand, argv: readonly string[]): Pr
   }
 }
 
-/** parseArgs, strict, with its errors (unknown flags, missing values, stray arguments) as UsageErrors. */
+/**
+ * parseArgs, strict, with its errors (unknown flags, missing values, stray arguments) as UsageErrors.
+ * An unknown flag gets one message from every command, naming the command's closest flag when one
+ * is near enough to be a typo of it.
+ */
 export function parseCommandLine<A extends ArgsConfig>(args: A, argv: readonly string[]): ParsedArgs<A> {
   try {
     return parseArgs({ ...args, args: [...argv], strict: true }) as ParsedArgs<A>;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const unknown = (error as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'(-[^']*)'/.exec((error as Error).message)?.[1] : undefined;
+    if (unknown === undefined) throw new UsageError((error as Error).message);
+    const suggestion = closestFlag(unknown, Object.keys(args.options ?? {}));
+    throw new UsageError(`unknown option '${unknown}'${suggestion ? `: did you mean ${suggestion}?` : ""}`);
   }
+}
+
+/** The flag `typed` most likely misspells: the nearest by edit distance, within a third of its length (at least 2). */
+function closestFlag(typed: string, options: readonly string[]): string | undefined {
+  const name = typed.replace(/^-+/, "");
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  const [best] = options
+    .map((option) => ({ option, distance: editDistance(name, option) }))
+    .filter(({ distance }) => distance <= limit)
+    .sort((a, b) => a.distance - b.distance);
+  return best && `--${best.option}`;
+}
+
+/** Levenshtein distance, with a swap of two neighbouring letters counted as one edit (a common typo). */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
+    }
+  }
+  return rows[a.length][b.length];
 }
 
 function report(error: unknown, usage: string): number {

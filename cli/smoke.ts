@@ -1,6 +1,7 @@
 // npm run smoke -- --stack NAME (--outputs FILE | --local) [--count N] [--timeout SECONDS]
-// Fires test pixels at a running pipeline and waits until each is a row in the `events` view:
-// the proof, after `pulumi up` or `npm start`, that a pixel becomes a row.
+// Fires test pixels at a running pipeline, checks that the edge lets browsers revalidate the pixel,
+// and waits until each is a row in the `events` view: the proof, after `pulumi up` or `npm start`,
+// that a pixel becomes a row.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { BigQuery } from "@google-cloud/bigquery";
@@ -15,23 +16,29 @@ import { readServerFile } from "../local/serverFile";
 import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
 import { defineCommand, EXIT, runCommand, UsageError } from "./runner";
 import { readStack } from "./stackFile";
+import { userPath } from "./userPath";
 
 const USAGE = `Usage: npm run smoke -- --stack NAME (--outputs FILE | --local) [options]
-Fires test pixels at the stack's pixel URL, waits until each is a row in the events view, and
-reports how many were sent, stored, lost and duplicated, with the latency from pixel to row.
-Exits 1 on any loss.
+Fires test pixels at the stack's pixel URL, then the first one again with its ETag in
+If-None-Match, as a browser revalidates it. Checks that the pixel says Cache-Control max-age=0 and
+that the repeat is answered 304, waits until each request is a row in the events view, and reports
+how many were sent, stored, lost and duplicated, with the latency from pixel to row. The pixels'
+user agent is a bot's, so no report counts them as visitors. Exits 1 on any loss or edge failure.
   --stack NAME       settings from Pulumi.NAME.yaml (required)
   --outputs FILE     the stack's outputs as \`pulumi stack output --json\` prints them; - reads stdin
   --local            test the pipeline \`npm start\` runs on this machine instead
-  --count N          pixels to fire, 1 to 1000 (default ${20})
+  --count N          pixels to fire, 1 to 1000, the repeat not counted (default ${20})
   --timeout SECONDS  how long to wait for the rows, 1 to 3600 (default 300; 30 with --local)
 With --local:
 ${DATA_USAGE}
   -h, --help         this help`;
 
 const DEFAULT_COUNT = 20;
-/** Marks the test pixels' rows: the user agent is `<prefix>/<run id>/<sequence>`, stored as it came. */
-export const SMOKE_USER_AGENT = "pixel-pipeline-smoke";
+/**
+ * Marks the test pixels' rows: the user agent is `<prefix>/<run id>/<sequence>`, stored as it came.
+ * Its "bot" makes the core's bot check (isbot) flag every row, so no report counts them as people.
+ */
+export const SMOKE_USER_AGENT = "pixel-pipeline-smoke-bot";
 /** The tenant of the test pixels when the stack has no allowlist. */
 const SMOKE_TENANT = "smoke";
 
@@ -50,6 +57,8 @@ export interface SmokeRun {
   /** When each pixel was answered, by sequence number. */
   readonly sentAt: readonly number[];
   readonly failedRequests: number;
+  /** What the edge answered wrong, one sentence each; empty when browsers can revalidate the pixel. */
+  readonly edgeProblems: readonly string[];
 }
 
 export interface SmokeReport {
@@ -88,20 +97,58 @@ export function smokeRowsQuery(dialect: SqlDialect, tenant: string, runId: strin
   ].join("\n");
 }
 
-/** Fires the pixels one after another, each with the run id and its sequence number in its user agent. */
+/** The user agent of one test request: the run and the request's sequence number, as a bot. */
+export function smokeUserAgent(runId: string, sequence: number): string {
+  return `${SMOKE_USER_AGENT}/${runId}/${sequence}`;
+}
+
+/**
+ * Fires the pixels one after another, each with the run id and its sequence number in its user
+ * agent, then repeats the first as a browser revalidates its copy: with the first answer's ETag in
+ * If-None-Match. Every counted view after a page's first is such a revalidation, so the pixel must
+ * say max-age=0 and the repeat must be a 304. The repeat is one more logged view, with the next
+ * sequence number.
+ */
 export async function firePixels(target: SmokeTarget, settings: CoreSettings, count: number): Promise<SmokeRun> {
   const runId = randomBytes(6).toString("hex");
   const sentAt: number[] = [];
   let failedRequests = 0;
-  for (let sequence = 0; sequence < count; sequence++) {
-    const response = await fetch(smokePixelUrl(target.pixelUrl, settings, runId, sequence), {
-      headers: { "user-agent": `${SMOKE_USER_AGENT}/${runId}/${sequence}` },
-    }).catch(() => undefined);
+  const send = async (url: string, headers: Record<string, string> = {}): Promise<Response | undefined> => {
+    const response = await fetch(url, { headers: { "user-agent": smokeUserAgent(runId, sentAt.length), ...headers } }).catch(() => undefined);
     await response?.arrayBuffer();
     if (response?.status !== 200 && response?.status !== 304) failedRequests++;
     sentAt.push(Date.now());
+    return response;
+  };
+  const firstUrl = smokePixelUrl(target.pixelUrl, settings, runId, 0);
+  const first = await send(firstUrl);
+  for (let sequence = 1; sequence < count; sequence++) await send(smokePixelUrl(target.pixelUrl, settings, runId, sequence));
+  const etag = first?.headers.get("etag") ?? undefined;
+  const repeat = await send(firstUrl, etag ? { "if-none-match": etag } : {});
+  const edgeProblems = first?.ok && repeat ? edgeProblemsOf(first, etag, repeat.status) : [];
+  return { runId, tenant: smokeTenant(settings), sentAt, failedRequests, edgeProblems };
+}
+
+/** What keeps a browser from revalidating the pixel on every view, named with what the edge answered. */
+function edgeProblemsOf(first: Response, etag: string | undefined, repeatStatus: number): string[] {
+  const problems: string[] = [];
+  const cacheControl = first.headers.get("cache-control");
+  const directives = (cacheControl ?? "").split(",").map((directive) => directive.trim().toLowerCase());
+  if (!directives.includes("max-age=0")) {
+    problems.push(
+      `edge check failed: the pixel's Cache-Control is ${cacheControl === null ? "missing" : JSON.stringify(cacheControl)}, not max-age=0: ` +
+        "browsers would show their cached copy without asking, and those views would never be logged. The backend bucket's CDN policy must set clientTtl 0 (infra/edge/loadBalancer.ts).",
+    );
   }
-  return { runId, tenant: smokeTenant(settings), sentAt, failedRequests };
+  if (!etag) {
+    problems.push("edge check failed: the pixel's answer has no ETag, so a browser cannot revalidate it with If-None-Match.");
+  } else if (repeatStatus !== 304) {
+    problems.push(
+      `edge check failed: a repeat request with If-None-Match: ${etag} was answered ${repeatStatus}, not 304 Not Modified: ` +
+        "browsers revalidating their copy would not get the answer a counted view expects.",
+    );
+  }
+  return problems;
 }
 
 /** Polls the events view until every pixel is a row or the time is up, and counts what arrived. */
@@ -140,6 +187,7 @@ export function formatSmokeReport(report: SmokeReport, run: SmokeRun, destinatio
     `smoke run ${run.runId}, tenant ${run.tenant}, ${destination}`,
     `sent ${report.sent}, stored ${report.stored}, lost ${report.lost}, duplicated ${report.duplicated}${latency}`,
   ];
+  lines.push(...(run.edgeProblems.length > 0 ? run.edgeProblems : ["edge: the pixel says max-age=0, and a repeat with its ETag is answered 304"]));
   if (report.failedRequests > 0) lines.push(`${report.failedRequests} pixel requests were not answered 200 or 304`);
   if (report.lost > 0) lines.push("some pixels did not become rows: check the refusals (a tenant or signature the stack refuses?) and the function's write_failed lines");
   return lines.join("\n");
@@ -180,12 +228,17 @@ export const smokeCommand = defineCommand({
     const timeoutSeconds = wholeNumber(values.timeout, values.local ? 30 : 300, 1, 3600, "--timeout");
     const { settings } = readStack(values.stack);
     const { target, destination } = values.local ? await localTarget(values, settings) : cloudTarget(values.outputs ?? "-");
-    const run = await firePixels(target, settings, count);
-    const report = await awaitRows(target, run, timeoutSeconds * 1000);
-    console.log(formatSmokeReport(report, run, destination));
-    return report.lost > 0 ? EXIT.failure : EXIT.ok;
+    return runSmoke(target, settings, count, timeoutSeconds * 1000, destination);
   },
 });
+
+/** Fires, waits and prints the report; exits 1 on a loss or an edge that keeps browsers from revalidating. */
+export async function runSmoke(target: SmokeTarget, settings: CoreSettings, count: number, timeoutMs: number, destination: string): Promise<number> {
+  const run = await firePixels(target, settings, count);
+  const report = await awaitRows(target, run, timeoutMs);
+  console.log(formatSmokeReport(report, run, destination));
+  return report.lost > 0 || run.edgeProblems.length > 0 ? EXIT.failure : EXIT.ok;
+}
 
 function wholeNumber(text: string | undefined, fallback: number, min: number, max: number, flag: string): number {
   const value = text === undefined ? fallback : Number(text);
@@ -194,7 +247,7 @@ function wholeNumber(text: string | undefined, fallback: number, min: number, ma
 }
 
 function cloudTarget(outputsFile: string): { target: SmokeTarget; destination: string } {
-  const { pixelUrl: url, project, dataset } = smokeOutputs(readFileSync(outputsFile === "-" ? 0 : outputsFile, "utf8"));
+  const { pixelUrl: url, project, dataset } = smokeOutputs(readFileSync(outputsFile === "-" ? 0 : userPath(outputsFile), "utf8"));
   const bigQuery = new BigQuery({ projectId: project });
   return {
     target: {

@@ -1,7 +1,9 @@
 // `npm start`: the pixel pipeline on this machine, until Ctrl-C or SIGTERM.
+import type { CoreSettings } from "../core/config/coreSettings";
+import { pixelUrl } from "../core/signature";
 import { jsonLineLogger } from "../functions/handler";
 import { startPipeline } from "../local/pipeline";
-import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
+import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { defineCommand, runCommand, UsageError } from "./runner";
 import { readStack } from "./stackFile";
 
@@ -43,8 +45,9 @@ export const startCommand = defineCommand({
       paths,
       log: jsonLineLogger,
       warn: (message) => console.error(`warning: ${message}`),
-    }).catch((error: unknown) => {
-      throw new Error(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    }).catch(async (error: unknown) => {
+      const explained = await explainDatabaseInUse(error, paths, `Stop that one (Ctrl-C where it runs), or start this one with another --data-dir.`);
+      throw new Error(`cannot start: ${explained instanceof Error ? explained.message : String(explained)}`);
     });
     // Before the start-up line: whoever waits for it may stop the server right away.
     let stopping = false;
@@ -67,7 +70,7 @@ export const startCommand = defineCommand({
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     console.log(
-      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${pipeline.pixelUrl}?${settings.tenantAttribute}=acme; ` +
+      `pixel-pipeline (stack ${values.stack}) listening on ${pipeline.url} — try ${examplePixelUrl(pipeline.pixelUrl, settings)}; ` +
         `spool ${paths.spoolDir}, database ${paths.database}`,
     );
     if (!pipeline.loopbackOnly) {
@@ -79,5 +82,12 @@ export const startCommand = defineCommand({
     if (pipeline.recovered > 0) console.log(`loaded ${pipeline.recovered} log entries spooled by the previous run`);
   },
 });
+
+/** A pixel URL the stack accepts: for its first allowlisted tenant (else acme), signed with its first key when it signs. */
+function examplePixelUrl(base: string, settings: CoreSettings): string {
+  const parameters = { [settings.tenantAttribute]: settings.tenantAllowlist?.[0] ?? "acme" };
+  const [signingKey] = settings.signingKeys ?? [];
+  return settings.signedUrls && signingKey ? pixelUrl(base, parameters, signingKey) : `${base}?${new URLSearchParams(parameters).toString()}`;
+}
 
 if (require.main === module) void runCommand(startCommand);

@@ -5,7 +5,7 @@ import { LanguageOptions, TypeKind, ZetaSQLClient } from "@fivetrandevelopers/ze
 import type { SimpleColumnProto } from "@fivetrandevelopers/zetasql/lib/types/zetasql/SimpleColumnProto";
 import type { SimpleTableProto } from "@fivetrandevelopers/zetasql/lib/types/zetasql/SimpleTableProto";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { PARTITIONED_TABLE, partitionedSchema } from "../core/layout";
+import { PARTITIONED_TABLE, parseTableSuffix, partitionedSchema } from "../core/layout";
 import { templateSchema } from "../core/schema";
 import type { SchemaField } from "../core/schema";
 import type { ViewDefinition } from "../core/views";
@@ -158,8 +158,9 @@ export class GoogleSqlAnalyzer {
 }
 
 /**
- * The tables of a stack's dataset `project.dataset` as its SQL names them: the template and every
- * wildcard over it (`pixel*`, `pixel_acme_*`), the partitioned table in that layout, and `views`.
+ * The tables of a stack's dataset `project.dataset` as its SQL names them: the template, its day
+ * tables (`pixel_acme_20261205`) and every wildcard over it (`pixel*`, `pixel_acme_*`), the
+ * partitioned table in that layout, and `views`.
  */
 export function stackTables(core: CoreSettings, project: string, dataset: string, views: ReadonlyMap<string, readonly Column[]> = new Map()): TableResolver {
   const prefix = `${project}.${dataset}.`;
@@ -168,7 +169,8 @@ export function stackTables(core: CoreSettings, project: string, dataset: string
     const name = tablePath.slice(prefix.length);
     if (views.has(name)) return views.get(name);
     if (name === PARTITIONED_TABLE) return core.layout === "partitioned" ? partitionedSchema(core.attributes) : undefined;
-    return name === core.templateTable || (name.endsWith("*") && name.startsWith(core.templateTable)) ? templateSchema(core.attributes) : undefined;
+    const dayTable = name.startsWith(core.templateTable) && parseTableSuffix(name.slice(core.templateTable.length)) !== undefined;
+    return name === core.templateTable || dayTable || (name.endsWith("*") && name.startsWith(core.templateTable)) ? templateSchema(core.attributes) : undefined;
   };
 }
 

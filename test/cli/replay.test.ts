@@ -333,6 +333,23 @@ describe("into the local DuckDB file", () => {
     expect(settings.visitorKey).not.toBe(DEV_SETTINGS.visitorKey);
     expect(rows.map((row) => row.visitor_id).sort()).toEqual((await archiveEvents(settings)).map((event) => event.row.visitor_id).sort());
   });
+
+  test("while npm start holds the data directory, it names that server and what to do, and writes nothing", async () => {
+    const pipeline = await startTestPipeline(dir);
+    try {
+      const result = await runScript("cli/replay.ts", ["--stack", "dev", "--local", "--data-dir", dir, ARCHIVE_DIR]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `the data directory ${dir} is in use by the npm start running as process ${process.pid} at ${pipeline.url}: ` +
+          `DuckDB lets one process write ${path.join(dir, "pixel.duckdb")}. ` +
+          "replay --local writes the database itself: stop that server (Ctrl-C where it runs) and run the replay again, or replay into another --data-dir. " +
+          `To read its data while it runs, use npm run query -- --data-dir ${dir} "SQL".\n`,
+      );
+    } finally {
+      await pipeline.close();
+    }
+    expect((await readBack(path.join(dir, "pixel.duckdb"))).rows).toEqual([]);
+  });
 });
 
 test("the command refuses to write to BigQuery without the stack's visitor key, whose ids the rows beside them carry", async () => {

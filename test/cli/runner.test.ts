@@ -41,11 +41,27 @@ describe.each([
   test("an unknown flag prints what is wrong and the usage, never a stack trace, and exits 2", async () => {
     expect(await runCommand(command, ["--bogus"])).toBe(EXIT.usage);
     expect(stderr).toHaveLength(1);
-    expect(stderr[0]).toContain("'--bogus'");
-    expect(stderr[0]).toContain(command.usage);
+    expect(stderr[0]).toBe(`unknown option '--bogus'\n\n${command.usage}`);
     expect(stderr[0]).not.toMatch(/\n\s+at /);
     expect(process.exitCode).toBe(EXIT.usage);
   });
+
+  test("a misspelled flag gets the same message from every command, naming the flag it misspells", async () => {
+    const [longest] = Object.keys(command.args.options ?? {}).sort((a, b) => b.length - a.length);
+    // Two neighbouring letters swapped, the commonest typo.
+    const typo = `--${longest[0]}${longest[2]}${longest[1]}${longest.slice(3)}`;
+    expect(await runCommand(command, [typo, "x"])).toBe(EXIT.usage);
+    expect(stderr).toEqual([`unknown option '${typo}': did you mean --${longest}?\n\n${command.usage}`]);
+  });
+});
+
+test.each([
+  ["a dropped letter", "--dat-dir"],
+  ["a swapped pair", "--dtaa-dir"],
+  ["a wrong letter, written with its value", "--data-dur=.data"],
+])("%s is a misspelling of the flag it is nearest: %s", async (_, typo) => {
+  expect(await runCommand(queryCommand, [typo, "SELECT 1"])).toBe(EXIT.usage);
+  expect(stderr[0]).toMatch(/: did you mean --data-dir\?\n/);
 });
 
 test("a stack configuration error exits 2 with the problems, without the usage", async () => {

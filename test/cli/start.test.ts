@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { Server } from "node:net";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../cli/stackFile";
+import { checkSignature } from "../../core/signature";
 import { dataPaths } from "../../local/paths";
 import { readServerFile } from "../../local/serverFile";
 import { freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
@@ -79,6 +80,30 @@ describe("the listen address", () => {
   });
 });
 
+describe("on a stack with signed URLs", () => {
+  // A stack file in the project root, where npm start looks for them.
+  const STACK = `signed-${process.pid}`;
+  const FILE = path.join(PROJECT_ROOT, `Pulumi.${STACK}.yaml`);
+  beforeAll(() => {
+    writeFileSync(
+      FILE,
+      "config:\n  pixel-pipeline:attributes:\n    user_id: STRING\n  pixel-pipeline:tenantAllowlist: [shop]\n" +
+        "  pixel-pipeline:signedUrls: true\n  pixel-pipeline:signingKeys:\n    secure: v1:abc\n",
+    );
+  });
+  afterAll(() => rmSync(FILE, { force: true }));
+
+  it("the start-up line's example is signed with PIXEL_SIGNING_KEYS, for a tenant the stack accepts, and becomes a row", async () => {
+    const server = await local.spawnServer({ args: ["--stack", STACK], env: { PIXEL_SIGNING_KEYS: "0123456789abcdef\nfedcba9876543210" } });
+    const [, example] = await server.waitForOutput(/ — try (\S+);/);
+    const url = new URL(example);
+    expect(url.searchParams.get("user_id")).toBe("shop");
+    expect(checkSignature(url.searchParams, ["0123456789abcdef"])).toBe("valid");
+    expect((await httpRequest(example)).status).toBe(200);
+    expect(await waitFor(() => query(local.dir, "SELECT tenant FROM events"), (rows) => rows.length > 0, 30_000)).toEqual([{ tenant: "shop" }]);
+  });
+});
+
 describe("a failed start", () => {
   let holder: Server;
   let heldPort: number;
@@ -95,6 +120,21 @@ describe("a failed start", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`^cannot start: port ${heldPort} is in use on 127\\.0\\.0\\.1, perhaps by another npm start: stop that one, or choose another port with --port`));
     expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("names the server that holds the data directory, and what to do instead", async () => {
+    const running = await local.spawnServer();
+    const server = await readServerFile(dataPaths(local.dir).serverFile);
+    const result = await runScript("cli/start.ts", ["--port", "0", "--data-dir", local.dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `cannot start: the data directory ${local.dir} is in use by the npm start running as process ${server?.pid} at ${running.url}: ` +
+        `DuckDB lets one process write ${path.join(local.dir, "pixel.duckdb")}. Stop that one (Ctrl-C where it runs), or start this one with another --data-dir. ` +
+        `To read its data while it runs, use npm run query -- --data-dir ${local.dir} "SQL".\n`,
+    );
+    // The running one still answers, and keeps its server file.
+    expect((await httpRequest(`${running.url}pixel.png?user_id=acme`)).status).toBe(200);
+    expect(await readServerFile(dataPaths(local.dir).serverFile)).toEqual(server);
   });
 
   it("adds nothing to an existing data directory", async () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { HOST_VARIABLE, PORT_VARIABLE } from "../../cli/start";
+import { SIGNING_KEYS_VARIABLE } from "../../core/functionContract";
 import { SERVER_LIMITS } from "../../local/pipeline";
 import { INSTANCE_OPTIONS, QUERY_TIMEOUT_MS } from "../../local/readOnlyQuery";
 import { KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
@@ -33,4 +34,8 @@ it("documents the listen address and port variables, in docs/local.md and the RE
   for (const variable of [HOST_VARIABLE, PORT_VARIABLE]) expect(local).toContain(`$${variable}`);
   expect(readme).toContain(`${PORT_VARIABLE}=9090 npm start`);
   expect(readme).toContain("npm start -- --port 9090");
+});
+
+it("documents where npm start takes a signing stack's keys from", () => {
+  expect(local).toContain(`${SIGNING_KEYS_VARIABLE}="$(openssl rand -base64 32)" npm start -- --stack <stack>`);
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { ARCHIVE_FILE_EXTENSIONS } from "../../cli/archiveSource";
 import { alertSpecs } from "../../infra/operations/monitoringSpec";
 import { OPERATIONS_CONFIG_KEYS } from "../../core/config/operations";
 
@@ -13,6 +14,10 @@ describe("docs/operations.md", () => {
   it.each(alertSpecs({ backlogAlertMinutes: 30 }).map((spec) => [spec.displayName, spec.key]))("has a runbook entry for %s (#%s)", (displayName, key) => {
     expect(operations).toContain(`<a id="${key}"></a>\n### ${displayName}\n`);
     expect(operations).toContain(`| ${displayName} |`);
+  });
+
+  it.each(ARCHIVE_FILE_EXTENSIONS)("says replay reads the %s files under a source", (extension) => {
+    expect(operations).toContain(`\`*${extension}\` files`);
   });
 
   it("shows both commands", () => {

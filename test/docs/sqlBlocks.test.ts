@@ -5,10 +5,10 @@ import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../testkit/goog
 import type { Column, TableResolver } from "../../testkit/googleSql";
 import { DEV_SETTINGS } from "../../testkit/logEntries";
 
-// Every ```sql block of the README and the analytics docs is analysed by Google's analyzer in
+// Every ```sql block of the README, the analytics docs and the deploy guide is analysed by Google's analyzer in
 // BigQuery's mode, against the dev stack's tables and views (project my-project, dataset
 // pixel_dev), as the docs say: a wrong column, type or function fails here.
-const DOCS = ["README.md", "docs/cookbook.md", "docs/analytics.md"];
+const DOCS = ["README.md", "docs/cookbook.md", "docs/analytics.md", "docs/deploy.md"];
 const [PROJECT, DATASET] = ["my-project", "pixel_dev"];
 
 const blocks = DOCS.flatMap((file) => {
