@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { HOST_VARIABLE, PORT_VARIABLE } from "../../cli/start";
+import { LOADER_DATA_LIMIT_BYTES } from "../../local/loaderProcess";
 import { SERVER_LIMITS } from "../../local/pipeline";
 import { checkQuery, INSTANCE_OPTIONS, QUERY_BOUNDS, QUERY_TIMEOUT_MS, RESULT_BOUNDS } from "../../local/readOnlyQuery";
 import { KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
@@ -25,6 +26,7 @@ describe("docs/local.md's security section", () => {
     ["the loaded spool kept", mib(KEEP_LOADED_BYTES)],
     ["the query timeout", seconds(QUERY_TIMEOUT_MS)],
     ["DuckDB's memory limit", INSTANCE_OPTIONS.memory_limit.replace(/(\d)([A-Z])/, "$1 $2")],
+    ["the loader's data limit", `${LOADER_DATA_LIMIT_BYTES / 2 ** 30} GiB of data for the loader's whole process`],
     ["the SQL size bound", `${QUERY_BOUNDS.sqlBytes / 1024} KiB of SQL`],
     ["the query block bound", `${QUERY_BOUNDS.queryBlocks} SELECTs, set operations and CTEs`],
     ["the nesting bound", `SELECTs nested ${QUERY_BOUNDS.nesting} deep`],
