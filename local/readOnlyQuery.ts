@@ -105,7 +105,7 @@ export async function checkQuery(connection: DuckDBConnection, sql: string): Pro
     } else if ((node.class === "FUNCTION" && !tableCalls.has(node)) || node.class === "WINDOW") {
       const name = String(node.function_name).toLowerCase();
       if (!ALLOWED_FUNCTIONS.has(name)) {
-        throw new QueryError(`the function ${name}() cannot be used here: queries may not read files, run SQL given as text or change the database (docs/local.md, Security)`);
+        throw new QueryError(`the function ${name}() cannot be used here: queries may not read files, run SQL given as text or change the database (docs/local.md, "Read-only statements only")`);
       }
     } else if (node.type === "BASE_TABLE" && node.schema_name === "" && node.catalog_name === "") {
       unqualifiedTables.add(String(node.table_name));
