@@ -220,7 +220,7 @@ export async function runReadOnlyStatement(connection: DuckDBConnection, sql: st
   try {
     const query = await checkQuery(connection, sql);
     await createDayTableViews(connection, query.unqualifiedTables);
-    return toJsonRows(await runCheckedQuery(connection, query));
+    return await runCheckedQuery(connection, query, jsonValue);
   } catch (error) {
     throw error instanceof QueryError ? error : new QueryError((error as Error).message);
   }

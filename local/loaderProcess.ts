@@ -74,6 +74,17 @@ const LOADER_MAIN = path.join(__dirname, "loaderMain.ts");
  * on Linux, and V8's, libuv's and DuckDB's threads (DuckDB's start from a libuv one) kept nice 0.
  */
 const LOADER_NICENESS = 19;
+
+/**
+ * The memory the loader's process may map for data (RLIMIT_DATA, set with prlimit(1) before node
+ * starts, as the niceness is): DuckDB's `memory_limit` does not hold while it plans a statement,
+ * nor for every allocation, and a query once took the machine's 24 GB before the kernel's OOM
+ * killer ended the process. Beyond the limit, an allocation fails: DuckDB answers the query with
+ * "Out of Memory Error", and V8 ends the process, which is replaced like any crashed loader, the
+ * spool holding what it had not committed. Not RLIMIT_AS: V8 reserves about 11 GB of address
+ * space at start. No core file either: it would hold the rows and the spool's personal data.
+ */
+export const LOADER_DATA_LIMIT_BYTES = 3 * 2 ** 30;
 const LOADER_NODE_OPTIONS = [
   // The loader is TypeScript like the rest: its process runs it through tsx's CommonJS hook, as
   // `npm start` runs the server. tsx's ESM hooks would add a thread with its own V8 heap, about 38 MB.
@@ -163,7 +174,8 @@ export class LoaderProcess {
   }
 
   private async spawn(): Promise<void> {
-    const child = spawn("nice", ["-n", String(LOADER_NICENESS), process.execPath, ...LOADER_NODE_OPTIONS, LOADER_MAIN], {
+    const limits = [`--data=${LOADER_DATA_LIMIT_BYTES}`, "--core=0"];
+    const child = spawn("prlimit", [...limits, "--", "nice", "-n", String(LOADER_NICENESS), process.execPath, ...LOADER_NODE_OPTIONS, LOADER_MAIN], {
       env: { ...process.env, ...LOADER_ENV },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

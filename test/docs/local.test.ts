@@ -1,9 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { HOST_VARIABLE, PORT_VARIABLE } from "../../cli/start";
 import { SIGNING_KEYS_VARIABLE } from "../../core/functionContract";
+import { LOADER_DATA_LIMIT_BYTES } from "../../local/loaderProcess";
 import { SERVER_LIMITS } from "../../local/pipeline";
-import { INSTANCE_OPTIONS, QUERY_TIMEOUT_MS } from "../../local/readOnlyQuery";
+import { checkQuery, INSTANCE_OPTIONS, QUERY_BOUNDS, QUERY_TIMEOUT_MS, RESULT_BOUNDS } from "../../local/readOnlyQuery";
 import { KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
 
 const root = path.join(__dirname, "..", "..");
@@ -25,6 +27,12 @@ describe("docs/local.md's security section", () => {
     ["the loaded spool kept", mib(KEEP_LOADED_BYTES)],
     ["the query timeout", seconds(QUERY_TIMEOUT_MS)],
     ["DuckDB's memory limit", INSTANCE_OPTIONS.memory_limit.replace(/(\d)([A-Z])/, "$1 $2")],
+    ["the loader's data limit", `${LOADER_DATA_LIMIT_BYTES / 2 ** 30} GiB of data for the loader's whole process`],
+    ["the SQL size bound", `${QUERY_BOUNDS.sqlBytes / 1024} KiB of SQL`],
+    ["the query block bound", `${QUERY_BOUNDS.queryBlocks} SELECTs, set operations and CTEs`],
+    ["the nesting bound", `SELECTs nested ${QUERY_BOUNDS.nesting} deep`],
+    ["the result's row bound", `${RESULT_BOUNDS.rows.toLocaleString("en-US")} rows`],
+    ["the result's size bound", `${mib(RESULT_BOUNDS.jsonBytes)} as JSON`],
   ])("gives %s: %s", (_, text) => {
     expect(security).toContain(text);
   });
@@ -38,4 +46,21 @@ it("documents the listen address and port variables, in docs/local.md and the RE
 
 it("documents where npm start takes a signing stack's keys from", () => {
   expect(local).toContain(`${SIGNING_KEYS_VARIABLE}="$(openssl rand -base64 32)" npm start -- --stack <stack>`);
+});
+
+/** Every `npm run --silent query -- "SQL"` example of the README and docs/. */
+const queryExamples = ["README.md", ...readdirSync(path.join(root, "docs")).filter((file) => file.endsWith(".md")).map((file) => path.join("docs", file))].flatMap((file) =>
+  [...readFileSync(path.join(root, file), "utf8").matchAll(/npm run --silent query -- "([^"<]+)"/g)].map((match): [string, string] => [file, match[1]]),
+);
+
+it("gives query examples that pass the query rules: one statement, within the bounds, allowed functions only", async () => {
+  expect(queryExamples.length).toBeGreaterThan(4);
+  const instance = await DuckDBInstance.create(":memory:", INSTANCE_OPTIONS);
+  const connection = await instance.connect();
+  try {
+    for (const [file, sql] of queryExamples) await expect(checkQuery(connection, sql).then(() => [file, sql])).resolves.toEqual([file, sql]);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
 });

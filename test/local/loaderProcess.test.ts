@@ -1,10 +1,10 @@
 import * as path from "node:path";
-import { LoaderProcess } from "../../local/loaderProcess";
+import { LOADER_DATA_LIMIT_BYTES, LoaderProcess } from "../../local/loaderProcess";
 import { SpoolWriter } from "../../local/spool";
 import { DEV_SETTINGS, loadBalancerEntry } from "../../testkit/logEntries";
 import { countRows, freshDirectoryEachTest, httpRequest, waitFor } from "../../testkit/localPipeline";
 import type { TestPipeline } from "../../testkit/localPipeline";
-import { loaderPids, threadNiceness } from "../../testkit/processes";
+import { loaderPids, resourceLimits, threadNiceness } from "../../testkit/processes";
 
 jest.setTimeout(120_000);
 
@@ -34,6 +34,17 @@ it("loads in a process of its own, every thread of it at the lowest priority, wh
   await local.stopPipeline();
   expect(await waitFor(async () => loaderPids(process.pid), (pids) => pids.length === 0, 10_000)).toEqual([]);
   expect(await countRows(local.dir)).toBe(3);
+});
+
+it("runs its loader's process under a data limit and without core files, and it loads under them", async () => {
+  const pipeline = await local.startPipeline();
+  const [loader] = loaderPids(process.pid);
+  expect(resourceLimits(loader, "Max data size")).toEqual([String(LOADER_DATA_LIMIT_BYTES), String(LOADER_DATA_LIMIT_BYTES)]);
+  expect(resourceLimits(loader, "Max core file size")).toEqual(["0", "0"]);
+  // The front end keeps its own limits: only the process that runs queries is bounded.
+  expect(resourceLimits(process.pid, "Max data size")).not.toEqual(resourceLimits(loader, "Max data size"));
+  expect(await pixels(pipeline, 0, 3)).toEqual([200, 200, 200]);
+  expect(await waitFor(() => countRows(local.dir), (rows) => rows === 3)).toBe(3);
 });
 
 it("answers pixels while its loader's process is down, and a new one loads them from the checkpoint", async () => {

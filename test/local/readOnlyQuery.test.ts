@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";
 import * as path from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
-import { checkQuery, INSTANCE_OPTIONS, runCheckedQuery } from "../../local/readOnlyQuery";
+import { DuckDBInstance, JsonDuckDBValueConverter } from "@duckdb/node-api";
+import { checkQuery, INSTANCE_OPTIONS, QUERY_BOUNDS, RESULT_BOUNDS, runCheckedQuery } from "../../local/readOnlyQuery";
 import { httpRequest, makeTempDir, query, removeDir, startTestPipeline, waitFor } from "../../testkit/localPipeline";
 import type { TestPipeline } from "../../testkit/localPipeline";
 
@@ -13,6 +13,20 @@ jest.setTimeout(120_000);
 // file system as they were. DB and OUT stand for the database file and a directory outside it.
 const NOT_A_QUERY = /^only queries can run here \(SELECT, .*\), and this statement is not one$/;
 const TABLE_FUNCTION = (name: string) => new RegExp(`^the table function ${name}\\(\\) cannot be used here`);
+const FUNCTION = (name: string) => new RegExp(`^the function ${name}\\(\\) cannot be used here`);
+const SHORTER = /: write a shorter statement/;
+const NARROWER = /the bound for a query's result: narrow the query with a LIMIT, a filter \(WHERE\) or an aggregate \(GROUP BY\)$/;
+/** `count` SELECTs joined by UNION ALL: 40,000 of them (887 KB) took the loader to 24 GB while DuckDB prepared them. */
+const unionBomb = (count: number) => Array.from({ length: count }, (_, index) => `SELECT ${index}`).join(" UNION ALL ");
+/** The shortest union bomb over the size bound: were that bound gone, preparing it would take about 120 MB, not the machine. */
+const overSizeBound = (() => {
+  let sql = "SELECT 0";
+  for (let index = 1; Buffer.byteLength(sql) <= QUERY_BOUNDS.sqlBytes; index++) sql += ` UNION ALL SELECT ${index}`;
+  return sql;
+})();
+/** Test names show long statements by their start and length. */
+const named = <T>(table: readonly (readonly [string, T])[]) =>
+  table.map(([sql, expected]) => [sql.length > 120 ? `${sql.slice(0, 100)}... (${sql.length} characters)` : sql, sql, expected] as const);
 const HOSTILE: readonly [string, RegExp][] = [
   // EXPLAIN ANALYZE runs the statement it explains.
   [`EXPLAIN ANALYZE DELETE FROM refusals`, NOT_A_QUERY],
@@ -59,6 +73,21 @@ const HOSTILE: readonly [string, RegExp][] = [
   [`SELECT * FROM query_table('refusals')`, TABLE_FUNCTION("query_table")],
   [`SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT 1'))`, TABLE_FUNCTION("json_execute_serialized_sql")],
   [`SELECT * FROM duckdb_secrets()`, TABLE_FUNCTION("duckdb_secrets")],
+  // Functions that plan or parse SQL held in a string: planning EXPORT DATABASE creates its directory.
+  [`SELECT json_serialize_plan('EXPORT DATABASE ''OUT/plan''')`, FUNCTION("json_serialize_plan")],
+  [`SELECT ('EXPORT DATABASE ''OUT/method''').json_serialize_plan()`, FUNCTION("json_serialize_plan")],
+  [`SELECT list_transform(['EXPORT DATABASE ''OUT/lambda'''], s -> JSON_SERIALIZE_PLAN(s))`, FUNCTION("json_serialize_plan")],
+  [`SELECT * FROM range(1) WHERE json_serialize_plan('COPY (SELECT 1) TO ''OUT/where.csv''') IS NULL`, FUNCTION("json_serialize_plan")],
+  [`SELECT json_serialize_sql('DELETE FROM refusals')`, FUNCTION("json_serialize_sql")],
+  [`SELECT write_log('forged', level := 'ERROR')`, FUNCTION("write_log")],
+  [`SELECT read_text('/etc/passwd')`, FUNCTION("read_text")],
+  // Statements too big or too complex to prepare within the machine's memory, refused before DuckDB plans them.
+  [overSizeBound, new RegExp(`^the statement is ${Buffer.byteLength(overSizeBound)} bytes of SQL, over the bound of ${QUERY_BOUNDS.sqlBytes} bytes.*${SHORTER.source}`)],
+  [unionBomb(QUERY_BOUNDS.queryBlocks / 2 + 1), new RegExp(`^the statement has ${QUERY_BOUNDS.queryBlocks + 1} SELECTs, set operations and CTEs, over the bound of ${QUERY_BOUNDS.queryBlocks}${SHORTER.source}`)],
+  [`SELECT ${"(SELECT ".repeat(QUERY_BOUNDS.nesting)}1${")".repeat(QUERY_BOUNDS.nesting)}`, new RegExp(`^the statement nests SELECTs ${QUERY_BOUNDS.nesting + 1} deep, over the bound of ${QUERY_BOUNDS.nesting}${SHORTER.source}`)],
+  // Results beyond the bounds, stopped in the process that runs them before any row crosses.
+  [`SELECT i FROM range(${RESULT_BOUNDS.rows + 1}) t(i)`, new RegExp(`^the result has more than ${RESULT_BOUNDS.rows} rows, ${NARROWER.source}`)],
+  [`SELECT repeat('x', 1000) AS s FROM range(${Math.ceil(RESULT_BOUNDS.jsonBytes / 1000)})`, new RegExp(`^the result is more than ${RESULT_BOUNDS.jsonBytes / 2 ** 20} MiB as JSON, ${NARROWER.source}`)],
 ];
 
 const ALLOWED: readonly [string, unknown][] = [
@@ -68,6 +97,10 @@ const ALLOWED: readonly [string, unknown][] = [
   [`SELECT count(*) AS n FROM range(3) r(i), unnest([1, 2]) u(j)`, [{ n: 6 }]],
   [`SELECT count(*) > 0 AS described FROM (DESCRIBE events)`, [{ described: true }]],
   [`SELECT name FROM (SHOW TABLES) WHERE name = 'refusals'`, [{ name: "refusals" }]],
+  [`SELECT sum(i) OVER () AS s, upper('a') || lower('B') AS t FROM range(2) r(i) LIMIT 1`, [{ s: 1, t: "Ab" }]],
+  [`SELECT count(*) AS n FROM (${unionBomb(QUERY_BOUNDS.queryBlocks / 2 - 1)})`, [{ n: QUERY_BOUNDS.queryBlocks / 2 - 1 }]],
+  [`SELECT ${"(SELECT ".repeat(QUERY_BOUNDS.nesting - 1)}1${")".repeat(QUERY_BOUNDS.nesting - 1)} AS n`, [{ n: 1 }]],
+  [`SELECT i FROM range(${RESULT_BOUNDS.rows}) t(i) WHERE i = ${RESULT_BOUNDS.rows - 1}`, [{ i: RESULT_BOUNDS.rows - 1 }]],
 ];
 
 let dir: string;
@@ -107,7 +140,7 @@ describe.each([["running", true], ["stopped", false]])("with the server %s, a qu
     }
   });
 
-  it.each(HOSTILE)("refuses %s and changes nothing", async (template, refusal) => {
+  it.each(named(HOSTILE))("refuses %s and changes nothing", async (_, template, refusal) => {
     const database = path.join(dir, "pixel.duckdb");
     const target = path.join(outside, running ? "running" : "stopped");
     await mkdir(target, { recursive: true });
@@ -119,7 +152,7 @@ describe.each([["running", true], ["stopped", false]])("with the server %s, a qu
     expect(existsSync(path.join(dir, "x"))).toBe(false);
   });
 
-  it.each(ALLOWED)("runs %s", async (sql, rows) => {
+  it.each(named(ALLOWED))("runs %s", async (_, sql, rows) => {
     expect(await query(dir, sql)).toEqual(rows);
   });
 });
@@ -136,7 +169,7 @@ it("interrupts a query that runs past its time", async () => {
   try {
     const checked = await checkQuery(connection, "SELECT sleep_ms(60000)");
     const started = Date.now();
-    await expect(runCheckedQuery(connection, checked, 200)).rejects.toThrow("the query ran longer than 0.2 s and was stopped");
+    await expect(runCheckedQuery(connection, checked, JsonDuckDBValueConverter, 200)).rejects.toThrow("the query ran longer than 0.2 s and was stopped");
     expect(Date.now() - started).toBeLessThan(30_000);
   } finally {
     connection.closeSync();
