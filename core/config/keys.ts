@@ -8,6 +8,13 @@
  * other settings declares an empty value ("", [] or {}), which the validators read as "not set".
  * Such keys, and the lists (which also take one comma-separated string), declare no type.
  */
+/**
+ * The oldest Pulumi CLI that accepts these declarations: `type: object` (attributes, tenantReaders)
+ * arrived in 3.187.0 (pulumi/pulumi#20132); older CLIs refuse the stack. Pulumi.yaml's comment, the
+ * README and docs/deploy.md name this version (test/core/config/keys.test.ts holds them to it).
+ */
+export const MIN_PULUMI_CLI_VERSION = "3.187";
+
 export interface ConfigKeySpec {
   readonly description: string;
   /** Pulumi's own check of the value, where it accepts every form the validator accepts. */
