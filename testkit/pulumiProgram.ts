@@ -15,6 +15,7 @@ interface RegisterResourceRequest {
   getName(): string;
   getParent(): string;
   getAliasurnsList(): string[];
+  getDependenciesList(): string[];
 }
 
 interface MockMonitor {
@@ -51,6 +52,8 @@ export interface CapturedResource {
 export interface RegisteredUrn {
   readonly urn: string;
   readonly aliases: readonly string[];
+  /** The URNs it waits for: dependsOn (a component expanded to its children) and its inputs' resources. */
+  readonly dependencies: readonly string[];
 }
 
 export interface ProgramRun {
@@ -96,6 +99,7 @@ export async function runProgram(config: Readonly<Record<string, string>>, stack
     urns.push({
       urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
       aliases: request.getAliasurnsList(),
+      dependencies: request.getDependenciesList(),
     });
     return register(request, callback);
   };
@@ -191,9 +195,10 @@ export function deployedStack(name: "dev" | "prod"): DeployedStack {
 
 /**
  * The resources a stack deployed from the fixture's commit gains, and nothing else: the component
- * that now holds the others; the Pub/Sub service agent, declared before it is granted roles; the
- * build account's read access to the source bucket; and for the answer columns, the generated
- * visitor key and its secret, the four breakdown views, and each tenant reader's grant on them.
+ * that now holds the others; the wait for the just-enabled APIs; the Pub/Sub service agent,
+ * declared before it is granted roles; the build account's read access to the source bucket; and
+ * for the answer columns, the generated visitor key and its secret, the four breakdown views, and
+ * each tenant reader's grant on them.
  */
 export function addedSinceDeployed(deployed: DeployedStack): string[] {
   const { stack } = deployed;
@@ -202,6 +207,7 @@ export function addedSinceDeployed(deployed: DeployedStack): string[] {
   const readers = [...new Set([...JSON.parse(deployed.config["pixel-pipeline:allTenantsReaders"] ?? "[]"), ...Object.values<string[]>(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}")).flat()])];
   return [
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PixelPipeline::pixel`,
+    `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:ProjectApis$pulumi-nodejs:dynamic:Resource::pixel-apis-usable`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PushDelivery$gcp:projects/serviceIdentity:ServiceIdentity::pixel-delivery-pubsub-agent`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$gcp:storage/bucketIAMMember:BucketIAMMember::pixel-collector-build-source-reader`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$${secret}::pixel-collector-visitor-key`,

@@ -6,10 +6,13 @@ import type { CoreSettings } from "../../core/config/coreSettings";
 import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../../core/functionContract";
 import { BUILD_PROJECT_ROLES, BUILD_STORAGE_CONDITION, BUILD_STORAGE_ROLE } from "./buildAccess";
 import { DEPLOYED_RUNTIME, FunctionBundle } from "./functionBundle";
-import { IamPropagationWait } from "./iamPropagationWait";
+import { PropagationWait, propagationTrigger } from "../propagationWait";
 import { serviceAccountId } from "../naming";
 import { FunctionSecret } from "./functionSecret";
 import type { CollectorSettings } from "../../core/config/stackConfig";
+
+/** How long Google's own example waits for a new build service account's roles to take effect. */
+export const IAM_PROPAGATION_SECONDS = 60;
 
 export interface CollectorFunctionArgs {
   /** The stack name, with the pipeline's name when it is not the default: keeps project-unique ids and display names apart. */
@@ -71,7 +74,7 @@ export class CollectorFunction extends pulumi.ComponentResource {
       { accountId: serviceAccountId(args.scope, "fn"), displayName: "Pixel collector function" },
       { parent: this },
     );
-    new gcp.bigquery.DatasetIamMember(
+    const datasetEditor = new gcp.bigquery.DatasetIamMember(
       `${name}-dataset-editor`,
       { datasetId: args.datasetId, role: "roles/bigquery.dataEditor", member: runtimeAccount.member },
       { parent: this },
@@ -104,11 +107,15 @@ export class CollectorFunction extends pulumi.ComponentResource {
         { parent: this },
       ),
     ];
-    // The deployment checks that the runtime account can read the secret, so that grant must settle too.
-    const grantsSettled = new IamPropagationWait(
+    // The deployment checks that the runtime account can read its secrets, so those grants must
+    // settle too. Keyed on every grant of the two accounts: one added later (the signing keys'
+    // reader, when signedUrls is turned on) waits again before the function is deployed with it.
+    // The trigger holds the grants' ids, so the wait also starts only once they exist.
+    const accountGrants = [...buildGrants, datasetEditor, visitorKeySecret.readerGrant, ...(signingKeys ? [signingKeys.readerGrant] : [])];
+    const grantsSettled = new PropagationWait(
       `${name}-grants`,
-      { member: buildAccount.member },
-      { parent: this, dependsOn: [...buildGrants, visitorKeySecret, ...(signingKeys ? [signingKeys] : [])] },
+      { trigger: pulumi.all(accountGrants.map((grant) => grant.id)).apply(propagationTrigger), seconds: IAM_PROPAGATION_SECONDS },
+      { parent: this },
     );
 
     const fn = new gcp.cloudfunctionsv2.Function(

@@ -30,6 +30,8 @@ export interface FunctionSecretArgs {
 export class FunctionSecret extends pulumi.ComponentResource {
   /** The function's `secretEnvironmentVariables` entry. */
   public readonly environmentVariable: pulumi.Output<gcp.types.input.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariable>;
+  /** The reader's access: the function's deployment checks it, so it must have settled first. */
+  public readonly readerGrant: gcp.secretmanager.SecretIamMember;
 
   constructor(name: string, args: FunctionSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     const { type, purpose, variable } = FUNCTION_SECRETS[args.kind];
@@ -42,7 +44,7 @@ export class FunctionSecret extends pulumi.ComponentResource {
     );
     // A new value makes a new version, and pinning the version number rolls out a revision that reads it.
     const version = new gcp.secretmanager.SecretVersion(`${name}-version`, { secret: secret.id, secretData: args.value }, { parent: this });
-    new gcp.secretmanager.SecretIamMember(
+    this.readerGrant = new gcp.secretmanager.SecretIamMember(
       `${name}-reader`,
       { secretId: secret.secretId, role: "roles/secretmanager.secretAccessor", member: args.reader },
       { parent: this },
