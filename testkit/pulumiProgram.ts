@@ -68,8 +68,16 @@ export interface ProgramRun {
 /** The program's stack outputs: index.ts by default, or another program that declares PixelPipelines. */
 type Program = () => Promise<Bag>;
 
+/** Changes what the provider reports for a resource: a test of an answer Google may give. */
+export type ReportedState = (type: string, state: Bag) => Bag;
+
 /** Sets the mocks and the config, runs the program to completion and returns what it declared. */
-export async function runProgram(config: Readonly<Record<string, string>>, stack = "dev", program: Program = () => import("../index")): Promise<ProgramRun> {
+export async function runProgram(
+  config: Readonly<Record<string, string>>,
+  stack = "dev",
+  program: Program = () => import("../index"),
+  reported: ReportedState = (_type, state) => state,
+): Promise<ProgramRun> {
   const resources: CapturedResource[] = [];
   const urns: RegisteredUrn[] = [];
   const warnings: string[] = [];
@@ -77,11 +85,13 @@ export async function runProgram(config: Readonly<Record<string, string>>, stack
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const { id, state } = mockResult(args.type, args.name, args.inputs);
+        const { id, state: mocked } = mockResult(args.type, args.name, args.inputs);
+        const state = reported(args.type, mocked);
         resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, id });
         return { id, state };
       },
       call(args) {
+        if (args.token === "gcp:organizations/getProject:getProject") return { projectId: args.inputs.projectId, number: TEST_PROJECT_NUMBER };
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },
