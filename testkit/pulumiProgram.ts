@@ -16,6 +16,8 @@ interface RegisterResourceRequest {
   getParent(): string;
   getAliasurnsList(): string[];
   getDependenciesList(): string[];
+  getIgnorechangesList(): string[];
+  getDeletebeforereplace(): boolean;
 }
 
 interface MockMonitor {
@@ -54,6 +56,9 @@ export interface RegisteredUrn {
   readonly aliases: readonly string[];
   /** The URNs it waits for: dependsOn (a component expanded to its children) and its inputs' resources. */
   readonly dependencies: readonly string[];
+  /** How an update treats it: the inputs it keeps as they are in the state, and whether a replacement deletes it first. */
+  readonly ignoreChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
 }
 
 export interface ProgramRun {
@@ -110,6 +115,8 @@ export async function runProgram(
       urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
       aliases: request.getAliasurnsList(),
       dependencies: request.getDependenciesList(),
+      ignoreChanges: request.getIgnorechangesList(),
+      deleteBeforeReplace: request.getDeletebeforereplace(),
     });
     return register(request, callback);
   };

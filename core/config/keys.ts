@@ -56,6 +56,10 @@ export const CONFIG_KEYS = {
   functionConcurrency: { type: "integer", default: 16, description: "Requests one instance handles at once (1 to 1000); above 1 needs 1 vCPU or more." },
   functionTimeoutSeconds: { type: "integer", default: 60, description: "The function's timeout and the push subscription's ack deadline (10 to 600)." },
   maxDeliveryAttempts: { type: "integer", default: 10, description: "Deliveries of one message before it moves to the dead-letter topic (5 to 100)." },
+  secretLocations: {
+    default: NO_ITEMS,
+    description: "Where Secret Manager keeps the function's secrets (regions, user-managed replication); empty: the stack's region, and secrets that exist stay where they are.",
+  },
   tenantReaders: { type: "object", default: NO_ENTRIES, description: "Partitioned layout only: per tenant, the IAM principals who see that tenant's rows only." },
   allTenantsReaders: { default: NO_ITEMS, description: "Required with tenantReaders: the IAM principals who see every row." },
 

@@ -9,7 +9,7 @@ import { DEPLOYED_RUNTIME, FunctionBundle } from "./functionBundle";
 import { PropagationWait, propagationTrigger } from "../propagationWait";
 import { serviceAccountId } from "../naming";
 import { FunctionSecret } from "./functionSecret";
-import type { CollectorSettings } from "../../core/config/stackConfig";
+import type { CollectorSettings, SecretPlacement } from "../../core/config/stackConfig";
 
 /** How long Google's own example waits for a new build service account's roles to take effect. */
 export const IAM_PROPAGATION_SECONDS = 60;
@@ -27,6 +27,8 @@ export interface CollectorFunctionArgs {
   readonly bundle: FunctionBundle;
   /** With signedUrls: the keys, stored in Secret Manager and read by the function at start-up. */
   readonly signingKeys?: pulumi.Input<string>;
+  /** Where Secret Manager keeps the keys. */
+  readonly secretPlacement: SecretPlacement;
 }
 
 /** The Cloud Run service behind a deployed 2nd-gen function. */
@@ -80,7 +82,7 @@ export class CollectorFunction extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const secret = { scope: args.scope, project: args.project, reader: runtimeAccount.member };
+    const secret = { scope: args.scope, project: args.project, reader: runtimeAccount.member, placement: args.secretPlacement };
     const signingKeys =
       args.signingKeys === undefined ? undefined : new FunctionSecret(`${name}-signing-keys`, { ...secret, kind: "signingKeys", value: args.signingKeys }, { parent: this });
     // The visitor key is generated once and kept in Pulumi's state (encrypted) and in Secret
