@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 
 /**
- * Names Pulumi's auto-naming does not cover: service account and secret ids.
+ * Names Pulumi's auto-naming does not cover: service account and secret ids, and the Pub/Sub
+ * service agent's member.
  */
 
 const SERVICE_ACCOUNT_ID_MAX = 30;
@@ -24,4 +25,17 @@ export function serviceAccountId(scope: string, purpose: string): string {
 /** Secret ids allow [A-Za-z0-9_-] and are unique in the project, like service account ids: `pixel-<scope>-<purpose>`. */
 export function functionSecretId(scope: string, purpose: string): string {
   return `pixel-${scope.replace(/[^A-Za-z0-9_-]/g, "-")}-${purpose}`;
+}
+
+/**
+ * The Pub/Sub service agent as an IAM member. ServiceIdentity reports its email only when the API
+ * returns one (the provider says it may not), and a grant to an empty member fails without saying
+ * why; the agent's address is fixed by the project number, so that is the fallback.
+ */
+export function pubsubAgentMember(reportedEmail: string | undefined, projectNumber: string | undefined): string {
+  if (reportedEmail) return `serviceAccount:${reportedEmail}`;
+  if (!projectNumber || !/^[0-9]+$/.test(projectNumber)) {
+    throw new Error(`the Pub/Sub service agent has no email and the project number is ${JSON.stringify(projectNumber)}: check gcp:project and that the Pub/Sub API is enabled.`);
+  }
+  return `serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
 }

@@ -85,6 +85,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
         maxDeliveryAttempts: args.maxDeliveryAttempts,
         bundle: bundleFunction(),
         signingKeys: args.signingKeys,
+        secretPlacement: args.secretPlacement,
       },
       stage,
     );

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import { PropagationWait, propagationTrigger } from "./propagationWait";
 
 /** Every Google API the pipeline calls, directly or through the services it uses. */
 export const REQUIRED_APIS = [
@@ -18,13 +19,21 @@ export const REQUIRED_APIS = [
   "secretmanager.googleapis.com",
 ] as const;
 
+/**
+ * How long to wait after enabling APIs. Enabling one is eventually consistent: the provider's guide
+ * for google_project_service says a service is not guaranteed usable when the resource completes.
+ */
+export const API_PROPAGATION_SECONDS = 60;
+
 export interface ProjectApisArgs {
   readonly project: string;
 }
 
 /**
  * Enables the APIs, so a fresh project deploys in one `pulumi up`: the other components depend
- * on this one. Destroying the stack leaves them enabled, because other workloads may use them.
+ * on this one, and so wait until the APIs have had time to become usable. That wait is keyed on
+ * the set of APIs, so it runs on the first deployment and when an API is added, not on every
+ * update. Destroying the stack leaves them enabled, because other workloads may use them.
  */
 export class ProjectApis extends pulumi.ComponentResource {
   public readonly services: gcp.projects.Service[];
@@ -33,6 +42,11 @@ export class ProjectApis extends pulumi.ComponentResource {
     super("pixel:infra:ProjectApis", name, {}, opts);
     this.services = REQUIRED_APIS.map(
       (api) => new gcp.projects.Service(`${name}-${api.split(".")[0]}`, { project: args.project, service: api, disableOnDestroy: false }, { parent: this }),
+    );
+    new PropagationWait(
+      `${name}-usable`,
+      { trigger: pulumi.all(this.services.map((service) => service.service)).apply(propagationTrigger), seconds: API_PROPAGATION_SECONDS },
+      { parent: this },
     );
     this.registerOutputs({});
   }

@@ -15,6 +15,9 @@ interface RegisterResourceRequest {
   getName(): string;
   getParent(): string;
   getAliasurnsList(): string[];
+  getDependenciesList(): string[];
+  getIgnorechangesList(): string[];
+  getDeletebeforereplace(): boolean;
 }
 
 interface MockMonitor {
@@ -51,6 +54,11 @@ export interface CapturedResource {
 export interface RegisteredUrn {
   readonly urn: string;
   readonly aliases: readonly string[];
+  /** The URNs it waits for: dependsOn (a component expanded to its children) and its inputs' resources. */
+  readonly dependencies: readonly string[];
+  /** How an update treats it: the inputs it keeps as they are in the state, and whether a replacement deletes it first. */
+  readonly ignoreChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
 }
 
 export interface ProgramRun {
@@ -65,8 +73,16 @@ export interface ProgramRun {
 /** The program's stack outputs: index.ts by default, or another program that declares PixelPipelines. */
 type Program = () => Promise<Bag>;
 
+/** Changes what the provider reports for a resource: a test of an answer Google may give. */
+export type ReportedState = (type: string, state: Bag) => Bag;
+
 /** Sets the mocks and the config, runs the program to completion and returns what it declared. */
-export async function runProgram(config: Readonly<Record<string, string>>, stack = "dev", program: Program = () => import("../index")): Promise<ProgramRun> {
+export async function runProgram(
+  config: Readonly<Record<string, string>>,
+  stack = "dev",
+  program: Program = () => import("../index"),
+  reported: ReportedState = (_type, state) => state,
+): Promise<ProgramRun> {
   const resources: CapturedResource[] = [];
   const urns: RegisteredUrn[] = [];
   const warnings: string[] = [];
@@ -74,11 +90,13 @@ export async function runProgram(config: Readonly<Record<string, string>>, stack
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const { id, state } = mockResult(args.type, args.name, args.inputs);
+        const { id, state: mocked } = mockResult(args.type, args.name, args.inputs);
+        const state = reported(args.type, mocked);
         resources.push({ type: args.type, name: args.name, inputs: args.inputs, state, id });
         return { id, state };
       },
       call(args) {
+        if (args.token === "gcp:organizations/getProject:getProject") return { projectId: args.inputs.projectId, number: TEST_PROJECT_NUMBER };
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },
@@ -96,6 +114,9 @@ export async function runProgram(config: Readonly<Record<string, string>>, stack
     urns.push({
       urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
       aliases: request.getAliasurnsList(),
+      dependencies: request.getDependenciesList(),
+      ignoreChanges: request.getIgnorechangesList(),
+      deleteBeforeReplace: request.getDeletebeforereplace(),
     });
     return register(request, callback);
   };
@@ -191,9 +212,10 @@ export function deployedStack(name: "dev" | "prod"): DeployedStack {
 
 /**
  * The resources a stack deployed from the fixture's commit gains, and nothing else: the component
- * that now holds the others; the Pub/Sub service agent, declared before it is granted roles; the
- * build account's read access to the source bucket; and for the answer columns, the generated
- * visitor key and its secret, the four breakdown views, and each tenant reader's grant on them.
+ * that now holds the others; the wait for the just-enabled APIs; the Pub/Sub service agent,
+ * declared before it is granted roles; the build account's read access to the source bucket; and
+ * for the answer columns, the generated visitor key and its secret, the four breakdown views, and
+ * each tenant reader's grant on them.
  */
 export function addedSinceDeployed(deployed: DeployedStack): string[] {
   const { stack } = deployed;
@@ -202,6 +224,7 @@ export function addedSinceDeployed(deployed: DeployedStack): string[] {
   const readers = [...new Set([...JSON.parse(deployed.config["pixel-pipeline:allTenantsReaders"] ?? "[]"), ...Object.values<string[]>(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}")).flat()])];
   return [
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PixelPipeline::pixel`,
+    `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:ProjectApis$pulumi-nodejs:dynamic:Resource::pixel-apis-usable`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PushDelivery$gcp:projects/serviceIdentity:ServiceIdentity::pixel-delivery-pubsub-agent`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$gcp:storage/bucketIAMMember:BucketIAMMember::pixel-collector-build-source-reader`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$${secret}::pixel-collector-visitor-key`,

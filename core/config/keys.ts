@@ -8,6 +8,13 @@
  * other settings declares an empty value ("", [] or {}), which the validators read as "not set".
  * Such keys, and the lists (which also take one comma-separated string), declare no type.
  */
+/**
+ * The oldest Pulumi CLI that accepts these declarations: `type: object` (attributes, tenantReaders)
+ * arrived in 3.187.0 (pulumi/pulumi#20132); older CLIs refuse the stack. Pulumi.yaml's comment, the
+ * README and docs/deploy.md name this version (test/core/config/keys.test.ts holds them to it).
+ */
+export const MIN_PULUMI_CLI_VERSION = "3.187";
+
 export interface ConfigKeySpec {
   readonly description: string;
   /** Pulumi's own check of the value, where it accepts every form the validator accepts. */
@@ -49,6 +56,10 @@ export const CONFIG_KEYS = {
   functionConcurrency: { type: "integer", default: 16, description: "Requests one instance handles at once (1 to 1000); above 1 needs 1 vCPU or more." },
   functionTimeoutSeconds: { type: "integer", default: 60, description: "The function's timeout and the push subscription's ack deadline (10 to 600)." },
   maxDeliveryAttempts: { type: "integer", default: 10, description: "Deliveries of one message before it moves to the dead-letter topic (5 to 100)." },
+  secretLocations: {
+    default: NO_ITEMS,
+    description: "Where Secret Manager keeps the function's secrets (regions, user-managed replication); empty: the stack's region, and secrets that exist stay where they are.",
+  },
   tenantReaders: { type: "object", default: NO_ENTRIES, description: "Partitioned layout only: per tenant, the IAM principals who see that tenant's rows only." },
   allTenantsReaders: { default: NO_ITEMS, description: "Required with tenantReaders: the IAM principals who see every row." },
 

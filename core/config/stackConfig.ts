@@ -27,6 +27,23 @@ export interface CollectorSettings {
   readonly timeoutSeconds: number;
 }
 
+/**
+ * Where Secret Manager keeps the function's secrets: user-managed replicas in these locations,
+ * because automatic replication counts as the `global` location, which the organisation policy
+ * constraints/gcp.resourceLocations commonly refuses. A secret's replication cannot change once it
+ * is created: changing it replaces the secret.
+ */
+export interface SecretPlacement {
+  /** The regions that hold a replica: secretLocations, else the stack's region. */
+  readonly locations: readonly string[];
+  /**
+   * True when the stack does not set secretLocations: a secret that exists keeps its replication
+   * (stacks deployed before this setting keep their automatic replication), and only new ones
+   * follow `locations`. False: every secret follows the setting, replaced if it was created elsewhere.
+   */
+  readonly keepExisting: boolean;
+}
+
 /** Everything the program needs, validated; only infra/config.ts builds it from the stack's config. */
 export interface StackConfig {
   readonly stack: string;
@@ -41,6 +58,8 @@ export interface StackConfig {
   readonly collector: CollectorSettings;
   /** Deliveries of one message before it goes to the dead-letter topic. */
   readonly maxDeliveryAttempts: number;
+  /** Where the function's secrets are replicated. */
+  readonly secretPlacement: SecretPlacement;
   /** With signedUrls only: the signing keys, one per line, as the function reads them. */
   readonly signingKeys?: string;
   /** With the partitioned layout: who may read which tenant's rows (docs/analytics.md). */
@@ -156,6 +175,7 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
       min: 5,
       max: 100,
     }),
+    secretPlacement: readSecretPlacement(raw, region, problems),
     ...(signingKeys ? { signingKeys } : {}),
     ...(tenantReaders ? { tenantReaders } : {}),
     operations: readOperationsSettings(raw, problems),
@@ -171,6 +191,18 @@ function readProject({ project, projectOptional }: StackContext, problems: Confi
     problems.addQualified("gcp:project", `${JSON.stringify(project)} is not a project id: use the id (6 to 30 of a-z, 0-9 and -), not the project name or number.`);
   }
   return project ?? "";
+}
+
+function readSecretPlacement(raw: RawConfig, region: string, problems: ConfigProblems): SecretPlacement {
+  const locations = readStringList(raw, "secretLocations", problems) ?? [];
+  locations.forEach((location, index) => {
+    if (!REGION.test(location)) {
+      problems.add(`secretLocations[${index}]`, `${JSON.stringify(location)} is not a region: use regions such as "europe-west1", which your organisation's resource locations allow.`);
+    } else if (locations.indexOf(location) !== index) {
+      problems.add(`secretLocations[${index}]`, `${JSON.stringify(location)} is listed twice: name each region once.`);
+    }
+  });
+  return locations.length > 0 ? { locations, keepExisting: false } : { locations: [region], keepExisting: true };
 }
 
 /** The function's own start-up check decides which keys are usable, so the two can never disagree. */

@@ -6,10 +6,13 @@ import type { CoreSettings } from "../../core/config/coreSettings";
 import { DATASET_VARIABLE, DELIVERY_ATTEMPTS_VARIABLE, FUNCTION_ENTRY_POINT, SETTINGS_VARIABLE } from "../../core/functionContract";
 import { BUILD_PROJECT_ROLES, BUILD_STORAGE_CONDITION, BUILD_STORAGE_ROLE } from "./buildAccess";
 import { DEPLOYED_RUNTIME, FunctionBundle } from "./functionBundle";
-import { IamPropagationWait } from "./iamPropagationWait";
+import { PropagationWait, propagationTrigger } from "../propagationWait";
 import { serviceAccountId } from "../naming";
 import { FunctionSecret } from "./functionSecret";
-import type { CollectorSettings } from "../../core/config/stackConfig";
+import type { CollectorSettings, SecretPlacement } from "../../core/config/stackConfig";
+
+/** How long Google's own example waits for a new build service account's roles to take effect. */
+export const IAM_PROPAGATION_SECONDS = 60;
 
 export interface CollectorFunctionArgs {
   /** The stack name, with the pipeline's name when it is not the default: keeps project-unique ids and display names apart. */
@@ -24,6 +27,8 @@ export interface CollectorFunctionArgs {
   readonly bundle: FunctionBundle;
   /** With signedUrls: the keys, stored in Secret Manager and read by the function at start-up. */
   readonly signingKeys?: pulumi.Input<string>;
+  /** Where Secret Manager keeps the keys. */
+  readonly secretPlacement: SecretPlacement;
 }
 
 /** The Cloud Run service behind a deployed 2nd-gen function. */
@@ -71,13 +76,13 @@ export class CollectorFunction extends pulumi.ComponentResource {
       { accountId: serviceAccountId(args.scope, "fn"), displayName: "Pixel collector function" },
       { parent: this },
     );
-    new gcp.bigquery.DatasetIamMember(
+    const datasetEditor = new gcp.bigquery.DatasetIamMember(
       `${name}-dataset-editor`,
       { datasetId: args.datasetId, role: "roles/bigquery.dataEditor", member: runtimeAccount.member },
       { parent: this },
     );
 
-    const secret = { scope: args.scope, project: args.project, reader: runtimeAccount.member };
+    const secret = { scope: args.scope, project: args.project, reader: runtimeAccount.member, placement: args.secretPlacement };
     const signingKeys =
       args.signingKeys === undefined ? undefined : new FunctionSecret(`${name}-signing-keys`, { ...secret, kind: "signingKeys", value: args.signingKeys }, { parent: this });
     // The visitor key is generated once and kept in Pulumi's state (encrypted) and in Secret
@@ -104,11 +109,15 @@ export class CollectorFunction extends pulumi.ComponentResource {
         { parent: this },
       ),
     ];
-    // The deployment checks that the runtime account can read the secret, so that grant must settle too.
-    const grantsSettled = new IamPropagationWait(
+    // The deployment checks that the runtime account can read its secrets, so those grants must
+    // settle too. Keyed on every grant of the two accounts: one added later (the signing keys'
+    // reader, when signedUrls is turned on) waits again before the function is deployed with it.
+    // The trigger holds the grants' ids, so the wait also starts only once they exist.
+    const accountGrants = [...buildGrants, datasetEditor, visitorKeySecret.readerGrant, ...(signingKeys ? [signingKeys.readerGrant] : [])];
+    const grantsSettled = new PropagationWait(
       `${name}-grants`,
-      { member: buildAccount.member },
-      { parent: this, dependsOn: [...buildGrants, visitorKeySecret, ...(signingKeys ? [signingKeys] : [])] },
+      { trigger: pulumi.all(accountGrants.map((grant) => grant.id)).apply(propagationTrigger), seconds: IAM_PROPAGATION_SECONDS },
+      { parent: this },
     );
 
     const fn = new gcp.cloudfunctionsv2.Function(

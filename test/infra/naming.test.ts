@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { defaultDatasetId } from "../../core/config/stackConfig";
-import { functionSecretId, serviceAccountId } from "../../infra/naming";
+import { functionSecretId, pubsubAgentMember, serviceAccountId } from "../../infra/naming";
 
 const SERVICE_ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
@@ -54,5 +54,21 @@ describe.each([
 ])("functionSecretId(%p, %p)", (stack, purpose, expected) => {
   test(`is ${expected}`, () => {
     expect(functionSecretId(stack, purpose)).toBe(expected);
+  });
+});
+
+describe("pubsubAgentMember", () => {
+  const agent = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com";
+  it.each([
+    ["the email the identity reports", "service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com", undefined, agent],
+    ["the reported email, whatever the project number", "agent@example.iam.gserviceaccount.com", "1", "serviceAccount:agent@example.iam.gserviceaccount.com"],
+    ["the address built from the project number, without an email", undefined, "123456789012", agent],
+    ["the same for an empty email", "", "123456789012", agent],
+  ])("is %s", (_what, email, projectNumber, member) => {
+    expect(pubsubAgentMember(email, projectNumber)).toBe(member);
+  });
+
+  it.each([undefined, "", "my-project"])("names the problem when there is no email and the project number is %p", (projectNumber) => {
+    expect(() => pubsubAgentMember("", projectNumber)).toThrow(/Pub\/Sub service agent has no email .*gcp:project/);
   });
 });

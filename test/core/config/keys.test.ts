@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "../../../core/config/keys";
+import { CONFIG_KEYS, KNOWN_CONFIG_KEYS, MIN_PULUMI_CLI_VERSION } from "../../../core/config/keys";
 import { ConfigError } from "../../../core/config/fields";
 import { validateStackConfig } from "../../../core/config/stackConfig";
 
@@ -45,4 +45,18 @@ test("the keys declared without a default are the ones the program requires", ()
 test("docs/deploy.md documents every setting", () => {
   const deployDoc = readFileSync(path.join(ROOT, "docs", "deploy.md"), "utf8");
   expect(KNOWN_CONFIG_KEYS.filter((key) => !deployDoc.includes(`| \`${key}\` |`))).toEqual([]);
+});
+
+describe("the Pulumi CLI version the declarations need", () => {
+  // Each place names exactly one version: the one core/config/keys.ts gives, and no other.
+  it.each(["Pulumi.yaml", "README.md", path.join("docs", "deploy.md")])("%s names it", (file) => {
+    const text = readFileSync(path.join(ROOT, file), "utf8");
+    const named = [...text.matchAll(/Pulumi CLI[^\n]*?\b(3\.[0-9]+(?:\.[0-9]+)?) or later/g)].map((match) => match[1]);
+    expect(named).toEqual([MIN_PULUMI_CLI_VERSION]);
+  });
+
+  it("is 3.187 or later: `type: object` in config declarations arrived in 3.187.0 (pulumi/pulumi#20132)", () => {
+    const [major, minor] = MIN_PULUMI_CLI_VERSION.split(".").map(Number);
+    expect(major === 3 && minor >= 187).toBe(true);
+  });
 });

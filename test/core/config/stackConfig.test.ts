@@ -187,6 +187,32 @@ describe.each([
   });
 });
 
+// The secrets' replication: the stack's region by default, where existing secrets may stay; the
+// setting names the regions and moves every secret there.
+describe("secretLocations", () => {
+  test.each([
+    ["not set", {}, { locations: ["europe-west1"], keepExisting: true }],
+    ["its declared default", { secretLocations: "[]" }, { locations: ["europe-west1"], keepExisting: true }],
+    ["one region", { secretLocations: "europe-west4" }, { locations: ["europe-west4"], keepExisting: false }],
+    ["a list", { secretLocations: JSON.stringify(["europe-west1", "europe-west4"]) }, { locations: ["europe-west1", "europe-west4"], keepExisting: false }],
+    ["a comma-separated list", { secretLocations: "europe-west1, europe-west4" }, { locations: ["europe-west1", "europe-west4"], keepExisting: false }],
+  ])("%s: %p", (_what, raw, placement) => {
+    expect(validate({ region: "europe-west1", ...raw }).secretPlacement).toEqual(placement);
+  });
+
+  test("follows the provider's region when the stack names none", () => {
+    expect(validate({}, { ...TEST_STACK_CONTEXT, providerRegion: "asia-east1" }).secretPlacement.locations).toEqual(["asia-east1"]);
+  });
+
+  test.each([
+    [["global"], ['pixel-pipeline:secretLocations[0]: "global" is not a region: use regions such as "europe-west1", which your organisation\'s resource locations allow.']],
+    [["europe-west1", "EU"], ['pixel-pipeline:secretLocations[1]: "EU" is not a region: use regions such as "europe-west1", which your organisation\'s resource locations allow.']],
+    [["europe-west1", "europe-west1"], ['pixel-pipeline:secretLocations[1]: "europe-west1" is listed twice: name each region once.']],
+  ])("%p is refused with the fix", (locations, messages) => {
+    expect(problems({ secretLocations: JSON.stringify(locations) })).toEqual(messages);
+  });
+});
+
 describe("signed URLs", () => {
   test.each([
     ["a JSON list", JSON.stringify(["k1-0123456789abcdef", "k2-0123456789abcdef"])],

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import { validateStackConfig } from "../../../core/config/stackConfig";
 import { SIGNING_KEYS_VARIABLE, VISITOR_KEY_VARIABLE } from "../../../core/functionContract";
-import { BASE_CONFIG, grants, only, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
+import { DEFAULT_PIPELINE_NAME, PixelPipeline } from "../../../infra/pixelPipeline";
+import { BASE_CONFIG, grants, only, ProgramRun, RegisteredUrn, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
 import { TEST_VISITOR_KEY } from "../../../testkit/settings";
 
 // The function's secrets: the signing keys (with signed URLs) and the generated visitor key, in
@@ -55,4 +57,63 @@ test("only the function's runtime account may read the secrets", () => {
 test("the runtime account's grants are the dataset and the secrets, nothing else", () => {
   const roles = grants(run).filter((grant) => grant.inputs.member === runtimeMember()).map((grant) => grant.inputs.role);
   expect(roles.sort()).toEqual(["roles/bigquery.dataEditor", "roles/secretmanager.secretAccessor", "roles/secretmanager.secretAccessor"]);
+});
+
+// Where the secrets are replicated. Automatic replication counts as the `global` location, which
+// organisation policies commonly refuse; a secret's replication cannot change once it exists.
+describe("replication", () => {
+  let placed: ProgramRun;
+  beforeAll(async () => {
+    placed = await runProgram({}, "dev", async () => {
+      const raw = { attributes: { user_id: "STRING" }, signedUrls: "true", signingKeys: KEYS, secretLocations: "europe-west4,europe-north1" };
+      const pipeline = new PixelPipeline(DEFAULT_PIPELINE_NAME, validateStackConfig(raw, { stack: "dev", project: TEST_PROJECT, providerRegion: "europe-west1" }));
+      return { datasetId: pipeline.datasetId };
+    });
+  });
+
+  const SECRET_TYPE = "gcp:secretmanager/secret:Secret";
+  const registered = (of: ProgramRun, type: string) => of.urns.filter(({ urn }) => urn.includes(`$${type}::`));
+  const replicasOf = (of: ProgramRun) => ofSecrets(of).map((secret) => secret.inputs.replication);
+  const ofSecrets = (of: ProgramRun) => of.resources.filter((resource) => resource.type === SECRET_TYPE);
+  const updateRules = (urns: RegisteredUrn[]) => urns.map(({ ignoreChanges, deleteBeforeReplace }) => ({ ignoreChanges, deleteBeforeReplace }));
+
+  test("by default, in the stack's region, user-managed", () => {
+    expect(replicasOf(run)).toEqual([
+      { userManaged: { replicas: [{ location: "europe-west1" }] } },
+      { userManaged: { replicas: [{ location: "europe-west1" }] } },
+    ]);
+  });
+
+  test("by default, an existing secret keeps its replication, so a stack deployed with automatic replication replaces nothing", () => {
+    expect(updateRules(registered(run, SECRET_TYPE))).toEqual([
+      { ignoreChanges: ["replication"], deleteBeforeReplace: false },
+      { ignoreChanges: ["replication"], deleteBeforeReplace: false },
+    ]);
+  });
+
+  test("with secretLocations, in those regions, and a secret elsewhere is deleted before its copy takes its id", () => {
+    expect(replicasOf(placed)).toEqual([
+      { userManaged: { replicas: [{ location: "europe-west4" }, { location: "europe-north1" }] } },
+      { userManaged: { replicas: [{ location: "europe-west4" }, { location: "europe-north1" }] } },
+    ]);
+    expect(updateRules(registered(placed, SECRET_TYPE))).toEqual([
+      { ignoreChanges: [], deleteBeforeReplace: true },
+      { ignoreChanges: [], deleteBeforeReplace: true },
+    ]);
+  });
+
+  test("a replaced visitor-key secret gets the same value: the random bytes do not depend on the secret, and nothing replaces them", () => {
+    const [secret] = registered(placed, SECRET_TYPE).filter(({ urn }) => urn.endsWith("::pixel-collector-visitor-key-secret"));
+    for (const of of [run, placed]) {
+      const [bytes] = registered(of, "random:index/randomBytes:RandomBytes");
+      expect(bytes.urn).toBe("urn:pulumi:dev::pixel-pipeline::pixel:infra:CollectorFunction$random:index/randomBytes:RandomBytes::pixel-collector-visitor-key-bytes");
+      expect(bytes.dependencies).not.toContain(secret.urn);
+      expect(updateRules([bytes])).toEqual([{ ignoreChanges: [], deleteBeforeReplace: false }]);
+      expect(only(of, "random:index/randomBytes:RandomBytes").inputs).toEqual({ length: 32 });
+      const [version] = registered(of, "gcp:secretmanager/secretVersion:SecretVersion").filter(({ urn }) => urn.endsWith("::pixel-collector-visitor-key-version"));
+      expect(version.dependencies).toContain(bytes.urn);
+    }
+    const visitorVersion = only(placed, "gcp:secretmanager/secretVersion:SecretVersion", (version) => version.name === "pixel-collector-visitor-key-version");
+    expect(visitorVersion.inputs.secretData).toEqual(encrypted(TEST_VISITOR_KEY));
+  });
 });
