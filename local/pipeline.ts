@@ -85,7 +85,11 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       // How often the two timeouts above are enforced (Node's default is 30 s).
       connectionsCheckingInterval: 1_000,
     },
-    (request, response) => handle(request, response),
+    (request, response) => {
+      // Every answer, the pixel's included: no browser may take one for another type than it says.
+      response.setHeader("x-content-type-options", "nosniff");
+      handle(request, response);
+    },
   );
   server.maxConnections = SERVER_LIMITS.maxConnections;
   await listen(server, options.host, options.port);
