@@ -33,6 +33,12 @@ export const SERVER_LIMITS = {
   keepAliveTimeoutMs: 5_000,
   /** Connections open at once; more are closed as they arrive. */
   maxConnections: 500,
+  /**
+   * On stop, how long requests already taken get to be answered. A client that does not read its
+   * answers would hold them for ever; after this every connection is closed, with nothing lost:
+   * an answer is sent only after its entry is in the spool.
+   */
+  drainTimeoutMs: 5_000,
 } as const;
 
 export interface PipelineOptions {
@@ -158,6 +164,20 @@ async function start(options: PipelineOptions, server: Server) {
     });
   };
 
+  /** Whether every request in flight was answered within the drain bound. */
+  const drained = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        onIdle = () => resolve(true);
+        if (inFlight === 0) resolve(true);
+      }),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SERVER_LIMITS.drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return answered;
+  };
+
   await writeServerFile(paths.serverFile, { url: localUrl, token, pid: process.pid, database: paths.database });
   const closed = new Promise<void>((resolve) => server.once("close", resolve));
   const pipeline: RunningPipeline = {
@@ -169,10 +189,12 @@ async function start(options: PipelineOptions, server: Server) {
     async close(): Promise<void> {
       server.close();
       server.closeIdleConnections();
-      if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
-      // Keep-alive connections stay open after their last answer; nothing on them is pending now.
+      if (!(await drained())) warn(`${inFlight} requests were not answered, or their answers not read, within ${SERVER_LIMITS.drainTimeoutMs / 1000} s of the stop: their connections are closed`);
+      // Keep-alive connections stay open after their last answer, and a client that does not read its
+      // answers holds its connection; whatever they still wait for is in the spool or never answered.
       server.closeAllConnections();
       await closed;
+      // Requests whose entries are still on their way to the spool: their lines are synced here.
       await spool.close();
       try {
         await loader.drain(spool.durableEnd);
