@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { resolvePrivateDirectory } from "./privateFiles";
 
 /** Where the local pipeline keeps its state; everything lives under one data directory by default. */
 export interface DataPaths {
@@ -20,4 +21,15 @@ export function dataPaths(dataDir: string, database?: string): DataPaths {
     spoolDir: path.join(dir, "spool"),
     serverFile: path.join(dir, "server.json"),
   };
+}
+
+/**
+ * The same paths through no link: the data directory and the database's directory resolved once
+ * (realpath) and checked, every component, as private (privateFiles.ts). Whoever can retarget a
+ * link on the way later (another user's, in /tmp) cannot move the files used from then on.
+ */
+export async function resolveDataPaths(paths: DataPaths): Promise<DataPaths> {
+  const dataDir = await resolvePrivateDirectory(paths.dataDir);
+  const databaseDir = await resolvePrivateDirectory(path.dirname(paths.database));
+  return dataPaths(dataDir, path.join(databaseDir, path.basename(paths.database)));
 }

@@ -11,6 +11,7 @@ import { createDashboard, DASHBOARD_PATHS, hostName } from "./dashboard";
 import { createFrontEnd } from "./frontEnd";
 import { LoaderProcess } from "./loaderProcess";
 import { urlHost } from "./logEntry";
+import { resolveDataPaths } from "./paths";
 import type { DataPaths } from "./paths";
 import { pixelAsset } from "./pixelResponse";
 import { checkPrivateDirectory } from "./privateFiles";
@@ -75,9 +76,10 @@ export interface RunningPipeline {
  * directory's own key.
  */
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
-  const { paths } = options;
+  // Resolved once: every file is opened under these paths, never through a link that could be retargeted.
+  const paths = await resolveDataPaths(options.paths);
   // The database checks its own files (database.ts) before it creates any.
-  for (const dir of [paths.dataDir, paths.spoolDir]) await checkPrivateDirectory(dir);
+  await checkPrivateDirectory(paths.spoolDir);
   const made = [paths.dataDir, paths.spoolDir, paths.database, `${paths.database}.wal`, path.join(paths.dataDir, VISITOR_KEY_FILE)].filter((file) => !existsSync(file));
   // Until the spool is recovered nothing can be logged, so nothing is answered but a 503.
   let handle: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => {
@@ -100,7 +102,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
   server.maxConnections = SERVER_LIMITS.maxConnections;
   await listen(server, options.host, options.port);
   try {
-    const started = await start({ ...options, settings: await withLocalVisitorKey(options.settings, paths.dataDir) }, server);
+    const started = await start({ ...options, paths, settings: await withLocalVisitorKey(options.settings, paths.dataDir) }, server);
     handle = started.handle;
     return started.pipeline;
   } catch (error) {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { QueryError, queryDatabaseFile } from "./database";
 import type { JsonRow } from "./database";
 import { QUERY_PATH } from "./dashboard";
+import { resolveDataPaths } from "./paths";
 import type { DataPaths } from "./paths";
 import { readServerFile } from "./serverFile";
 import type { ServerFile } from "./serverFile";
@@ -11,7 +12,8 @@ import type { ServerFile } from "./serverFile";
  * no other process open it meanwhile, so while the server runs it runs the query; otherwise the
  * file is opened read-only here. Both apply the same statement rules.
  */
-export async function runQuery(sql: string, paths: DataPaths): Promise<JsonRow[]> {
+export async function runQuery(sql: string, given: DataPaths): Promise<JsonRow[]> {
+  const paths = await resolveDataPaths(given);
   const server = await readServerFile(paths.serverFile);
   const rows = server?.database === paths.database ? await askServer(server, sql) : undefined;
   if (rows) return rows;
