@@ -9,6 +9,8 @@ export interface DataPaths {
   readonly spoolDir: string;
   /** The running server's address and query token (mode 0600). */
   readonly serverFile: string;
+  /** Where the running server takes the query command's statements: a socket only this user can reach. */
+  readonly querySocket: string;
 }
 
 export const DEFAULT_DATA_DIR = ".data";
@@ -20,6 +22,7 @@ export function dataPaths(dataDir: string, database?: string): DataPaths {
     database: path.resolve(database ?? path.join(dir, "pixel.duckdb")),
     spoolDir: path.join(dir, "spool"),
     serverFile: path.join(dir, "server.json"),
+    querySocket: path.join(dir, "query.sock"),
   };
 }
 
