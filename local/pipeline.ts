@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { PIXEL_FILE } from "../assets/pixel";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { LogLine } from "../core/delivery";
+import { shareConnections } from "./connectionSlots";
 import { createDashboard, DASHBOARD_PATHS, hostName, QUERY_PATH } from "./dashboard";
 import { createFrontEnd } from "./frontEnd";
 import { LoaderProcess } from "./loaderProcess";
@@ -33,7 +34,10 @@ export const SERVER_LIMITS = {
   requestTimeoutMs: 15_000,
   /** An idle keep-alive connection is closed after this (Node's default). */
   keepAliveTimeoutMs: 5_000,
-  /** Connections open at once; more are closed as they arrive. */
+  /**
+   * Connections open at once. Beyond it a new one takes the place of the one that has waited
+   * longest without a request in progress, so slow clients cannot keep pixels out (connectionSlots.ts).
+   */
   maxConnections: 500,
   /**
    * On stop, how long requests already taken get to be answered. A client that does not read its
@@ -87,7 +91,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     response.writeHead(503, { "retry-after": "1" }).end("starting\n");
   };
   const server = createLimitedServer((request, response) => handle(request, response));
-  server.maxConnections = SERVER_LIMITS.maxConnections;
+  shareConnections(server, SERVER_LIMITS.maxConnections);
   await listen(server, options.host, options.port);
   try {
     const started = await start({ ...options, paths, settings: await withLocalVisitorKey(options.settings, paths.dataDir) }, server);

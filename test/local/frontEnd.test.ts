@@ -97,22 +97,4 @@ describe("slow clients", () => {
     expect(afterMs).toBeGreaterThanOrEqual(SERVER_LIMITS.headersTimeoutMs - 1000);
     expect(afterMs).toBeLessThan(SERVER_LIMITS.headersTimeoutMs + 20_000);
   });
-
-  it(`are held to ${SERVER_LIMITS.maxConnections} connections at once, and the next pixel is answered once they go`, async () => {
-    const idle = await Promise.all(Array.from({ length: SERVER_LIMITS.maxConnections }, rawConnection));
-    // The server has accepted them all once one more is refused.
-    const refused = await waitFor(
-      () => httpRequest(`${pipeline.pixelUrl}?user_id=limited`).then((answer) => answer.status, () => 0),
-      (status) => status === 0,
-      10_000,
-    );
-    expect(refused).toBe(0);
-    for (const { socket } of idle) socket.destroy();
-    const answered = await waitFor(
-      () => httpRequest(`${pipeline.pixelUrl}?user_id=limited`).then((answer) => answer.status, () => 0),
-      (status) => status === 200,
-      10_000,
-    );
-    expect(answered).toBe(200);
-  });
 });
