@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { resolvePrivateDirectory } from "./privateFiles";
 
 /** Where the local pipeline keeps its state; everything lives under one data directory by default. */
 export interface DataPaths {
@@ -8,6 +9,8 @@ export interface DataPaths {
   readonly spoolDir: string;
   /** The running server's address and query token (mode 0600). */
   readonly serverFile: string;
+  /** Where the running server takes the query command's statements: a socket only this user can reach. */
+  readonly querySocket: string;
 }
 
 export const DEFAULT_DATA_DIR = ".data";
@@ -19,5 +22,17 @@ export function dataPaths(dataDir: string, database?: string): DataPaths {
     database: path.resolve(database ?? path.join(dir, "pixel.duckdb")),
     spoolDir: path.join(dir, "spool"),
     serverFile: path.join(dir, "server.json"),
+    querySocket: path.join(dir, "query.sock"),
   };
+}
+
+/**
+ * The same paths through no link: the data directory and the database's directory resolved once
+ * (realpath) and checked, every component, as private (privateFiles.ts). Whoever can retarget a
+ * link on the way later (another user's, in /tmp) cannot move the files used from then on.
+ */
+export async function resolveDataPaths(paths: DataPaths): Promise<DataPaths> {
+  const dataDir = await resolvePrivateDirectory(paths.dataDir);
+  const databaseDir = await resolvePrivateDirectory(path.dirname(paths.database));
+  return dataPaths(dataDir, path.join(databaseDir, path.basename(paths.database)));
 }

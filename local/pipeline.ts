@@ -1,16 +1,19 @@
 import * as path from "node:path";
 import { existsSync } from "node:fs";
-import { readFile, rm, stat } from "node:fs/promises";
+import { chmod, lstat, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { PIXEL_FILE } from "../assets/pixel";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { LogLine } from "../core/delivery";
-import { createDashboard, DASHBOARD_PATHS, hostName } from "./dashboard";
+import { shareConnections } from "./connectionSlots";
+import { createDashboard, DASHBOARD_PATHS, hostName, QUERY_PATH } from "./dashboard";
 import { createFrontEnd } from "./frontEnd";
 import { LoaderProcess } from "./loaderProcess";
 import { urlHost } from "./logEntry";
+import { resolveDataPaths } from "./paths";
 import type { DataPaths } from "./paths";
 import { pixelAsset } from "./pixelResponse";
 import { checkPrivateDirectory } from "./privateFiles";
@@ -31,8 +34,17 @@ export const SERVER_LIMITS = {
   requestTimeoutMs: 15_000,
   /** An idle keep-alive connection is closed after this (Node's default). */
   keepAliveTimeoutMs: 5_000,
-  /** Connections open at once; more are closed as they arrive. */
+  /**
+   * Connections open at once. Beyond it a new one takes the place of the one that has waited
+   * longest without a request in progress, so slow clients cannot keep pixels out (connectionSlots.ts).
+   */
   maxConnections: 500,
+  /**
+   * On stop, how long requests already taken get to be answered. A client that does not read its
+   * answers would hold them for ever; after this every connection is closed, with nothing lost:
+   * an answer is sent only after its entry is in the spool.
+   */
+  drainTimeoutMs: 5_000,
 } as const;
 
 export interface PipelineOptions {
@@ -69,28 +81,20 @@ export interface RunningPipeline {
  * directory's own key.
  */
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
-  const { paths } = options;
+  // Resolved once: every file is opened under these paths, never through a link that could be retargeted.
+  const paths = await resolveDataPaths(options.paths);
   // The database checks its own files (database.ts) before it creates any.
-  for (const dir of [paths.dataDir, paths.spoolDir]) await checkPrivateDirectory(dir);
+  await checkPrivateDirectory(paths.spoolDir);
   const made = [paths.dataDir, paths.spoolDir, paths.database, `${paths.database}.wal`, path.join(paths.dataDir, VISITOR_KEY_FILE)].filter((file) => !existsSync(file));
   // Until the spool is recovered nothing can be logged, so nothing is answered but a 503.
   let handle: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => {
     response.writeHead(503, { "retry-after": "1" }).end("starting\n");
   };
-  const server = createServer(
-    {
-      headersTimeout: SERVER_LIMITS.headersTimeoutMs,
-      requestTimeout: SERVER_LIMITS.requestTimeoutMs,
-      keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
-      // How often the two timeouts above are enforced (Node's default is 30 s).
-      connectionsCheckingInterval: 1_000,
-    },
-    (request, response) => handle(request, response),
-  );
-  server.maxConnections = SERVER_LIMITS.maxConnections;
+  const server = createLimitedServer((request, response) => handle(request, response));
+  shareConnections(server, SERVER_LIMITS.maxConnections);
   await listen(server, options.host, options.port);
   try {
-    const started = await start({ ...options, settings: await withLocalVisitorKey(options.settings, paths.dataDir) }, server);
+    const started = await start({ ...options, paths, settings: await withLocalVisitorKey(options.settings, paths.dataDir) }, server);
     handle = started.handle;
     return started.pipeline;
   } catch (error) {
@@ -98,6 +102,24 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     for (const file of made) await rm(file, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** An HTTP server held to SERVER_LIMITS, whose every answer says nosniff. */
+function createLimitedServer(handle: (request: IncomingMessage, response: ServerResponse) => void): Server {
+  return createServer(
+    {
+      headersTimeout: SERVER_LIMITS.headersTimeoutMs,
+      requestTimeout: SERVER_LIMITS.requestTimeoutMs,
+      keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
+      // How often the two timeouts above are enforced (Node's default is 30 s).
+      connectionsCheckingInterval: 1_000,
+    },
+    (request, response) => {
+      // Every answer, the pixel's included: no browser may take one for another type than it says.
+      response.setHeader("x-content-type-options", "nosniff");
+      handle(request, response);
+    },
+  );
 }
 
 async function start(options: PipelineOptions, server: Server) {
@@ -140,18 +162,51 @@ async function start(options: PipelineOptions, server: Server) {
   // Requests between arrival and answer: shutdown waits for them, as each has an entry on its way to the spool.
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
-  const handle = (request: IncomingMessage, response: ServerResponse): void => {
+  const track = (response: ServerResponse): void => {
     inFlight += 1;
     response.once("close", () => {
       inFlight -= 1;
       if (inFlight === 0) onIdle?.();
     });
-    const pathname = (request.url ?? "").split("?", 1)[0];
-    if (pathname === settings.pixelPath || !DASHBOARD_PATHS.has(pathname)) return frontEnd(request, response);
+  };
+  const serveDashboard = (request: IncomingMessage, response: ServerResponse, pathname: string): void => {
     dashboard(request, response, pathname).catch((error: unknown) => {
       warn(`dashboard ${pathname} failed: ${String(error)}`);
       if (!response.headersSent) response.writeHead(500).end();
     });
+  };
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
+    track(response);
+    const pathname = pathOf(request);
+    if (pathname === settings.pixelPath || !DASHBOARD_PATHS.has(pathname)) return frontEnd(request, response);
+    serveDashboard(request, response, pathname);
+  };
+  // The query command's way in: only this user can reach the socket, so no other program that
+  // takes the port after a kill -9 ever sees its statements or its token.
+  const querySocket = createLimitedServer((request, response) => {
+    track(response);
+    if (pathOf(request) !== QUERY_PATH) return void response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("only queries are taken here\n");
+    serveDashboard(request, response, QUERY_PATH);
+  });
+  await listenForQueries(querySocket, paths.querySocket).catch(async (error: unknown) => {
+    await spool.close();
+    await loader.close();
+    throw error;
+  });
+  const querySocketClosed = new Promise<void>((resolve) => querySocket.once("close", resolve));
+
+  /** Whether every request in flight was answered within the drain bound. */
+  const drained = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        onIdle = () => resolve(true);
+        if (inFlight === 0) resolve(true);
+      }),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SERVER_LIMITS.drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return answered;
   };
 
   await writeServerFile(paths.serverFile, { url: localUrl, token, pid: process.pid, database: paths.database });
@@ -163,12 +218,18 @@ async function start(options: PipelineOptions, server: Server) {
     loopbackOnly,
     recovered,
     async close(): Promise<void> {
-      server.close();
-      server.closeIdleConnections();
-      if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
-      // Keep-alive connections stay open after their last answer; nothing on them is pending now.
+      for (const listening of [server, querySocket]) {
+        listening.close();
+        listening.closeIdleConnections();
+      }
+      if (!(await drained())) warn(`${inFlight} requests were not answered, or their answers not read, within ${SERVER_LIMITS.drainTimeoutMs / 1000} s of the stop: their connections are closed`);
+      // Keep-alive connections stay open after their last answer, and a client that does not read its
+      // answers holds its connection; whatever they still wait for is in the spool or never answered.
       server.closeAllConnections();
+      querySocket.closeAllConnections();
       await closed;
+      await querySocketClosed;
+      // Requests whose entries are still on their way to the spool: their lines are synced here.
       await spool.close();
       try {
         await loader.drain(spool.durableEnd);
@@ -179,6 +240,46 @@ async function start(options: PipelineOptions, server: Server) {
     },
   };
   return { pipeline, handle };
+}
+
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? "").split("?", 1)[0];
+}
+
+/** A socket address holds 104 bytes on macOS and the BSDs (108 on Linux), its final NUL included; a longer path is cut silently. */
+const MAX_SOCKET_PATH_BYTES = 103;
+
+/**
+ * Listens on the query socket, in the data directory, which no other user can write
+ * (privateFiles.ts), mode 0600. A socket left by a server that was killed is replaced; one that
+ * a running server answers on is not.
+ */
+async function listenForQueries(server: Server, socketPath: string): Promise<void> {
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new Error(`the query socket's path ${socketPath} is ${bytes} bytes, more than a socket address holds (${MAX_SOCKET_PATH_BYTES}): choose a data directory with a shorter path (--data-dir)`);
+  }
+  const existing = await lstat(socketPath).catch(() => undefined);
+  if (existing && !existing.isSocket()) throw new Error(`${socketPath} is not the query socket a server leaves: move it away and start again`);
+  if (existing && (await answers(socketPath))) throw new Error(`another server answers queries on ${socketPath}: stop it first, or use another --data-dir`);
+  if (existing) await rm(socketPath);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(socketPath, resolve);
+  });
+  await chmod(socketPath, 0o600);
+}
+
+/** Whether something accepts connections on the socket. */
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
 
 /** Takes the port, or says what to do when it cannot. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import type { Stats } from "node:fs";
-import { lstat, open, rename, rm, stat } from "node:fs/promises";
+import { lstat, open, realpath, rename, rm, stat } from "node:fs/promises";
 import * as path from "node:path";
 
 /**
@@ -71,6 +71,28 @@ export async function checkPrivateDirectory(dir: string): Promise<void> {
       }
     }
     if (parent === path.dirname(parent)) return;
+  }
+}
+
+/**
+ * The directory's real path, checked as checkPrivateDirectory checks: every component of the path
+ * the links lead to. A link on the way is followed once, here; whoever can change it later (another
+ * user's link in /tmp, say) changes nothing for a caller that uses only the returned path.
+ */
+export async function resolvePrivateDirectory(dir: string): Promise<string> {
+  const resolved = await realPathOfExisting(path.resolve(dir));
+  await checkPrivateDirectory(resolved);
+  return resolved;
+}
+
+/** The real path of the longest part of `file` that exists, followed by the rest as given. */
+async function realPathOfExisting(file: string): Promise<string> {
+  try {
+    return await realpath(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT" || path.dirname(file) === file) throw error;
+    if (await statIfExists(file, false)) throw new UnsafePathError(`${file} is a link to nothing: use a directory of your own (--data-dir, --db).`);
+    return path.join(await realPathOfExisting(path.dirname(file)), path.basename(file));
   }
 }
 

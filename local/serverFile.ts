@@ -8,7 +8,7 @@ import { checkSecretFile, writePrivateFile } from "./privateFiles";
  * a web page the browser opens cannot learn it, so it cannot make the browser run SQL here.
  */
 export interface ServerFile {
-  /** Base URL on a loopback address. */
+  /** The dashboard's base URL on a loopback address; queries go to the query socket instead (paths.ts), which only this user can reach. */
   readonly url: string;
   readonly token: string;
   readonly pid: number;

@@ -22,6 +22,7 @@ describe("docs/local.md's security section", () => {
     ["the request timeout", seconds(SERVER_LIMITS.requestTimeoutMs)],
     ["the keep-alive timeout", seconds(SERVER_LIMITS.keepAliveTimeoutMs)],
     ["the connection limit", `${SERVER_LIMITS.maxConnections} connections`],
+    ["the drain bound on stop", `${seconds(SERVER_LIMITS.drainTimeoutMs)} (\`drainTimeoutMs\`)`],
     ["the spool line bound", mib(MAX_LINE_BYTES)],
     ["the segment size", `Segments of ${mib(SEGMENT_BYTES)}`],
     ["the loaded spool kept", mib(KEEP_LOADED_BYTES)],

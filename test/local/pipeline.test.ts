@@ -226,6 +226,6 @@ describe("graceful shutdown and restarts", () => {
 });
 
 it("uses the data directory's defaults for the database, spool and server file", () => {
-  expect(dataPaths("/d")).toEqual({ dataDir: "/d", database: "/d/pixel.duckdb", spoolDir: "/d/spool", serverFile: "/d/server.json" });
+  expect(dataPaths("/d")).toEqual({ dataDir: "/d", database: "/d/pixel.duckdb", spoolDir: "/d/spool", serverFile: "/d/server.json", querySocket: "/d/query.sock" });
   expect(dataPaths("/d", "/elsewhere/x.duckdb").database).toBe("/elsewhere/x.duckdb");
 });

@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { dataPaths } from "../../local/paths";
 import { readServerFile, writeServerFile } from "../../local/serverFile";
@@ -37,8 +37,21 @@ const UNSAFE: readonly [string, Setup, RegExp][] = [
     await chmod(path.join(data, "pixel.duckdb.wal"), 0o646);
     return data;
   }, /pixel\.duckdb\.wal can be written by its group or by others/],
+  ["a link to a private directory below a parent others can write", async (dir) => {
+    const data = await mkdirMode(path.join(await mkdirMode(path.join(dir, "open"), 0o777), "data"), 0o700);
+    await symlink(data, path.join(dir, "link"));
+    return path.join(dir, "link");
+  }, /open can be written by its group or by others \(mode 0777\), so they could replace .*open\/data/],
   ...(isRoot
     ? ([
+        ["another user's link to a private directory below a directory of theirs", async (dir) => {
+          const theirs = await mkdirMode(path.join(dir, "theirs"), 0o755);
+          const data = await mkdirMode(path.join(theirs, "data"), 0o700);
+          await chown(theirs, OTHER_USER, OTHER_USER);
+          await symlink(data, path.join(dir, "link"));
+          await lchown(path.join(dir, "link"), OTHER_USER, OTHER_USER);
+          return path.join(dir, "link");
+        }, new RegExp(`theirs belongs to uid ${OTHER_USER}, so that user could replace .*theirs/data`)],
         ["a data directory another user owns", async (dir) => {
           const data = await mkdirMode(path.join(dir, "data"), 0o700);
           await chown(data, OTHER_USER, OTHER_USER);
@@ -75,9 +88,33 @@ describe("the server refuses to start on", () => {
 });
 
 async function listing(dir: string): Promise<string[]> {
-  const { readdir } = await import("node:fs/promises");
   return (await readdir(dir, { recursive: true })).sort();
 }
+
+it("follows a link to its data directory once: retargeted while the server runs, the link moves nothing", async () => {
+  // A link in a sticky directory, as another user could leave one in /tmp, to a private directory of ours.
+  const sticky = await mkdirMode(path.join(local.dir, "tmp"), 0o1777);
+  const real = await mkdirMode(path.join(local.dir, "real"), 0o700);
+  const elsewhere = await mkdirMode(path.join(local.dir, "elsewhere"), 0o700);
+  const link = path.join(sticky, "data");
+  const pointLink = async (target: string) => {
+    await rm(link, { force: true });
+    await symlink(target, link);
+    if (isRoot) await lchown(link, OTHER_USER, OTHER_USER);
+  };
+  await pointLink(real);
+  // A segment a line, so that the spool opens new files after the link has moved.
+  const pipeline = await local.startPipeline(undefined, { dataDir: link, spool: { segmentBytes: 1 } });
+  for (const index of [1, 2, 3]) expect((await httpRequest(`${pipeline.pixelUrl}?user_id=acme&order_id=${index}`)).status).toBe(200);
+  await pointLink(elsewhere);
+  for (const index of [4, 5, 6]) expect((await httpRequest(`${pipeline.pixelUrl}?user_id=acme&order_id=${index}`)).status).toBe(200);
+  await local.stopPipeline();
+
+  expect(await readdir(elsewhere)).toEqual([]);
+  expect(await query(real, `SELECT count(DISTINCT order_id) AS n FROM events`)).toEqual([{ n: 6 }]);
+  // The server file went from where it was written.
+  expect(await readdir(real)).not.toContain("server.json");
+});
 
 it("starts in a private directory below a sticky one that everybody can write, as /tmp", async () => {
   const sticky = await mkdirMode(path.join(local.dir, "tmp"), 0o1777);
