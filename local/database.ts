@@ -33,8 +33,12 @@ export interface RefusalRecord {
   readonly detail: string;
   /** The log entry's timestamp, when it had a valid one. */
   readonly request_timestamp: string | null;
-  /** The spooled line, with the client's IP and user agent as a row would store them, so a dead-lettered event can be loaded again. */
-  readonly log_entry: string;
+  /**
+   * The spooled line, with the client's IP and user agent as a row would store them: whole for a
+   * dead letter, so its event can be loaded again; cut for a refusal (loader.ts REFUSAL_ENTRY_BYTES);
+   * null for a line that could not be read as an entry at all.
+   */
+  readonly log_entry: string | null;
 }
 
 /** An accepted event: the core's row and the table suffix that names its tenant and day. */

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { HOST_VARIABLE, PORT_VARIABLE } from "../../cli/start";
+import { BATCH_BYTES, BATCH_LINES, REFUSAL_ENTRY_BYTES } from "../../local/loader";
 import { SERVER_LIMITS } from "../../local/pipeline";
 import { INSTANCE_OPTIONS, QUERY_TIMEOUT_MS } from "../../local/readOnlyQuery";
 import { KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
@@ -24,6 +25,8 @@ describe("docs/local.md's security section", () => {
     ["the loaded spool kept", mib(KEEP_LOADED_BYTES)],
     ["the query timeout", seconds(QUERY_TIMEOUT_MS)],
     ["DuckDB's memory limit", INSTANCE_OPTIONS.memory_limit.replace(/(\d)([A-Z])/, "$1 $2")],
+    ["the loader's batch bound", `${BATCH_LINES.toLocaleString("en")} lines and ${mib(BATCH_BYTES)}`],
+    ["a stored refusal's log entry", `${REFUSAL_ENTRY_BYTES.toLocaleString("en")} bytes`],
   ])("gives %s: %s", (_, text) => {
     expect(security).toContain(text);
   });
