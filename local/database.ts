@@ -1,4 +1,4 @@
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import * as path from "node:path";
 import {
   DuckDBInstance,
@@ -95,9 +95,11 @@ export class LocalDatabase {
     for (const own of databaseFiles(file)) await chmod(own, 0o600).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });
-    const instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS).catch((error: Error) => {
+    const instance = await openInstance(file).catch((error: Error) => {
       throw new Error(`cannot open ${file}: ${error.message}\n(DuckDB allows one writing process per file: is another local server, or a query, using it?)`);
     });
+    // Spill files a run killed mid-query left behind; nothing else can be spilling now, as this process holds the file.
+    await rm(spillDirectory(file), { recursive: true, force: true });
     const database = new LocalDatabase(instance, await instance.connect(), partitionedSchema(settings.attributes));
     await database.transaction(async () => {
       for (const sql of BOOKKEEPING_TABLES) await database.loader.run(sql);
@@ -246,6 +248,38 @@ async function createDayTableViews(connection: DuckDBConnection, names: readonly
   }
 }
 
+/** The most a query may spill to disk, beside DuckDB's memory limit (readOnlyQuery.ts INSTANCE_OPTIONS). */
+export const SPILL_LIMIT = "1GB";
+
+/** Where DuckDB spills what does not fit in its memory limit: its default, beside the file. */
+export function spillDirectory(file: string): string {
+  return `${file}.tmp`;
+}
+
+/**
+ * A DuckDB instance with the pipeline's options and its configuration locked. DuckDB 1.5 reports
+ * a max_temp_directory_size given among the instance options but does not enforce it (a query
+ * spilled 185 MB past a 50 MB one), while a SET of it is enforced: so the instance is created
+ * unlocked, the spill limit set, and the configuration locked before any other connection exists.
+ * `limits` lets a test scale the bounds down.
+ */
+export async function openInstance(file: string, options: Readonly<Record<string, string>> = {}, limits = { memory: INSTANCE_OPTIONS.memory_limit, spill: SPILL_LIMIT }): Promise<DuckDBInstance> {
+  const instance = await DuckDBInstance.create(file, { ...options, ...INSTANCE_OPTIONS, memory_limit: limits.memory, lock_configuration: "false" });
+  try {
+    const connection = await instance.connect();
+    try {
+      await connection.run(`SET max_temp_directory_size = ${sqlString(limits.spill)}`);
+      await connection.run(`SET lock_configuration = ${INSTANCE_OPTIONS.lock_configuration}`);
+    } finally {
+      connection.closeSync();
+    }
+    return instance;
+  } catch (error) {
+    instance.closeSync();
+    throw error;
+  }
+}
+
 /** The database file and its write-ahead log. */
 function databaseFiles(file: string): string[] {
   return [file, `${file}.wal`];
@@ -254,7 +288,7 @@ function databaseFiles(file: string): string[] {
 /** Opens the file read-only, for when no server holds it; any number of readers may do so at once. */
 export async function queryDatabaseFile(file: string, sql: string): Promise<JsonRow[]> {
   await checkPrivateFile(file);
-  const instance = await DuckDBInstance.create(file, { access_mode: "READ_ONLY", ...INSTANCE_OPTIONS }).catch((error: Error) => {
+  const instance = await openInstance(file, { access_mode: "READ_ONLY" }).catch((error: Error) => {
     throw new QueryError(`cannot open ${file}: ${error.message}`);
   });
   try {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { HOST_VARIABLE, PORT_VARIABLE } from "../../cli/start";
+import { SPILL_LIMIT } from "../../local/database";
 import { BATCH_BYTES, BATCH_LINES, REFUSAL_ENTRY_BYTES } from "../../local/loader";
 import { SERVER_LIMITS } from "../../local/pipeline";
 import { INSTANCE_OPTIONS, QUERY_TIMEOUT_MS } from "../../local/readOnlyQuery";
@@ -26,6 +27,7 @@ describe("docs/local.md's security section", () => {
     ["the query timeout", seconds(QUERY_TIMEOUT_MS)],
     ["DuckDB's memory limit", INSTANCE_OPTIONS.memory_limit.replace(/(\d)([A-Z])/, "$1 $2")],
     ["the loader's batch bound", `${BATCH_LINES.toLocaleString("en")} lines and ${mib(BATCH_BYTES)}`],
+    ["the spill limit", SPILL_LIMIT.replace(/(\d)([A-Z])/, "$1 $2")],
     ["a stored refusal's log entry", `${REFUSAL_ENTRY_BYTES.toLocaleString("en")} bytes`],
   ])("gives %s: %s", (_, text) => {
     expect(security).toContain(text);
