@@ -1,5 +1,5 @@
 import type { CoreSettings } from "../core/config/coreSettings";
-import { decide, DELIVERY_FAILURE_REASONS, LOCAL_DELIVERY, unstoredLine } from "../core/delivery";
+import { decide, LOCAL_DELIVERY, unstoredLine } from "../core/delivery";
 import type { LogLine, MessageIds } from "../core/delivery";
 import type { AcceptedEvent } from "../core/event";
 import type { LoadBalancerLogEntry } from "../core/logEntry";
@@ -9,6 +9,7 @@ import { handlePixelMessage, RowRejectedError, unstoredOutcome } from "../functi
 import type { RowWriter } from "../functions/handler";
 import type { LocalDatabase, RefusalRecord, StoredEvent } from "./database";
 import { toPubSubMessage } from "./logEntry";
+import { DEAD_LETTER_REASONS, REFUSAL_ENTRY_BYTES } from "./refusalBounds";
 import { comparePositions, pruneSpool, readSpool, segmentFileName } from "./spool";
 import type { SpoolLine, SpoolPosition } from "./spool";
 
@@ -34,13 +35,6 @@ const LINES_PER_TURN = 100;
  * takes less CPU from the requests. A request after a quiet spell is still loaded at once.
  */
 const REST_MS = 100;
-
-/**
- * The most a stored refusal's `log_entry` takes, in bytes of UTF-8. Any web page can make the
- * browser send refused requests, each up to MAX_LINE_BYTES: 20,000 with 15 KB URLs stored whole
- * took 634 MB of database. Dead letters keep their whole entry (see deadLetter).
- */
-export const REFUSAL_ENTRY_BYTES = 4096;
 
 /** The reason stored for a spool line the loader cannot stage at all; see unloadableRecord. */
 export const UNLOADABLE_LINE = "unloadable_line";
@@ -252,9 +246,8 @@ function refusalRecord(line: SpoolLine, logLine: LogLine, settings: CoreSettings
   };
 }
 
-/** A dead letter is an event to load again once its cause is fixed, so its entry is kept whole. */
 function deadLetter(logLine: LogLine): boolean {
-  return logLine.reason in DELIVERY_FAILURE_REASONS;
+  return DEAD_LETTER_REASONS.includes(logLine.reason);
 }
 
 /**

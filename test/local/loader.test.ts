@@ -1,7 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { cutToBytes, REFUSAL_ENTRY_BYTES, UNLOADABLE_LINE } from "../../local/loader";
+import { cutToBytes, UNLOADABLE_LINE } from "../../local/loader";
 import { buildLogEntry } from "../../local/logEntry";
+import { REFUSAL_ENTRY_BYTES } from "../../local/refusalBounds";
 import { MAX_LINE_BYTES, segmentFileName } from "../../local/spool";
 import { countRows, freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
 
