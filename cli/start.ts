@@ -3,6 +3,7 @@ import type { CoreSettings } from "../core/config/coreSettings";
 import { pixelUrl } from "../core/signature";
 import { jsonLineLogger } from "../functions/handler";
 import { startPipeline } from "../local/pipeline";
+import { DEFAULT_MAX_REFUSALS } from "../local/refusalBounds";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { defineCommand, runCommand, UsageError } from "./runner";
 import { readStack } from "./stackFile";
@@ -11,6 +12,7 @@ import { readStack } from "./stackFile";
 // silently put the server on a public interface.
 export const HOST_VARIABLE = "PIXEL_HOST";
 export const PORT_VARIABLE = "PIXEL_PORT";
+export const MAX_REFUSALS_VARIABLE = "PIXEL_MAX_REFUSALS";
 
 const USAGE = `Usage: npm start -- [options]
 Runs the pixel pipeline on this machine: the pixel, its log, the function's code and DuckDB.
@@ -18,6 +20,8 @@ Runs the pixel pipeline on this machine: the pixel, its log, the function's code
                    a loopback address lets other machines send pixels and read the dashboard
   --port PORT      port, 0 for any free one (default $${PORT_VARIABLE} or 8080)
   --stack NAME     read settings from Pulumi.NAME.yaml (default dev)
+  --max-refusals N refused requests kept in the database, the oldest deleted beyond it
+                   (default $${MAX_REFUSALS_VARIABLE} or ${DEFAULT_MAX_REFUSALS}): any web page can send them
 ${DATA_USAGE}
   -h, --help       this help
 Stops cleanly on SIGINT (Ctrl-C) or SIGTERM, to itself or to npm.`;
@@ -30,11 +34,15 @@ export const startCommand = defineCommand({
       host: { type: "string", default: process.env[HOST_VARIABLE] || "127.0.0.1" },
       port: { type: "string", default: process.env[PORT_VARIABLE] || "8080" },
       stack: { type: "string", default: "dev" },
+      "max-refusals": { type: "string", default: process.env[MAX_REFUSALS_VARIABLE] || String(DEFAULT_MAX_REFUSALS) },
     },
   },
   async run({ values }) {
     if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) {
       throw new UsageError(`--port (or ${PORT_VARIABLE}) must be a number from 0 to 65535, got ${JSON.stringify(values.port)}`);
+    }
+    if (!/^\d{1,9}$/.test(values["max-refusals"])) {
+      throw new UsageError(`--max-refusals (or ${MAX_REFUSALS_VARIABLE}) must be a whole number of refusals to keep, such as ${DEFAULT_MAX_REFUSALS}, got ${JSON.stringify(values["max-refusals"])}`);
     }
     const { settings } = readStack(values.stack);
     const paths = pathsFrom(values);
@@ -43,6 +51,7 @@ export const startCommand = defineCommand({
       host: values.host,
       port: Number(values.port),
       paths,
+      maxRefusals: Number(values["max-refusals"]),
       log: jsonLineLogger,
       warn: (message) => console.error(`warning: ${message}`),
     }).catch(async (error: unknown) => {

@@ -1,4 +1,4 @@
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import * as path from "node:path";
 import {
   DuckDBInstance,
@@ -16,6 +16,7 @@ import { partitionedEventsQuery, viewsOverEvents } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
 import { addMissingColumnsSql, createTableSql, createViewSql, duckDbDialect, insertRowsSql, parseDayTableName, quoteIdentifier, rowsParameter, sqlString } from "./duckdbSchema";
 import { checkPrivateFile } from "./privateFiles";
+import { DEAD_LETTER_REASONS, DEFAULT_MAX_REFUSALS } from "./refusalBounds";
 import { QueryError } from "./queryResult";
 import type { JsonRow } from "./queryResult";
 import { checkQuery, INSTANCE_OPTIONS, runCheckedQuery } from "./readOnlyQuery";
@@ -33,8 +34,12 @@ export interface RefusalRecord {
   readonly detail: string;
   /** The log entry's timestamp, when it had a valid one. */
   readonly request_timestamp: string | null;
-  /** The spooled line, with the client's IP and user agent as a row would store them, so a dead-lettered event can be loaded again. */
-  readonly log_entry: string;
+  /**
+   * The spooled line, with the client's IP and user agent as a row would store them: whole for a
+   * dead letter, so its event can be loaded again; cut for a refusal (loader.ts REFUSAL_ENTRY_BYTES);
+   * null for a line that could not be read as an entry at all.
+   */
+  readonly log_entry: string | null;
 }
 
 /** An accepted event: the core's row and the table suffix that names its tenant and day. */
@@ -51,13 +56,31 @@ export interface LoadBatch {
 
 const REFUSAL_COLUMNS: readonly (keyof RefusalRecord)[] = ["message_id", "reason", "severity", "detail", "request_timestamp", "log_entry"];
 
+/**
+ * Once the refusals pass the bound, the oldest are deleted down to this share of it: the delete
+ * and its ordering run once per tenth of the bound, not on every batch.
+ */
+const REFUSALS_KEPT_AFTER_TRIM = 0.9;
+
+/** The spool's order, which message_id (`<segment>:<offset>`) names, backwards: the newest first. */
+const NEWEST_FIRST = `CAST(split_part(message_id, ':', 1) AS BIGINT) DESC, CAST(split_part(message_id, ':', 2) AS BIGINT) DESC`;
+
+export interface DatabaseBounds {
+  /** Refusals kept, dead letters aside; older ones are deleted (refusalBounds.ts DEFAULT_MAX_REFUSALS). */
+  readonly maxRefusals: number;
+}
+
 /** One row: the stack's template table and layout, so a query can resolve day-table names without the stack file. */
 const LAYOUT_TABLE = "local_layout";
+
+function refusalsTableSql(name: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (message_id VARCHAR PRIMARY KEY, reason VARCHAR NOT NULL, severity VARCHAR NOT NULL, detail VARCHAR, request_timestamp TIMESTAMP, log_entry VARCHAR)`;
+}
 
 const BOOKKEEPING_TABLES = [
   // One row: the spool position up to which everything is stored. It commits with the rows it covers.
   `CREATE TABLE IF NOT EXISTS spool_checkpoint (id INTEGER PRIMARY KEY, segment BIGINT NOT NULL, "offset" BIGINT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS refusals (message_id VARCHAR PRIMARY KEY, reason VARCHAR NOT NULL, severity VARCHAR NOT NULL, detail VARCHAR, request_timestamp TIMESTAMP, log_entry VARCHAR)`,
+  refusalsTableSql("refusals"),
   `CREATE TABLE IF NOT EXISTS ${LAYOUT_TABLE} (id INTEGER PRIMARY KEY, template_table VARCHAR NOT NULL, layout VARCHAR NOT NULL)`,
 ];
 
@@ -80,9 +103,10 @@ export class LocalDatabase {
     private readonly loader: DuckDBConnection,
     /** The stored table's columns: the template's, then tenant and event_date. */
     private readonly storedSchema: readonly SchemaField[],
+    private readonly bounds: DatabaseBounds,
   ) {}
 
-  static async open(file: string, settings: CoreSettings): Promise<LocalDatabase> {
+  static async open(file: string, settings: CoreSettings, bounds: DatabaseBounds = { maxRefusals: DEFAULT_MAX_REFUSALS }): Promise<LocalDatabase> {
     for (const own of databaseFiles(file)) await checkPrivateFile(own);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     // DuckDB creates its file, WAL and temp files with the process's umask, and they hold personal
@@ -91,10 +115,12 @@ export class LocalDatabase {
     for (const own of databaseFiles(file)) await chmod(own, 0o600).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });
-    const instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS).catch((error: Error) => {
+    const instance = await openInstance(file).catch((error: Error) => {
       throw new Error(`cannot open ${file}: ${error.message}\n(DuckDB allows one writing process per file: is another local server, or a query, using it?)`);
     });
-    const database = new LocalDatabase(instance, await instance.connect(), partitionedSchema(settings.attributes));
+    // Spill files a run killed mid-query left behind; nothing else can be spilling now, as this process holds the file.
+    await rm(spillDirectory(file), { recursive: true, force: true });
+    const database = new LocalDatabase(instance, await instance.connect(), partitionedSchema(settings.attributes), bounds);
     await database.transaction(async () => {
       for (const sql of BOOKKEEPING_TABLES) await database.loader.run(sql);
       await database.loader.run(`INSERT OR REPLACE INTO ${LAYOUT_TABLE} VALUES (1, ${sqlString(settings.templateTable)}, ${sqlString(settings.layout)})`);
@@ -129,8 +155,28 @@ export class LocalDatabase {
         throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
       });
       await this.insert("refusals", REFUSAL_COLUMNS, batch.refusals);
+      if (batch.refusals.length > 0) await this.trimRefusals();
       await this.loader.run(`INSERT OR REPLACE INTO spool_checkpoint VALUES (1, $1, $2)`, [checkpoint.segment, checkpoint.offset]);
     });
+  }
+
+  /**
+   * Keeps only the newest refusals, and every dead letter, once there are more than the bound.
+   * They are copied to a new table and the old one dropped: DuckDB leaves deleted rows in their
+   * row group, where a DELETE let the file grow by about 0.4 MB per 500 refusals trimmed, while
+   * the blocks of a dropped table are used again by the next inserts.
+   */
+  private async trimRefusals(): Promise<void> {
+    const deadLetters = DEAD_LETTER_REASONS.map(sqlString).join(", ");
+    const [[count]] = (await this.loader.runAndReadAll(`SELECT count(*) FROM refusals WHERE reason NOT IN (${deadLetters})`)).getRows();
+    if (Number(count) <= this.bounds.maxRefusals) return;
+    const kept = Math.floor(this.bounds.maxRefusals * REFUSALS_KEPT_AFTER_TRIM);
+    await this.loader.run(refusalsTableSql("refusals_kept"));
+    await this.loader.run(
+      `INSERT INTO refusals_kept SELECT * EXCLUDE (newness) FROM (SELECT *, CASE WHEN reason IN (${deadLetters}) THEN 0 ELSE row_number() OVER (PARTITION BY reason IN (${deadLetters}) ORDER BY ${NEWEST_FIRST}) END AS newness FROM refusals) WHERE newness <= ${kept}`,
+    );
+    await this.loader.run(`DROP TABLE refusals`);
+    await this.loader.run(`ALTER TABLE refusals_kept RENAME TO refusals`);
   }
 
   /**
@@ -242,6 +288,38 @@ async function createDayTableViews(connection: DuckDBConnection, names: readonly
   }
 }
 
+/** The most a query may spill to disk, beside DuckDB's memory limit (readOnlyQuery.ts INSTANCE_OPTIONS). */
+export const SPILL_LIMIT = "1GB";
+
+/** Where DuckDB spills what does not fit in its memory limit: its default, beside the file. */
+export function spillDirectory(file: string): string {
+  return `${file}.tmp`;
+}
+
+/**
+ * A DuckDB instance with the pipeline's options and its configuration locked. DuckDB 1.5 reports
+ * a max_temp_directory_size given among the instance options but does not enforce it (a query
+ * spilled 185 MB past a 50 MB one), while a SET of it is enforced: so the instance is created
+ * unlocked, the spill limit set, and the configuration locked before any other connection exists.
+ * `limits` lets a test scale the bounds down.
+ */
+export async function openInstance(file: string, options: Readonly<Record<string, string>> = {}, limits = { memory: INSTANCE_OPTIONS.memory_limit, spill: SPILL_LIMIT }): Promise<DuckDBInstance> {
+  const instance = await DuckDBInstance.create(file, { ...options, ...INSTANCE_OPTIONS, memory_limit: limits.memory, lock_configuration: "false" });
+  try {
+    const connection = await instance.connect();
+    try {
+      await connection.run(`SET max_temp_directory_size = ${sqlString(limits.spill)}`);
+      await connection.run(`SET lock_configuration = ${INSTANCE_OPTIONS.lock_configuration}`);
+    } finally {
+      connection.closeSync();
+    }
+    return instance;
+  } catch (error) {
+    instance.closeSync();
+    throw error;
+  }
+}
+
 /** The database file and its write-ahead log. */
 function databaseFiles(file: string): string[] {
   return [file, `${file}.wal`];
@@ -250,7 +328,7 @@ function databaseFiles(file: string): string[] {
 /** Opens the file read-only, for when no server holds it; any number of readers may do so at once. */
 export async function queryDatabaseFile(file: string, sql: string): Promise<JsonRow[]> {
   await checkPrivateFile(file);
-  const instance = await DuckDBInstance.create(file, { access_mode: "READ_ONLY", ...INSTANCE_OPTIONS }).catch((error: Error) => {
+  const instance = await openInstance(file, { access_mode: "READ_ONLY" }).catch((error: Error) => {
     throw new QueryError(`cannot open ${file}: ${error.message}`);
   });
   try {

@@ -9,6 +9,7 @@ import { handlePixelMessage, RowRejectedError, unstoredOutcome } from "../functi
 import type { RowWriter } from "../functions/handler";
 import type { LocalDatabase, RefusalRecord, StoredEvent } from "./database";
 import { toPubSubMessage } from "./logEntry";
+import { DEAD_LETTER_REASONS, REFUSAL_ENTRY_BYTES } from "./refusalBounds";
 import { comparePositions, pruneSpool, readSpool, segmentFileName } from "./spool";
 import type { SpoolLine, SpoolPosition } from "./spool";
 
@@ -17,7 +18,14 @@ import type { SpoolLine, SpoolPosition } from "./spool";
  * to keep the loader's memory down while it catches up on a backlog (5,000 lines a batch took its
  * peak RSS from 300 to 450 MB over 300,000 lines, for 15% less CPU a line: bench/notes.md).
  */
-const BATCH_LINES = 1000;
+export const BATCH_LINES = 1000;
+/**
+ * Bytes of spool lines per transaction. Lines of a few hundred bytes meet BATCH_LINES first; large
+ * ones (a raised header limit lets a request's entry reach MAX_LINE_BYTES) meet this, so a batch's
+ * strings stay a few megabytes however long the lines are: 1,000 lines of 1 MB in one batch took
+ * the loader to 3.6 GB and past V8's longest string.
+ */
+export const BATCH_BYTES = 4 << 20;
 const RETRY_DELAY_MS = 1000;
 /** Lines the handler runs on before the loader lets waiting requests through. */
 const LINES_PER_TURN = 100;
@@ -27,6 +35,9 @@ const LINES_PER_TURN = 100;
  * takes less CPU from the requests. A request after a quiet spell is still loaded at once.
  */
 const REST_MS = 100;
+
+/** The reason stored for a spool line the loader cannot stage at all; see unloadableRecord. */
+export const UNLOADABLE_LINE = "unloadable_line";
 
 export interface LoaderOptions {
   readonly spoolDir: string;
@@ -119,7 +130,7 @@ export class Loader {
     const end = durableEnd();
     let loaded = 0;
     while (comparePositions(this.checkpoint, end) < 0) {
-      const read = await readSpool(spoolDir, this.checkpoint, end, BATCH_LINES);
+      const read = await readSpool(spoolDir, this.checkpoint, end, { lines: BATCH_LINES, bytes: BATCH_BYTES });
       for (const torn of read.tornTails) {
         warn(`spool ${segmentFileName(torn.segment)} ends with ${torn.bytes} bytes of a line cut off by a crash before it was synced; its request was never answered, so it is skipped`);
       }
@@ -187,14 +198,22 @@ export class Loader {
     for (const [index, line] of lines.entries()) {
       // The handler's awaits resolve at once, so without this a large batch would hold up every request meanwhile.
       if (index > 0 && index % LINES_PER_TURN === 0) await new Promise(setImmediate);
-      const message = toPubSubMessage(line.text, messageId(line), publishTime);
-      const { outcome, ids } = await handlePixelMessage(message, { settings, writer, log, policy: LOCAL_DELIVERY });
-      if (outcome.kind === "stored") {
-        accepted.push({ line, event: outcome.event, ids });
-        continue;
+      const logged = logLines.length;
+      try {
+        const message = toPubSubMessage(line.text, messageId(line), publishTime);
+        const { outcome, ids } = await handlePixelMessage(message, { settings, writer, log, policy: LOCAL_DELIVERY });
+        if (outcome.kind === "stored") {
+          accepted.push({ line, event: outcome.event, ids });
+          continue;
+        }
+        // Staging never fails a write, so anything else is a refusal, which the handler logged exactly once.
+        refusals.push(refusalRecord(line, logLines[logLines.length - 1], settings));
+      } catch (error) {
+        // A line the loader cannot stage would fail every retry and hold back every line after it.
+        logLines.length = logged;
+        refusals.push(unloadableRecord(line, error));
+        this.options.warn(`spool line ${messageId(line)} cannot be loaded (${String(error)}); it is stored as a refusal, unloadable_line, and loading goes on`);
       }
-      // Staging never fails a write, so anything else is a refusal, which the handler logged exactly once.
-      refusals.push(refusalRecord(line, logLines[logLines.length - 1], settings));
     }
     const batch = { events: [...events.values()], refusals };
     return { batch, logLines, accepted };
@@ -215,15 +234,54 @@ function messageId(line: SpoolLine): string {
 
 function refusalRecord(line: SpoolLine, logLine: LogLine, settings: CoreSettings): RefusalRecord {
   const entry = parsedEntry(line.text);
+  // The spool keeps full client IPs, as Cloud Logging does; what is stored beside the rows is anonymised as they are.
+  const stored = entry ? JSON.stringify(withClientAsStored(entry, settings), deadLetter(logLine) ? undefined : shortString) : line.text;
   return {
     message_id: messageId(line),
     reason: logLine.reason,
     severity: logLine.severity,
     detail: logLine.detail,
     request_timestamp: parseTimestamp(entry?.timestamp)?.iso ?? null,
-    // The spool keeps full client IPs, as Cloud Logging does; what is stored beside the rows is anonymised as they are.
-    log_entry: entry ? JSON.stringify(withClientAsStored(entry, settings)) : line.text,
+    log_entry: deadLetter(logLine) ? stored : cutToBytes(stored, REFUSAL_ENTRY_BYTES),
   };
+}
+
+function deadLetter(logLine: LogLine): boolean {
+  return DEAD_LETTER_REASONS.includes(logLine.reason);
+}
+
+/**
+ * A line the handler or the refusal record could not be made from (JSON nested too deep to
+ * print, say). Its entry could not be anonymised either, so none is stored: the spool keeps the
+ * line, at the place its message_id names, as long as it keeps its segment.
+ */
+function unloadableRecord(line: SpoolLine, error: unknown): RefusalRecord {
+  return {
+    message_id: messageId(line),
+    reason: UNLOADABLE_LINE,
+    severity: "ERROR",
+    detail: cutToBytes(String(error), REFUSAL_ENTRY_BYTES),
+    request_timestamp: null,
+    log_entry: null,
+  };
+}
+
+/** Each string of a refused entry is kept to this many characters, so the stored entry is still JSON that a query can read. */
+const REFUSAL_STRING_CHARS = 1000;
+
+function shortString(_key: string, value: unknown): unknown {
+  return typeof value === "string" && value.length > REFUSAL_STRING_CHARS ? `${value.slice(0, REFUSAL_STRING_CHARS)}…` : value;
+}
+
+/** The text cut to at most `maxBytes` bytes of UTF-8, on a character boundary, with "…" at the end when it was cut. */
+export function cutToBytes(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= maxBytes) return text;
+  const ellipsis = "…";
+  let end = maxBytes - Buffer.byteLength(ellipsis);
+  // Back to the first byte of the character that does not fit: continuation bytes are 10xxxxxx.
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end -= 1;
+  return bytes.toString("utf8", 0, end) + ellipsis;
 }
 
 /** The line as a log entry, when it is a JSON object. */

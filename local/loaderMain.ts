@@ -4,6 +4,7 @@ import { loadCountryTable } from "../assets/countryTable";
 import { LocalDatabase } from "./database";
 import { Loader } from "./loader";
 import type { FromLoader, LoaderCall, OpenOptions, ToLoader } from "./loaderProcess";
+import { DEFAULT_MAX_REFUSALS } from "./refusalBounds";
 import { comparePositions, SPOOL_START } from "./spool";
 import type { SpoolPosition } from "./spool";
 
@@ -70,7 +71,7 @@ function serve(): void {
 
 async function open({ lookUpCountries, ...options }: OpenOptions, durableEnd: () => SpoolPosition): Promise<Opened> {
   const settings = lookUpCountries ? { ...options.settings, countries: loadCountryTable() } : options.settings;
-  const database = await LocalDatabase.open(options.database, settings);
+  const database = await LocalDatabase.open(options.database, settings, { maxRefusals: options.maxRefusals ?? DEFAULT_MAX_REFUSALS });
   const loader = await Loader.create({
     ...options,
     settings,

@@ -13,6 +13,8 @@ export interface LoaderProcessOptions {
   readonly spoolDir: string;
   /** Loaded spool segments kept beyond this total are deleted (spool.ts KEEP_LOADED_BYTES). */
   readonly keepLoadedBytes?: number;
+  /** Refusals kept in the database; older ones are deleted (database.ts DEFAULT_MAX_REFUSALS). */
+  readonly maxRefusals?: number;
   /** Refusals and dead letters, after the batch that stored them commits. */
   readonly log: (line: LogLine) => void;
   /** Problems the loader recovers from itself. */
@@ -184,9 +186,9 @@ export class LoaderProcess {
     // A message that could not be sent: its process is exiting, and the exit is handled below.
     child.on("error", () => undefined);
     child.once("exit", (code, signal) => this.exited(child, signal ?? `code ${code}`));
-    const { settings, database, spoolDir, keepLoadedBytes } = this.options;
+    const { settings, database, spoolDir, keepLoadedBytes, maxRefusals } = this.options;
     const { countries, ...portableSettings } = settings;
-    await this.call({ method: "open", options: { settings: portableSettings, lookUpCountries: countries !== undefined, database, spoolDir, keepLoadedBytes } });
+    await this.call({ method: "open", options: { settings: portableSettings, lookUpCountries: countries !== undefined, database, spoolDir, keepLoadedBytes, maxRefusals } });
   }
 
   /** Tells the loader the latest durable end, unless it knows it, then gathers the next ones for NOTICE_GAP_MS. */

@@ -58,6 +58,8 @@ export interface PipelineOptions {
   readonly warn: (message: string) => void;
   /** Spool segment size and how much loaded spool is kept; the defaults unless a test wants small ones. */
   readonly spool?: SpoolOptions & { readonly keepLoadedBytes?: number };
+  /** Refusals kept in the database (database.ts DEFAULT_MAX_REFUSALS unless set). */
+  readonly maxRefusals?: number;
 }
 
 export interface RunningPipeline {
@@ -124,7 +126,7 @@ function createLimitedServer(handle: (request: IncomingMessage, response: Server
 
 async function start(options: PipelineOptions, server: Server) {
   const { settings, paths, warn } = options;
-  const loader = await LoaderProcess.start({ settings, database: paths.database, spoolDir: paths.spoolDir, keepLoadedBytes: options.spool?.keepLoadedBytes, log: options.log, warn });
+  const loader = await LoaderProcess.start({ settings, database: paths.database, spoolDir: paths.spoolDir, keepLoadedBytes: options.spool?.keepLoadedBytes, maxRefusals: options.maxRefusals, log: options.log, warn });
   const spool = await SpoolWriter.open(paths.spoolDir, options.spool).catch(async (error: unknown) => {
     await loader.close();
     throw error;

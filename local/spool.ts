@@ -253,17 +253,26 @@ export interface SpoolRead {
 /** A chunk always holds a whole line: no line is longer (MAX_LINE_BYTES). */
 const READ_CHUNK_BYTES = MAX_LINE_BYTES;
 
+/** How much one read may return: its lines, and their bytes, newlines included. */
+export interface ReadBound {
+  readonly lines: number;
+  /** The first line is read whatever its size (at most MAX_LINE_BYTES), so a read always moves on. */
+  readonly bytes: number;
+}
+
 /**
- * Reads up to `maxLines` complete lines from `from`, never past `limit` (the writer's durable
+ * Reads complete lines from `from`, within `bound`, never past `limit` (the writer's durable
  * end, which is always at a line boundary). Segments before the limit's segment are finished: if
  * one ends without a newline, a crash cut that line off before it was synced, so its request was
  * never answered, and it is skipped and reported.
  */
-export async function readSpool(dir: string, from: SpoolPosition, limit: SpoolPosition, maxLines: number): Promise<SpoolRead> {
+export async function readSpool(dir: string, from: SpoolPosition, limit: SpoolPosition, bound: ReadBound): Promise<SpoolRead> {
   const lines: SpoolLine[] = [];
   const tornTails: TornTail[] = [];
   let position = from;
-  while (lines.length < maxLines && comparePositions(position, limit) < 0) {
+  let bytes = 0;
+  let full = false;
+  while (!full && lines.length < bound.lines && comparePositions(position, limit) < 0) {
     const { segment, offset } = position;
     const finished = segment < limit.segment;
     const wanted = finished ? READ_CHUNK_BYTES : Math.min(READ_CHUNK_BYTES, limit.offset - offset);
@@ -279,8 +288,12 @@ export async function readSpool(dir: string, from: SpoolPosition, limit: SpoolPo
       continue;
     }
     let start = 0;
-    while (start <= lastNewline && lines.length < maxLines) {
+    while (start <= lastNewline && lines.length < bound.lines) {
       const newline = chunk.indexOf(0x0a, start);
+      const lineBytes = newline + 1 - start;
+      full = lines.length > 0 && bytes + lineBytes > bound.bytes;
+      if (full) break;
+      bytes += lineBytes;
       lines.push({
         text: chunk.toString("utf8", start, newline),
         start: { segment, offset: offset + start },

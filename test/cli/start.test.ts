@@ -147,3 +147,22 @@ describe("a failed start", () => {
     expect((await readdir(local.dir, { recursive: true })).sort()).toEqual(before);
   });
 });
+
+describe("--max-refusals", () => {
+  it.each([" ", "-1", "many", "1.5"])("refuses %j, naming the option and its variable", async (value) => {
+    const result = await runScript("cli/start.ts", ["--port", "0", "--data-dir", local.dir], { env: { PIXEL_MAX_REFUSALS: value } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--max-refusals (or PIXEL_MAX_REFUSALS) must be a whole number of refusals to keep");
+  });
+
+  it("reaches the database from PIXEL_MAX_REFUSALS", async () => {
+    const server = await local.spawnServer({ env: { PIXEL_MAX_REFUSALS: "10" } });
+    for (let index = 0; index < 12; index++) await httpRequest(`${server.url}pixel.png?refused=${index}`);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    const [{ n }] = await query(local.dir, `SELECT count(*) AS n FROM refusals`);
+    // Past 10, the newest nine tenths are kept; more refusals may have come in a later batch.
+    expect(n).toBeGreaterThanOrEqual(9);
+    expect(n).toBeLessThanOrEqual(10);
+  });
+});

@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { HOST_VARIABLE, PORT_VARIABLE } from "../../cli/start";
+import { HOST_VARIABLE, MAX_REFUSALS_VARIABLE, PORT_VARIABLE } from "../../cli/start";
 import { SIGNING_KEYS_VARIABLE } from "../../core/functionContract";
 import { LOADER_DATA_LIMIT_BYTES } from "../../local/loaderProcess";
+import { SPILL_LIMIT } from "../../local/database";
+import { BATCH_BYTES, BATCH_LINES } from "../../local/loader";
+import { DEFAULT_MAX_REFUSALS, REFUSAL_ENTRY_BYTES } from "../../local/refusalBounds";
 import { SERVER_LIMITS } from "../../local/pipeline";
 import { checkQuery, INSTANCE_OPTIONS, QUERY_BOUNDS, QUERY_TIMEOUT_MS, RESULT_BOUNDS } from "../../local/readOnlyQuery";
 import { KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
@@ -34,13 +37,17 @@ describe("docs/local.md's security section", () => {
     ["the nesting bound", `SELECTs nested ${QUERY_BOUNDS.nesting} deep`],
     ["the result's row bound", `${RESULT_BOUNDS.rows.toLocaleString("en-US")} rows`],
     ["the result's size bound", `${mib(RESULT_BOUNDS.jsonBytes)} as JSON`],
+    ["the loader's batch bound", `${BATCH_LINES.toLocaleString("en")} lines and ${mib(BATCH_BYTES)}`],
+    ["the spill limit", SPILL_LIMIT.replace(/(\d)([A-Z])/, "$1 $2")],
+    ["a stored refusal's log entry", `${REFUSAL_ENTRY_BYTES.toLocaleString("en")} bytes`],
+    ["the refusals kept", `newest ${DEFAULT_MAX_REFUSALS.toLocaleString("en")} refusals`],
   ])("gives %s: %s", (_, text) => {
     expect(security).toContain(text);
   });
 });
 
 it("documents the listen address and port variables, in docs/local.md and the README", () => {
-  for (const variable of [HOST_VARIABLE, PORT_VARIABLE]) expect(local).toContain(`$${variable}`);
+  for (const variable of [HOST_VARIABLE, PORT_VARIABLE, MAX_REFUSALS_VARIABLE]) expect(local).toContain(`$${variable}`);
   expect(readme).toContain(`${PORT_VARIABLE}=9090 npm start`);
   expect(readme).toContain("npm start -- --port 9090");
 });

@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { templateSchema } from "../../core/schema";
-import { LocalDatabase } from "../../local/database";
+import { LocalDatabase, openInstance, spillDirectory } from "../../local/database";
 import { createTableSql } from "../../local/duckdbSchema";
 import { acceptedEvent, loadBalancerEntry } from "../../testkit/logEntries";
 import { freshDirectoryEachTest } from "../../testkit/localPipeline";
@@ -62,4 +64,35 @@ it("reads several statements at one moment: a batch committed meanwhile is in al
   } finally {
     database.close();
   }
+});
+
+describe("spilling", () => {
+  // Scaled down from the real bounds (1 GB of memory, SPILL_LIMIT): the same mechanism, in seconds.
+  const limits = { memory: "100MB", spill: "50MB" };
+  // A window over 8 million rows of about 50 bytes: about 180 MB to spill with 100 MB of memory.
+  const spilling = `SELECT max(s) AS s FROM (SELECT i::VARCHAR || repeat('x', 40) AS s, row_number() OVER (ORDER BY hash(i)) AS r FROM range(8000000) t(i))`;
+
+  it("stops a query at the spill limit, with DuckDB's message, and leaves no spill files", async () => {
+    const file = path.join(local.dir, "pixel.duckdb");
+    const instance = await openInstance(file, { threads: "1" }, limits);
+    const connection = await instance.connect();
+    try {
+      await expect(connection.run(spilling)).rejects.toThrow(/failed to offload data block .*max_temp_directory_size/s);
+      // The limit is locked like every other setting.
+      await expect(connection.run(`SET max_temp_directory_size = '10GB'`)).rejects.toThrow(/configuration has been locked/);
+      expect(await readdir(spillDirectory(file)).catch(() => [])).toEqual([]);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+
+  it("removes the spill files a killed run left, when the server opens the file", async () => {
+    const file = path.join(local.dir, "pixel.duckdb");
+    await mkdir(spillDirectory(file), { mode: 0o700 });
+    await writeFile(path.join(spillDirectory(file), "duckdb_temp_storage_DEFAULT-0.tmp"), Buffer.alloc(1 << 20), { mode: 0o600 });
+    const database = await LocalDatabase.open(file, settingsFor());
+    database.close();
+    expect(existsSync(spillDirectory(file))).toBe(false);
+  });
 });

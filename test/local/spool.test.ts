@@ -1,7 +1,7 @@
 import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { buildLogEntry } from "../../local/logEntry";
-import { readSpool, segmentFileName, SPOOL_START, SpoolWriter } from "../../local/spool";
+import { comparePositions, readSpool, segmentFileName, SPOOL_START, SpoolWriter } from "../../local/spool";
 import { countRows, freshDirectoryEachTest, query } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
@@ -46,9 +46,9 @@ describe("readSpool", () => {
     // Not yet durable, so not read.
     await appendFile(path.join(local.dir, segmentFileName(4)), "eeeee\n");
 
-    const first = await readSpool(local.dir, SPOOL_START, spool.durableEnd, 2);
+    const first = await readSpool(local.dir, SPOOL_START, spool.durableEnd, { lines: 2, bytes: Infinity });
     expect(first.lines.map((line) => line.text)).toEqual(["a", "bb"]);
-    const rest = await readSpool(local.dir, first.end, spool.durableEnd, 100);
+    const rest = await readSpool(local.dir, first.end, spool.durableEnd, { lines: 100, bytes: Infinity });
     expect(rest.lines.map((line) => [line.text, line.start, line.end])).toEqual([
       ["ccc", { segment: 3, offset: 0 }, { segment: 3, offset: 4 }],
       ["dddd", { segment: 4, offset: 0 }, { segment: 4, offset: 5 }],
@@ -58,10 +58,32 @@ describe("readSpool", () => {
     await spool.close();
   });
 
+  // Lines of 2, 3, 4 and 5 bytes, newlines included, across two segments.
+  it.each([
+    { bound: { lines: 100, bytes: 5 }, pages: [["a", "bb"], ["ccc"], ["dddd"]] },
+    { bound: { lines: 100, bytes: 4 }, pages: [["a"], ["bb"], ["ccc"], ["dddd"]] },
+    // A line larger than the bound is read alone, so a read always moves on.
+    { bound: { lines: 100, bytes: 1 }, pages: [["a"], ["bb"], ["ccc"], ["dddd"]] },
+    { bound: { lines: 2, bytes: 100 }, pages: [["a", "bb"], ["ccc", "dddd"]] },
+    { bound: { lines: 100, bytes: 100 }, pages: [["a", "bb", "ccc", "dddd"]] },
+  ])("reads within $bound lines and bytes", async ({ bound, pages }) => {
+    await writeFile(path.join(local.dir, segmentFileName(1)), "a\nbb\nccc\n");
+    await writeFile(path.join(local.dir, segmentFileName(2)), "dddd\n");
+    const limit = { segment: 3, offset: 0 };
+    const read: string[][] = [];
+    for (let from = SPOOL_START; comparePositions(from, limit) < 0; ) {
+      const page = await readSpool(local.dir, from, limit, bound);
+      // The last read may only step past the end of a finished segment.
+      if (page.lines.length > 0) read.push(page.lines.map((line) => line.text));
+      from = page.end;
+    }
+    expect(read).toEqual(pages);
+  });
+
   it("skips and reports a last line torn by a crash, in a segment nothing appends to again", async () => {
     await writeFile(path.join(local.dir, segmentFileName(1)), '{"n":1}\n{"n":2}\n{"n":3,"cut');
     const spool = await SpoolWriter.open(local.dir);
-    const read = await readSpool(local.dir, SPOOL_START, spool.durableEnd, 100);
+    const read = await readSpool(local.dir, SPOOL_START, spool.durableEnd, { lines: 100, bytes: Infinity });
     expect(read.lines.map((line) => line.text)).toEqual(['{"n":1}', '{"n":2}']);
     expect(read.tornTails).toEqual([{ segment: 1, bytes: '{"n":3,"cut'.length }]);
     expect(read.end).toEqual({ segment: 2, offset: 0 });
