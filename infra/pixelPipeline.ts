@@ -72,7 +72,17 @@ export class PixelPipeline extends pulumi.ComponentResource {
       { forwardingRuleName: edge.servingRuleName, excludeFromDefaultBucket: operations.excludeRequestLogsFromDefaultBucket },
       stage,
     );
-    const warehouse = new EventWarehouse(`${name}-events`, { datasetId: args.datasetId, location: args.datasetLocation, core, deletionProtection: args.deletionProtection }, stage);
+    const warehouse = new EventWarehouse(
+      `${name}-events`,
+      {
+        datasetId: args.datasetId,
+        location: args.datasetLocation,
+        core,
+        deletionProtection: args.deletionProtection,
+        requirePartitionFilter: args.warehouse.requirePartitionFilter,
+      },
+      stage,
+    );
     const collector = new CollectorFunction(
       `${name}-collector`,
       {

@@ -43,10 +43,11 @@ test("the function knows the layout, so it streams into the partitioned table wi
   expect(core.layout).toBe("partitioned");
 });
 
-test("declares one table partitioned by event date and clustered by tenant and event type", () => {
+test("declares one table partitioned by event date and clustered by tenant and event type, refusing queries without a date filter", () => {
   expect(table(PARTITIONED_TABLE).inputs).toMatchObject({
     datasetId: "pixel_dev",
     timePartitioning: { type: "DAY", field: "event_date" },
+    requirePartitionFilter: true,
     clusterings: ["tenant", "type"],
     deletionProtection: false,
   });
