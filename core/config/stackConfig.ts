@@ -44,7 +44,7 @@ export interface StackConfig {
   readonly maxDeliveryAttempts: number;
   /** With signedUrls only: the signing keys, one per line, as the function reads them. */
   readonly signingKeys?: string;
-  /** With the partitioned layout: who may read which tenant's rows (docs/analytics.md). */
+  /** Who may read which tenant's rows: of the rollups, and with the partitioned layout of the events (docs/analytics.md). */
   readonly tenantReaders?: TenantReaders;
   /** The rollups' schedule and window, and the event table's partition filter. */
   readonly warehouse: WarehouseSettings;
