@@ -307,50 +307,41 @@ function tenantRangeFilter(range: TenantRange, dialect: SqlDialect): string {
 }
 
 /**
- * What a tenant's range adds up to. Visitor ids are daily (core/visitor.ts), so the visitors of a
- * range are visitor-days: the same person on two days counts twice, as in the daily views' sum.
- * Read from events_dedup, so the totals, the days and the breakdowns below count the same rows.
- * The breakdowns use the daily views' dimensions (BREAKDOWNS) and, like them, leave bots out.
+ * What a tenant's range adds up to, from its days in rollup_totals: a few rows however many events.
+ * Visitor ids are daily (core/visitor.ts), so the visitors of a range are visitor-days: the same
+ * person on two days counts twice, as the sum of the days' rows does. The totals, the days and the
+ * breakdowns below come from rollups of the same run, so they count the same events.
  */
 export function rangeTotalsQuery(range: TenantRange, dialect: SqlDialect): string {
   const column = (name: string) => dialect.identifier(name);
-  return [
-    "SELECT",
-    `  COUNT(*) AS ${column("events")},`,
-    // COUNTIF over no rows is NULL; an empty range has zero bot events.
-    `  COALESCE(COUNTIF(${column("is_bot")}), 0) AS ${column("bot_events")},`,
-    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
-    `FROM ${dialect.table(VIEWS.dedup)}`,
-    `WHERE ${tenantRangeFilter(range, dialect)}`,
-  ].join("\n");
+  // SUM over no rows is NULL; an empty range has zero of each.
+  const sum = (name: string) => `COALESCE(SUM(${column(name)}), 0) AS ${column(name)}`;
+  return ["SELECT", `  ${["events", "bot_events", "visitors"].map(sum).join(",\n  ")}`, `FROM ${dialect.table(ROLLUPS.totals)}`, `WHERE ${tenantRangeFilter(range, dialect)}`].join("\n");
 }
 
-/** Per UTC day of the range that has events: the events of people, of bots, and the visitors. */
+/** Per UTC day of the range that has events: the events of people, of bots, and the day's visitors of the tenant. */
 export function rangeDaysQuery(range: TenantRange, dialect: SqlDialect): string {
   const column = (name: string) => dialect.identifier(name);
   return [
     "SELECT",
-    `  ${column(EVENT_DATE_COLUMN)},`,
-    `  COUNTIF(NOT ${column("is_bot")}) AS ${column("human_events")},`,
-    `  COUNTIF(${column("is_bot")}) AS ${column("bot_events")},`,
-    `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
-    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `  ${[EVENT_DATE_COLUMN, "human_events", "bot_events", "visitors"].map(column).join(",\n  ")}`,
+    `FROM ${dialect.table(ROLLUPS.totals)}`,
     `WHERE ${tenantRangeFilter(range, dialect)}`,
-    "GROUP BY 1",
     "ORDER BY 1",
   ].join("\n");
 }
 
-/** The `limit` most frequent values of a breakdown's dimensions over the range, with their events and visitors. */
-export function rangeBreakdownQuery(dimensions: readonly string[], range: TenantRange, dialect: SqlDialect, limit: number): string {
+/** The `limit` most frequent values of a breakdown's dimensions over the range, with their events and visitor-days, from its rollup. */
+export function rangeBreakdownQuery(breakdown: (typeof BREAKDOWNS)[number], range: TenantRange, dialect: SqlDialect, limit: number): string {
   const column = (name: string) => dialect.identifier(name);
+  const { dimensions } = breakdown;
   return [
     "SELECT",
     ...dimensions.map((dimension) => `  ${column(dimension)},`),
-    `  COUNT(*) AS ${column("events")},`,
-    `  COUNT(DISTINCT ${column("visitor_id")}) AS ${column("visitors")}`,
-    `FROM ${dialect.table(VIEWS.dedup)}`,
-    `WHERE ${tenantRangeFilter(range, dialect)} AND NOT ${column("is_bot")}`,
+    `  SUM(${column("events")}) AS ${column("events")},`,
+    `  SUM(${column("visitors")}) AS ${column("visitors")}`,
+    `FROM ${dialect.table(breakdown.rollup)}`,
+    `WHERE ${tenantRangeFilter(range, dialect)}`,
     `GROUP BY ${dimensions.map((_, index) => index + 1).join(", ")}`,
     // Ties in the order of the dimensions, so the top rows are the same on every read.
     `ORDER BY ${column("events")} DESC, ${column("visitors")} DESC, ${dimensions.map((_, index) => index + 1).join(", ")}`,

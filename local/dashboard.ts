@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { REFUSAL_REASONS } from "../core/refusals";
 import type { RefusalReason } from "../core/refusals";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { VIEWS } from "../core/layout";
+import { ROLLUPS } from "../core/layout";
 import { MAX_TENANT_BYTES } from "../core/tenant";
 import { BREAKDOWNS, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery } from "../core/views";
 import { duckDbDialect } from "./duckdbSchema";
@@ -151,12 +151,13 @@ export function analyticsRange(query: URLSearchParams): { from: string; to: stri
 }
 
 /**
- * A range's answers for one tenant, from the same views the cloud declares, and the busiest tenants
- * of the range to choose from. Countries are IP Geolocation by DB-IP.
+ * A range's answers for one tenant, from the rollups the loader keeps (core/rollups.ts), as the
+ * cloud's reports read them, and the busiest tenants of the range to choose from. Countries are IP
+ * Geolocation by DB-IP.
  */
 async function analytics({ database }: DashboardOptions, range: { from: string; to: string; tenant?: string }) {
   const dialect = duckDbDialect;
-  const tenantsQuery = `SELECT tenant, count(*) AS events FROM ${dialect.table(VIEWS.dedup)} WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)} GROUP BY ALL ORDER BY events DESC, tenant LIMIT ${TENANT_CHOICES}`;
+  const tenantsQuery = `SELECT tenant, sum(events) AS events FROM ${dialect.table(ROLLUPS.totals)} WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)} GROUP BY ALL ORDER BY events DESC, tenant LIMIT ${TENANT_CHOICES}`;
   if (range.tenant === undefined) {
     const [tenants] = await database.read([{ sql: tenantsQuery }]);
     return { ...range, tenants };
@@ -167,7 +168,7 @@ async function analytics({ database }: DashboardOptions, range: { from: string; 
       tenantsQuery,
       rangeTotalsQuery(tenantRange, dialect),
       rangeDaysQuery(tenantRange, dialect),
-      ...BREAKDOWNS.map((breakdown) => rangeBreakdownQuery(breakdown.dimensions, tenantRange, dialect, TOP)),
+      ...BREAKDOWNS.map((breakdown) => rangeBreakdownQuery(breakdown, tenantRange, dialect, TOP)),
     ].map((sql) => ({ sql })),
   );
   return {
