@@ -5,6 +5,7 @@ import type { TenantReaders } from "../../core/config/tenantReaders";
 import type { WarehouseSettings } from "../../core/config/warehouse";
 import { allReaders } from "../../core/config/tenantReaders";
 import { bigQueryRollupScript, rollupTables } from "../../core/rollups";
+import type { DayBound, DayRange } from "../../core/rollups";
 import { serviceAccountId } from "../naming";
 import { bigQueryDialect } from "../../core/views";
 import { memberResourceName } from "./tenantAccess";
@@ -34,7 +35,7 @@ export const TRANSFER_SERVICE = "bigquerydatatransfer.googleapis.com";
  * The scheduled query's window: today (the run's UTC date, @run_date) and the `lateDays` days
  * before it (https://cloud.google.com/bigquery/docs/scheduling-queries#available_parameters).
  */
-export function scheduledRange(lateDays: number) {
+export function scheduledRange(lateDays: number): DayRange<DayBound> {
   return { from: { sql: `DATE_SUB(@run_date, INTERVAL ${lateDays} DAY)` }, to: { sql: "@run_date" } };
 }
 
