@@ -23,6 +23,11 @@ describe.each([
   });
 });
 
+test("per-tenant readers need no partitioned layout: the rollups get their row access policies in both", () => {
+  expect(problems({ tenantReaders: READERS, allTenantsReaders: ALL_READERS })).toEqual([]);
+  expect(validate({ tenantReaders: READERS, allTenantsReaders: ALL_READERS }).tenantReaders?.byTenant.get("acme-corp")).toEqual(["domain:acme-corp.example"]);
+});
+
 test("per-tenant readers are read from Pulumi's JSON, one principal or a list per tenant", () => {
   const { tenantReaders } = validate({ layout: "partitioned", tenantReaders: READERS, allTenantsReaders: ALL_READERS });
   expect(tenantReaders).toEqual({
