@@ -222,16 +222,18 @@ function boundSql(bound: DayBound, dialect: SqlDialect): string {
  * conflict, and BigQuery aborts one of them: the caller retries (cli/rollup.ts), a scheduled run
  * recomputes on its next run.
  */
-export function bigQueryRollupScript(settings: CoreSettings, project: string, dataset: string, days: DayRange<DayBound>): string {
+export function bigQueryRollupScript(settings: CoreSettings, project: string, dataset: string, days: DayRange<DayBound>, options: { countRows?: boolean } = {}): string {
   const dialect = bigQueryRollupDialect(project, dataset);
   const variables = { from: FIRST_DAY, to: LAST_DAY };
   const lines = [
     `DECLARE ${FIRST_DAY} DATE DEFAULT ${boundSql(days.from, dialect)};`,
     `DECLARE ${LAST_DAY} DATE DEFAULT ${boundSql(days.to, dialect)};`,
   ];
+  // A script's result is its last statement's: the rows the run left in its days, for `npm run rollup`'s summary.
+  const counted = (script: string[]) => (options.countRows ? [...script, `${rollupRowCountQuery(settings, variables, dialect)};`] : script).join("\n");
   if (settings.layout === "partitioned") {
     lines.push("BEGIN TRANSACTION;", ...partitionedRollupStatements(settings, variables, dialect).map((statement) => `${statement};`), "COMMIT TRANSACTION;");
-    return lines.join("\n");
+    return counted(lines);
   }
   // INFORMATION_SCHEMA is read before the transaction: the list is only the names of the day tables to read.
   lines.push(`DECLARE ${DAY_TABLE_SUFFIXES} STRING DEFAULT (\n${dayTableSuffixesQuery(settings, project, dataset, variables)}\n);`);
@@ -242,5 +244,13 @@ export function bigQueryRollupScript(settings: CoreSettings, project: string, da
     lines.push(`  EXECUTE IMMEDIATE ${googleSqlString(insert.before)} || ${DAY_TABLE_SUFFIXES} || ${googleSqlString(insert.after)};`);
   }
   lines.push("END IF;", "COMMIT TRANSACTION;");
-  return lines.join("\n");
+  return counted(lines);
+}
+
+/** The rows every rollup table holds for the range's days, as one number `rows_written`: read from the rollups alone. */
+export function rollupRowCountQuery(settings: CoreSettings, days: DayRange, dialect: SqlDialect): string {
+  const counts = dailyAggregates(settings).map(
+    (aggregate) => `(SELECT COUNT(*) FROM ${dialect.table(aggregate.rollup)} WHERE ${dialect.identifier(EVENT_DATE_COLUMN)} BETWEEN ${days.from} AND ${days.to})`,
+  );
+  return `SELECT ${counts.join("\n  + ")} AS ${dialect.identifier("rows_written")}`;
 }

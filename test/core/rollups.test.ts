@@ -9,6 +9,7 @@ import {
   partitionedRollupStatements,
   partitionedSource,
   rollupDeletes,
+  rollupRowCountQuery,
   rollupTables,
 } from "../../core/rollups";
 import { dailyAggregates } from "../../core/views";
@@ -114,6 +115,14 @@ describe.each(STACKS)("the rollup statements of a stack %s", (_, raw) => {
       },
     );
   }
+
+  test("the row count a run reports analyses, and reads only the rollup tables", async () => {
+    const analysis = await analyze(rollupRowCountQuery(core, DAYS, BQ), core);
+    expect(analysis.columns).toEqual([{ name: "rows_written", type: "INT64" }]);
+    expect([...analysis.tables].sort()).toEqual(rollupTables(core).map((table) => `${PROJECT}.${DATASET}.${table.name}`).sort());
+    const script = bigQueryRollupScript(core, PROJECT, DATASET, { from: { date: "2026-01-05" }, to: { date: "2026-01-07" } }, { countRows: true });
+    expect(script.split("\n").slice(-rollupTables(core).length).join("\n")).toBe(`${rollupRowCountQuery(core, { from: "_first_day", to: "_last_day" }, BQ)};`);
+  });
 
   test("the script replaces the days in one transaction: bounds evaluated once, every DELETE, then the INSERTs, then COMMIT", () => {
     const script = bigQueryRollupScript(core, PROJECT, DATASET, { from: { sql: "DATE_SUB(@run_date, INTERVAL 2 DAY)" }, to: { sql: "@run_date" } });
