@@ -54,3 +54,25 @@ export function terminalProgress(stream: NodeJS.WritableStream, options: { noTTY
     },
   };
 }
+
+/** How rollup reports how far it got: days recomputed, and the rollup rows they hold. */
+export interface DayProgress {
+  start(totalDays: number): void;
+  update(daysDone: number, rows: number): void;
+  stop(): void;
+}
+
+/** A progress bar on a terminal, by days, with the rows written so far. */
+export function dayProgress(stream: NodeJS.WritableStream, options: { noTTYOutput?: boolean } = {}): DayProgress {
+  const bar = new SingleBar({
+    stream,
+    noTTYOutput: options.noTTYOutput ?? false,
+    format: "{bar} {percentage}% | {value} of {total} days | {rows} rows | ETA {eta_formatted}",
+    hideCursor: true,
+  });
+  return {
+    start: (totalDays) => bar.start(totalDays, 0, { rows: 0 }),
+    update: (daysDone, rows) => bar.update(daysDone, { rows }),
+    stop: () => bar.stop(),
+  };
+}

@@ -3,9 +3,10 @@
 import { readFileSync } from "node:fs";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { logEntryToEvent } from "../core/event";
-import { storedTableName } from "../core/layout";
+import { parseTableSuffix, storedTableName } from "../core/layout";
 import { decodeLogEntry } from "../core/message";
 import { GoogleApi, serviceApi } from "./googleApi";
+import { rollupHint } from "./rollup";
 import { defineCommand, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
 import { readStack } from "./stackFile";
@@ -120,6 +121,8 @@ export interface RedriveSummary {
   /** What the function would now do with them: events by day table, or refusals by reason. */
   readonly byTable: Map<string, number>;
   readonly byReason: Map<string, number>;
+  /** The UTC days (YYYY-MM-DD) of the events: the days whose rollups the redriven events change. */
+  readonly days: Set<string>;
 }
 
 const PULL_SIZE = 100;
@@ -137,7 +140,7 @@ const EMPTY_PULLS_TO_STOP = 3;
  */
 export async function redrive(options: RedriveOptions): Promise<RedriveSummary> {
   const { pubsub, subscription, topic, settings, dryRun, max } = options;
-  const summary: RedriveSummary = { messages: 0, moved: 0, byTable: new Map(), byReason: new Map() };
+  const summary: RedriveSummary = { messages: 0, moved: 0, byTable: new Map(), byReason: new Map(), days: new Set() };
   const seen = new Set<string>();
   const leased: string[] = [];
   let emptyPulls = 0;
@@ -181,6 +184,7 @@ function classify(message: ReceivedMessage["message"], settings: CoreSettings, s
   const result = decoded.ok ? logEntryToEvent(decoded.entry, settings) : decoded;
   const [counts, key] = result.ok ? [summary.byTable, storedTableName(settings.layout, settings.templateTable, result.tableSuffix)] : [summary.byReason, result.reason];
   counts.set(key, (counts.get(key) ?? 0) + 1);
+  if (result.ok) summary.days.add(parseTableSuffix(result.tableSuffix)!.date);
 }
 
 export function formatRedriveSummary(summary: RedriveSummary, command: Pick<RedriveCommand, "dryRun">, subscription: string, topic: string): string {
@@ -216,6 +220,7 @@ export const redriveCommand = defineCommand({
     const topic = pubsubResource("topics", topicName, project);
     const summary = await redrive({ pubsub: serviceApi("pubsub"), subscription, topic, settings, dryRun: command.dryRun, max: command.max });
     console.log(formatRedriveSummary(summary, command, subscription, topic));
+    console.log(rollupHint(summary.days, command.stack, command.dryRun ? "dry-run" : "bigquery"));
   },
 });
 

@@ -6,7 +6,7 @@ import { BigQuery } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { AcceptedEvent } from "../core/event";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
-import { insertTableName, storedTableName } from "../core/layout";
+import { insertTableName, parseTableSuffix, storedTableName } from "../core/layout";
 import type { DataPaths } from "../local/paths";
 import { withLocalVisitorKey } from "../local/visitorKey";
 import { ARCHIVE_FILE_EXTENSIONS, ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
@@ -15,6 +15,7 @@ import { serviceApi } from "./googleApi";
 import { parseEntryLine } from "./parse";
 import { ReplayProgress, terminalProgress } from "./progress";
 import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";
+import { rollupHint } from "./rollup";
 import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
 import { readStack } from "./stackFile";
@@ -104,6 +105,8 @@ export interface ReplaySummary {
   readonly accepted: Map<string, number>;
   /** Entries that are not events, by refusal reason. */
   readonly refused: Map<string, number>;
+  /** The UTC days (YYYY-MM-DD) of the events: the days whose rollups a write changes. */
+  readonly days: Set<string>;
   /** Events written (or already there: the stores drop a repeated insertId). */
   stored: number;
   readonly rejected: RejectedRow[];
@@ -139,7 +142,7 @@ const DEFAULT_BATCH_SIZE = 500;
 export async function replayArchive(options: ReplayOptions): Promise<ReplaySummary> {
   const { files, settings, target, progress } = options;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const summary: ReplaySummary = { files: 0, entries: 0, accepted: new Map(), refused: new Map(), stored: 0, rejected: [] };
+  const summary: ReplaySummary = { files: 0, entries: 0, accepted: new Map(), refused: new Map(), days: new Set(), stored: 0, rejected: [] };
   let batch: AcceptedEvent[] = [];
   const flush = async (): Promise<void> => {
     if (!target || batch.length === 0) return;
@@ -162,6 +165,7 @@ export async function replayArchive(options: ReplayOptions): Promise<ReplaySumma
           const result = parseEntryLine(line, settings);
           if (result.ok) {
             increment(summary.accepted, storedTableName(settings.layout, settings.templateTable, result.tableSuffix));
+            summary.days.add(parseTableSuffix(result.tableSuffix)!.date);
             batch.push(result);
             if (batch.length >= batchSize) await flush();
           } else {
@@ -249,6 +253,7 @@ export const replayCommand = defineCommand({
     try {
       const summary = await replayArchive({ files, settings, target, progress: process.stderr.isTTY ? terminalProgress(process.stderr) : undefined });
       console.log(formatSummary(summary, command.mode, destination));
+      console.log(rollupHint(summary.days, command.stack, command.mode === "dry-run" ? "dry-run" : command.mode === "local" ? "local" : "bigquery"));
       return summary.rejected.length > 0 ? EXIT.failure : EXIT.ok;
     } finally {
       await target?.close();

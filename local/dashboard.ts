@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { REFUSAL_REASONS } from "../core/refusals";
 import type { RefusalReason } from "../core/refusals";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { VIEWS } from "../core/layout";
+import { ROLLUPS } from "../core/layout";
 import { MAX_TENANT_BYTES } from "../core/tenant";
 import { BREAKDOWNS, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery } from "../core/views";
 import { duckDbDialect } from "./duckdbSchema";
@@ -154,19 +154,21 @@ export function analyticsRange(query: URLSearchParams): { from: string; to: stri
  * The tenants of a range to choose from, with their events of people and of bots, those with the most
  * events of people first: the page shows the first until one is chosen, and the answers are about
  * people, so a tenant that only curl or scripts reached must not be it while another has people.
+ * Read from the rollups, as the answers are.
  */
 export function tenantChoicesQuery(range: { from: string; to: string }): string {
   const dialect = duckDbDialect;
   return [
-    `SELECT tenant, COUNTIF(NOT is_bot) AS human_events, COUNTIF(is_bot) AS bot_events FROM ${dialect.table(VIEWS.dedup)}`,
+    `SELECT tenant, sum(human_events) AS human_events, sum(bot_events) AS bot_events FROM ${dialect.table(ROLLUPS.totals)}`,
     `WHERE event_date BETWEEN DATE ${dialect.string(range.from)} AND DATE ${dialect.string(range.to)}`,
     `GROUP BY ALL ORDER BY human_events DESC, bot_events DESC, tenant LIMIT ${TENANT_CHOICES}`,
   ].join("\n");
 }
 
 /**
- * A range's answers for one tenant, from the same views the cloud declares, and the tenants of the
- * range to choose from. Countries are IP Geolocation by DB-IP.
+ * A range's answers for one tenant, from the rollups the loader keeps (core/rollups.ts), as the
+ * cloud's reports read them, and the tenants of the range to choose from. Countries are IP
+ * Geolocation by DB-IP.
  */
 async function analytics({ database }: DashboardOptions, range: { from: string; to: string; tenant?: string }) {
   const dialect = duckDbDialect;
@@ -181,7 +183,7 @@ async function analytics({ database }: DashboardOptions, range: { from: string; 
       tenantsQuery,
       rangeTotalsQuery(tenantRange, dialect),
       rangeDaysQuery(tenantRange, dialect),
-      ...BREAKDOWNS.map((breakdown) => rangeBreakdownQuery(breakdown.dimensions, tenantRange, dialect, TOP)),
+      ...BREAKDOWNS.map((breakdown) => rangeBreakdownQuery(breakdown, tenantRange, dialect, TOP)),
     ].map((sql) => ({ sql })),
   );
   return {

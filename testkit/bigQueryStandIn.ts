@@ -41,16 +41,25 @@ interface StandInRow {
 }
 
 const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[^/]+\/insertAll$/;
+const JOBS = /^\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
+const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/[^/]+$/;
+
+/** How a query job ends: its one result row (`rows_written`), or BigQuery's error message. */
+export type QueryOutcome = { readonly rowsWritten: number } | { readonly error: string };
 
 /**
- * A loopback HTTP server that answers like BigQuery's tabledata.insertAll, records every request,
- * and answers 404 to anything else, so a test sees any call besides insertAll.
+ * A loopback HTTP server that answers like BigQuery's tabledata.insertAll and, for query jobs,
+ * jobs.insert and jobs.getQueryResults (scripted outcomes: it runs no SQL); it records every
+ * request and answers 404 to anything else, so a test sees any other call.
  */
 export class BigQueryStandIn extends LoopbackStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Rows stored by successful inserts, by insertId: BigQuery's dedup, made exact. */
   readonly stored = new Map<string, unknown>();
   private answers: ScriptedAnswer[] = [];
+  /** The SQL of every query job, in order. */
+  readonly queries: string[] = [];
+  private queryOutcomes: QueryOutcome[] = [];
   private faultPlan?: FaultPlan;
   /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
   private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
@@ -58,6 +67,11 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** The answers to the next insertAll calls, in order; afterwards every call succeeds. */
   script(...answers: ScriptedAnswer[]): void {
     this.answers = answers;
+  }
+
+  /** How the next query jobs end, in order; afterwards each writes no rows. The stand-in runs no SQL. */
+  scriptQueries(...outcomes: QueryOutcome[]): void {
+    this.queryOutcomes = outcomes;
   }
 
   /** Decides every later insertAll with `plan` instead of the script. */
@@ -81,6 +95,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.answers = [];
     this.stored.clear();
     this.faultPlan = undefined;
+    this.queries.length = 0;
+    this.queryOutcomes = [];
   }
 
   /**
@@ -100,6 +116,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
     const path = (request.url ?? "").split("?")[0];
     const body = text ? (JSON.parse(text) as { rows?: StandInRow[] }) : undefined;
     this.requests.push({ method: request.method ?? "", path, body });
+    if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: unknown; configuration: { query: { query: string } } });
+    if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response);
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
       return;
@@ -109,6 +127,31 @@ export class BigQueryStandIn extends LoopbackStandIn {
     // The writer's deadline ends it for the client; answerHung, reset or stop ends the request.
     if (answer === "hang") this.hung.push({ rows, request, response });
     else this.settle(rows, request, response, answer);
+  }
+
+  /** jobs.insert of a query: recorded, and done at once. */
+  private startJob(response: ServerResponse, job: { jobReference: unknown; configuration: { query: { query: string } } }): void {
+    this.queries.push(job.configuration.query.query);
+    this.send(response, { status: 200, body: { kind: "bigquery#job", jobReference: job.jobReference, configuration: job.configuration, status: { state: "DONE" } } });
+  }
+
+  /** jobs.getQueryResults: the next scripted outcome, as BigQuery answers a finished script or a failed one. */
+  private queryResults(response: ServerResponse): void {
+    const outcome = this.queryOutcomes.shift() ?? { rowsWritten: 0 };
+    if ("error" in outcome) {
+      this.send(response, { status: 400, body: { error: { code: 400, message: outcome.error, errors: [{ reason: "invalidQuery", message: outcome.error }] } } });
+      return;
+    }
+    this.send(response, {
+      status: 200,
+      body: {
+        kind: "bigquery#getQueryResultsResponse",
+        jobComplete: true,
+        schema: { fields: [{ name: "rows_written", type: "INTEGER", mode: "NULLABLE" }] },
+        rows: [{ f: [{ v: String(outcome.rowsWritten) }] }],
+        totalRows: "1",
+      },
+    });
   }
 
   private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {

@@ -60,8 +60,11 @@ export const CONFIG_KEYS = {
     default: NO_ITEMS,
     description: "Where Secret Manager keeps the function's secrets (regions, user-managed replication); empty: the stack's region, and secrets that exist stay where they are.",
   },
-  tenantReaders: { type: "object", default: NO_ENTRIES, description: "Partitioned layout only: per tenant, the IAM principals who see that tenant's rows only." },
+  tenantReaders: { type: "object", default: NO_ENTRIES, description: "Per tenant, the IAM principals who see that tenant's rows only: of the rollups, and with layout partitioned of the events too." },
   allTenantsReaders: { default: NO_ITEMS, description: "Required with tenantReaders: the IAM principals who see every row." },
+  rollupLateDays: { type: "integer", default: 2, description: "Each scheduled rollup run recomputes today and this many days before it, for late events (1 to 31)." },
+  rollupSchedule: { type: "string", default: "every 1 hours", description: "When the rollups are recomputed, in UTC: every N minutes (5 to 1440), every N hours (1 to 24) or every day HH:MM." },
+  requirePartitionFilter: { type: "boolean", default: true, description: "Partitioned layout: refuse queries and DML on events_partitioned without an event_date filter, instead of billing a full scan." },
 
   // Operations: archive, log storage, monitoring, the edge policy.
   archive: { type: "boolean", default: true, description: "Keep every request log entry in a private archive bucket, for npm run replay." },

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { OAuth2Client } from "google-auth-library";
 import { googleApi, GoogleApiError } from "../../cli/googleApi";
+import { rollupHint } from "../../cli/rollup";
 import { formatRedriveSummary, parseRedriveArgs, pubsubResource, redrive, redrivenMessage, stackOutputNames } from "../../cli/redrive";
 import { UsageError } from "../../cli/runner";
 import { ARCHIVE_DIR, ARCHIVE_OBJECTS } from "../../testkit/archiveSample";
@@ -100,6 +101,8 @@ describe("against Pub/Sub", () => {
     expect(summary).toMatchObject({ messages: 7, moved: 0 });
     expect(Object.fromEntries(summary.byTable)).toEqual({ pixel_acme_20260105: 3, pixel_acme_20260106: 1, pixel_globex_20260105: 1, pixel_globex_20260106: 1 });
     expect(Object.fromEntries(summary.byReason)).toEqual({ other_path: 1 });
+    expect([...summary.days].sort()).toEqual(["2026-01-05", "2026-01-06"]);
+    expect(rollupHint(summary.days, "prod", "bigquery")).toMatch(/2 UTC day\(s\), 2026-01-05 to 2026-01-06; the scheduled query .*\n {2}npm run rollup -- --stack prod --from 2026-01-05 --to 2026-01-06$/);
     expect(pubsub.published).toEqual([]);
     expect(pubsub.waiting.size).toBe(7);
     // Handed back: a second pass sees all of them again.

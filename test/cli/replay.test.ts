@@ -6,6 +6,7 @@ import { OAuth2Client } from "google-auth-library";
 import { isArchiveFileName, listArchive, parseGcsUrl } from "../../cli/archiveSource";
 import { googleApi } from "../../cli/googleApi";
 import { formatBytes, ReplayProgress, terminalProgress } from "../../cli/progress";
+import { rollupHint } from "../../cli/rollup";
 import { formatSummary, parseReplayArgs, replayArchive, ReplayError, replayDestination, ReplaySummary } from "../../cli/replay";
 import { bigQueryTarget, localTarget } from "../../cli/replayTargets";
 import type { CoreSettings } from "../../core/config/coreSettings";
@@ -134,6 +135,10 @@ describe("dry run", () => {
     const summary = await replayArchive({ files: await archiveFiles(), settings: DEV_SETTINGS });
     expectArchiveCounts(summary);
     expect(summary.stored).toBe(0);
+    expect([...summary.days].sort()).toEqual(["2026-01-05", "2026-01-06"]);
+    expect(rollupHint(summary.days, "dev", "dry-run")).toBe(
+      "the events are of 2 UTC day(s), 2026-01-05 to 2026-01-06; after writing them, bring their rollups up to date with:\n  npm run rollup -- --stack dev --from 2026-01-05 --to 2026-01-06",
+    );
     expect(formatSummary(summary, "dry-run")).toBe(
       [
         "3 file(s), 11 log entries: 6 events, 5 refused",

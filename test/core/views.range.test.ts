@@ -10,7 +10,7 @@ import { makeTempDir, removeDir } from "../../testkit/localPipeline";
 import { acceptedEvent, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { settingsFor } from "../../testkit/settings";
 
-// The dashboard's answers for a tenant over a range of days, read from events_dedup.
+// The dashboard's answers for a tenant over a range of days, read from the rollups the loader keeps.
 let SETTINGS: CoreSettings;
 beforeAll(() => {
   SETTINGS = settingsFor();
@@ -58,11 +58,11 @@ describe("in DuckDB, over the events the core made", () => {
 
   test("a breakdown gives the busiest values first, people only, at most `limit` rows", async () => {
     const [pages] = BREAKDOWNS;
-    expect(await database.query(rangeBreakdownQuery(pages.dimensions, RANGE, duckDbDialect, 10))).toEqual([
+    expect(await database.query(rangeBreakdownQuery(pages, RANGE, duckDbDialect, 10))).toEqual([
       { page_host: "shop.example.com", page_path: "/a", events: 2, visitors: 2 },
       { page_host: "shop.example.com", page_path: "/b", events: 1, visitors: 1 },
     ]);
-    expect(await database.query(rangeBreakdownQuery(pages.dimensions, RANGE, duckDbDialect, 1))).toHaveLength(1);
+    expect(await database.query(rangeBreakdownQuery(pages, RANGE, duckDbDialect, 1))).toHaveLength(1);
   });
 
   test("a tenant named to break out of its string literal is only a name", async () => {
@@ -70,7 +70,7 @@ describe("in DuckDB, over the events the core made", () => {
   });
 });
 
-test("as GoogleSQL, Google's analyzer resolves every query against the stack's views", async () => {
+test("as GoogleSQL, Google's analyzer resolves every query against the rollup tables", async () => {
   const dialect = bigQueryDialect("my-project", "pixel_dev");
   const analyzer = await GoogleSqlAnalyzer.start();
   try {
@@ -78,11 +78,12 @@ test("as GoogleSQL, Google's analyzer resolves every query against the stack's v
     const tables = stackTables(SETTINGS, "my-project", "pixel_dev", new Map([...views].map(([name, analysis]) => [name, analysis.columns])));
     const totals = await analyzer.analyze(rangeTotalsQuery(RANGE, dialect), tables);
     expect(totals.columns.map((column) => `${column.name} ${column.type}`)).toEqual(["events INT64", "bot_events INT64", "visitors INT64"]);
+    expect(totals.tables).toEqual(["my-project.pixel_dev.rollup_totals"]);
     expect((await analyzer.analyze(rangeDaysQuery(RANGE, dialect), tables)).columns[0]).toEqual({ name: "event_date", type: "DATE" });
     for (const breakdown of BREAKDOWNS) {
-      const analysis = await analyzer.analyze(rangeBreakdownQuery(breakdown.dimensions, RANGE, dialect, 10), tables);
+      const analysis = await analyzer.analyze(rangeBreakdownQuery(breakdown, RANGE, dialect, 10), tables);
       expect(analysis.columns.map((column) => column.name)).toEqual([...breakdown.dimensions, "events", "visitors"]);
-      expect(analysis.tables).toEqual(["my-project.pixel_dev.events_dedup"]);
+      expect(analysis.tables).toEqual([`my-project.pixel_dev.${breakdown.rollup}`]);
     }
   } finally {
     await analyzer.close();

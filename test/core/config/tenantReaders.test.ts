@@ -23,6 +23,11 @@ describe.each([
   });
 });
 
+test("per-tenant readers need no partitioned layout: the rollups get their row access policies in both", () => {
+  expect(problems({ tenantReaders: READERS, allTenantsReaders: ALL_READERS })).toEqual([]);
+  expect(validate({ tenantReaders: READERS, allTenantsReaders: ALL_READERS }).tenantReaders?.byTenant.get("acme-corp")).toEqual(["domain:acme-corp.example"]);
+});
+
 test("per-tenant readers are read from Pulumi's JSON, one principal or a list per tenant", () => {
   const { tenantReaders } = validate({ layout: "partitioned", tenantReaders: READERS, allTenantsReaders: ALL_READERS });
   expect(tenantReaders).toEqual({
@@ -44,7 +49,6 @@ describe.each([
   [{ eventTypeAttribute: "kind" }, ['pixel-pipeline:eventTypeAttribute: "kind" is not one of the attributes']],
   [{ eventTypeAttribute: "user_id" }, ['pixel-pipeline:eventTypeAttribute: "user_id" is the tenant attribute']],
   [{ eventTypeAttribute: "price" }, ['pixel-pipeline:eventTypeAttribute: "price" is FLOAT64, and BigQuery cannot cluster on FLOAT64']],
-  [{ tenantReaders: READERS, allTenantsReaders: ALL_READERS }, ['pixel-pipeline:tenantReaders: needs layout "partitioned"']],
   [{ layout: "partitioned", tenantReaders: READERS }, ["pixel-pipeline:allTenantsReaders: is required with tenantReaders"]],
   [{ allTenantsReaders: ALL_READERS }, ["pixel-pipeline:allTenantsReaders: only takes effect with tenantReaders"]],
   [
