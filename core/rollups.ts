@@ -159,6 +159,28 @@ const LAST_DAY = "_last_day";
 const DAY_TABLE_SUFFIXES = "_day_table_suffixes";
 /** Where the per-tenant-day INSERT takes the list of its day tables' suffixes. */
 const SUFFIX_LIST_MARK = "__DAY_TABLE_SUFFIX_LIST__";
+/** Where the partitioned INSERT takes its first and last day, as constants. */
+const FIRST_DAY_MARK = "__FIRST_DAY__";
+const LAST_DAY_MARK = "__LAST_DAY__";
+
+/**
+ * EXECUTE IMMEDIATE of `statement` with each mark replaced by the value of a script expression, so
+ * that what the statement reads is named by constants when it runs: BigQuery limits what it reads
+ * by constant predicates only (partitions and wildcard tables alike), and a script variable is not
+ * documented as one.
+ */
+function executeWithConstants(statement: string, values: readonly (readonly [mark: string, expression: string])[]): string {
+  const expressions = new Map(values);
+  const pattern = new RegExp(values.map(([mark]) => mark).join("|"), "g");
+  const parts: string[] = [];
+  let start = 0;
+  for (const match of statement.matchAll(pattern)) {
+    parts.push(googleSqlString(statement.slice(start, match.index)), expressions.get(match[0])!);
+    start = match.index + match[0].length;
+  }
+  parts.push(googleSqlString(statement.slice(start)));
+  return `EXECUTE IMMEDIATE ${parts.join(" || ")};`;
+}
 
 /**
  * per-tenant-day: the deduplicated events of the day tables whose suffixes `suffixList` holds, as
@@ -232,7 +254,11 @@ export function bigQueryRollupScript(settings: CoreSettings, project: string, da
   // A script's result is its last statement's: the rows the run left in its days, for `npm run rollup`'s summary.
   const counted = (script: string[]) => (options.countRows ? [...script, `${rollupRowCountQuery(settings, variables, dialect)};`] : script).join("\n");
   if (settings.layout === "partitioned") {
-    lines.push("BEGIN TRANSACTION;", ...partitionedRollupStatements(settings, variables, dialect).map((statement) => `${statement};`), "COMMIT TRANSACTION;");
+    // The event table may require a partition filter, which only a constant range satisfies: the INSERTs get the days as literals.
+    const constantDays = [[FIRST_DAY_MARK, `FORMAT('%T', ${FIRST_DAY})`], [LAST_DAY_MARK, `FORMAT('%T', ${LAST_DAY})`]] as const;
+    const inserts = rollupInserts(settings, partitionedSource({ from: FIRST_DAY_MARK, to: LAST_DAY_MARK }, dialect), dialect);
+    lines.push("BEGIN TRANSACTION;", ...rollupDeletes(settings, variables, dialect).map((statement) => `${statement};`));
+    lines.push(...inserts.map((insert) => executeWithConstants(insert, constantDays)), "COMMIT TRANSACTION;");
     return counted(lines);
   }
   // INFORMATION_SCHEMA is read before the transaction: the list is only the names of the day tables to read.
@@ -240,8 +266,8 @@ export function bigQueryRollupScript(settings: CoreSettings, project: string, da
   lines.push("BEGIN TRANSACTION;", ...rollupDeletes(settings, variables, dialect).map((statement) => `${statement};`));
   // Days without a day table keep no rows: the DELETE alone replaces them.
   lines.push(`IF ${DAY_TABLE_SUFFIXES} IS NOT NULL THEN`);
-  for (const insert of dayTablesInserts(settings, project, dataset)) {
-    lines.push(`  EXECUTE IMMEDIATE ${googleSqlString(insert.before)} || ${DAY_TABLE_SUFFIXES} || ${googleSqlString(insert.after)};`);
+  for (const insert of rollupInserts(settings, dayTablesSource(settings, SUFFIX_LIST_MARK, dialect), dialect)) {
+    lines.push(`  ${executeWithConstants(insert, [[SUFFIX_LIST_MARK, DAY_TABLE_SUFFIXES]])}`);
   }
   lines.push("END IF;", "COMMIT TRANSACTION;");
   return counted(lines);
