@@ -1,4 +1,4 @@
-import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, TENANT_COLUMN, VIEWS } from "./layout";
+import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, ROLLUPS, TENANT_COLUMN, VIEWS } from "./layout";
 import type { CoreSettings } from "./config/coreSettings";
 import { CAMPAIGN_PARAMETERS } from "./schema";
 import { encodeTenant } from "./tenant";
@@ -78,15 +78,16 @@ function decodedTenant(dialect: WildcardDialect, encoded: string): string {
  * per-tenant-day: every day table through the wildcard `<template>*`, which also matches the
  * template itself. So the view is valid before the first event creates a day table (BigQuery
  * refuses to create a view over a wildcard that matches nothing); the template holds no rows.
+ * `suffixFilter`, a condition on _TABLE_SUFFIX, limits the tables read (core/rollups.ts).
  */
-export function perTenantDayEventsQuery(templateTable: string, dialect: WildcardDialect): string {
+export function perTenantDayEventsQuery(templateTable: string, dialect: WildcardDialect, suffixFilter?: string): string {
   return [
     "SELECT",
     `  ${dialect.wildcardColumns},`,
     `  ${decodedTenant(dialect, ENCODED_TENANT)} AS ${dialect.identifier(TENANT_COLUMN)},`,
     `  ${dialect.dateFromDigits(SUFFIX_DAY)} AS ${dialect.identifier(EVENT_DATE_COLUMN)}`,
     `FROM ${dialect.tablesStartingWith(templateTable)}`,
-    "WHERE _TABLE_SUFFIX != ''",
+    `WHERE _TABLE_SUFFIX != ''${suffixFilter ? ` AND ${suffixFilter}` : ""}`,
   ].join("\n");
 }
 
@@ -104,50 +105,73 @@ export function eventsQuery(settings: CoreSettings, dialect: WildcardDialect): s
  * `events_dedup`: one row per insert_id. Redelivered copies are the same log entry, so any one
  * will do. A copy always has the same tenant and day, so partitioning the window by them changes
  * nothing but lets a filter on them reach the table below (partition pruning, fewer day tables).
+ * The rollups deduplicate their days' events with the same text, over `events` and `where` of their own.
  */
-export function dedupQuery(dialect: SqlDialect): string {
+export function dedupQuery(dialect: SqlDialect, events = dialect.table(VIEWS.events), where = "TRUE"): string {
   const window = [TENANT_COLUMN, EVENT_DATE_COLUMN, "insert_id"].map((name) => dialect.identifier(name)).join(", ");
   return [
     "SELECT *",
-    `FROM ${dialect.table(VIEWS.events)}`,
+    `FROM ${events}`,
     // BigQuery has required a WHERE, GROUP BY or HAVING clause before QUALIFY (Google's analyzer still does).
-    "WHERE TRUE",
+    `WHERE ${where}`,
     `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${window}) = 1`,
   ].join("\n");
 }
 
+/** The counts of daily_counts and daily_totals, after their keys. */
+export const COUNT_COLUMNS = ["events", "bot_events", "email_proxy_events", "human_events", "visitors"] as const;
+
 /**
- * `daily_counts`: the summary the AWS original wrote per date and path, per tenant, UTC day,
- * event type and page (the referer without query or fragment), with the events of people
- * (human_events: not flagged as bots) and their distinct visitors. Without an event-type
- * attribute the column stays, as NULL, so reports work on every stack.
+ * Deduplicated events counted per tenant, UTC day and `keys` (expressions and their names), with
+ * the events of people (human_events: not flagged as bots) and their distinct visitors. `source`
+ * is a FROM item of deduplicated events.
  */
-export function dailyCountsQuery(settings: CoreSettings, dialect: SqlDialect): string {
+function countsQuery(keys: readonly { readonly sql: string; readonly name: string }[], source: string, dialect: SqlDialect): string {
   const column = (name: string) => dialect.identifier(name);
-  const eventType = settings.eventTypeAttribute ? `CAST(${column(settings.eventTypeAttribute)} AS STRING)` : "CAST(NULL AS STRING)";
+  const groups = [TENANT_COLUMN, EVENT_DATE_COLUMN].map((name) => ({ sql: column(name), name }));
   return [
     "SELECT",
-    `  ${column(TENANT_COLUMN)},`,
-    `  ${column(EVENT_DATE_COLUMN)},`,
-    `  ${eventType} AS ${column("event_type")},`,
-    `  REGEXP_REPLACE(${column("referer")}, '[?#].*$', '') AS ${column("page")},`,
+    ...[...groups, ...keys].map((key) => `  ${key.sql} AS ${column(key.name)},`),
     `  COUNT(*) AS ${column("events")},`,
-    `  COUNTIF(${column("is_bot")}) AS ${column("bot_events")},`,
+    // DuckDB's COUNTIF is NULL when the condition is never TRUE nor FALSE (is_bot NULL in old rows); BigQuery's is 0.
+    `  COALESCE(COUNTIF(${column("is_bot")}), 0) AS ${column("bot_events")},`,
     `  COUNTIF(${column("email_proxy")} IS NOT NULL) AS ${column("email_proxy_events")},`,
-    `  COUNTIF(NOT ${column("is_bot")}) AS ${column("human_events")},`,
+    `  COALESCE(COUNTIF(NOT ${column("is_bot")}), 0) AS ${column("human_events")},`,
     `  COUNT(DISTINCT IF(${column("is_bot")}, NULL, ${column("visitor_id")})) AS ${column("visitors")}`,
-    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `FROM ${source}`,
     // By position: an attribute may be named like one of the aliases.
-    "GROUP BY 1, 2, 3, 4",
+    `GROUP BY ${[...groups, ...keys].map((_, index) => index + 1).join(", ")}`,
   ].join("\n");
 }
 
 /**
- * A breakdown per tenant, UTC day and the `dimensions` columns: the events of people (bots
- * left out) and their distinct visitors. Distinct counts do not add up: the visitors of a month
- * are COUNT(DISTINCT visitor_id) over its days, never the sum of the daily rows.
+ * daily_counts' rows: the summary the AWS original wrote per date and path, per tenant, UTC day,
+ * event type and page (the referer without query or fragment). Without an event-type attribute
+ * the column stays, as NULL, so reports work on every stack.
  */
-export function breakdownQuery(dimensions: readonly string[], dialect: SqlDialect): string {
+export function dailyCountsQuery(settings: CoreSettings, source: string, dialect: SqlDialect): string {
+  const eventType = settings.eventTypeAttribute ? `CAST(${dialect.identifier(settings.eventTypeAttribute)} AS STRING)` : "CAST(NULL AS STRING)";
+  return countsQuery(
+    [
+      { sql: eventType, name: "event_type" },
+      { sql: `REGEXP_REPLACE(${dialect.identifier("referer")}, '[?#].*$', '')`, name: "page" },
+    ],
+    source,
+    dialect,
+  );
+}
+
+/** daily_totals' rows: the counts of daily_counts for the whole tenant and day, with the day's distinct visitors of the tenant. */
+export function dailyTotalsQuery(source: string, dialect: SqlDialect): string {
+  return countsQuery([], source, dialect);
+}
+
+/**
+ * A breakdown per tenant, UTC day and the `dimensions` columns: the events of people (bots
+ * left out) and their distinct visitors. Distinct counts do not add up across rows: a visitor
+ * on two pages of a day is one visitor of the day (daily_totals), and one of each page.
+ */
+export function breakdownQuery(dimensions: readonly string[], source: string, dialect: SqlDialect): string {
   const column = (name: string) => dialect.identifier(name);
   const keys = [TENANT_COLUMN, EVENT_DATE_COLUMN, ...dimensions];
   return [
@@ -155,19 +179,66 @@ export function breakdownQuery(dimensions: readonly string[], dialect: SqlDialec
     ...keys.map((key) => `  ${column(key)},`),
     `  COUNT(*) AS ${column("events")},`,
     `  COUNT(DISTINCT ${column("visitor_id")}) AS ${column("visitors")}`,
-    `FROM ${dialect.table(VIEWS.dedup)}`,
+    `FROM ${source}`,
     `WHERE NOT ${column("is_bot")}`,
     `GROUP BY ${keys.map((_, index) => index + 1).join(", ")}`,
   ].join("\n");
 }
 
-/** The breakdown views and the columns each breaks the events down by. */
-export const BREAKDOWNS: readonly { readonly name: string; readonly dimensions: readonly string[]; readonly description: string }[] = [
-  { name: VIEWS.dailyPages, dimensions: ["page_host", "page_path"], description: "Pages (from the Referer, without query) per tenant and UTC day: events and distinct visitors, bots left out." },
-  { name: VIEWS.dailyCampaigns, dimensions: CAMPAIGN_PARAMETERS, description: "Campaigns (utm_ parameters; all NULL: no campaign) per tenant and UTC day: events and distinct visitors, bots left out." },
-  { name: VIEWS.dailyDevices, dimensions: ["browser", "os", "device_type"], description: "Browsers, operating systems and device types per tenant and UTC day: events and distinct visitors, bots left out." },
-  { name: VIEWS.dailyCountries, dimensions: ["country"], description: "Countries (IP Geolocation by DB-IP) per tenant and UTC day: events and distinct visitors, bots left out." },
+/** The breakdown views, the rollup table each reads, and the columns each breaks the events down by. */
+export const BREAKDOWNS: readonly { readonly name: string; readonly rollup: string; readonly dimensions: readonly string[]; readonly description: string }[] = [
+  { name: VIEWS.dailyPages, rollup: ROLLUPS.pages, dimensions: ["page_host", "page_path"], description: "Pages (from the Referer, without query) per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyCampaigns, rollup: ROLLUPS.campaigns, dimensions: CAMPAIGN_PARAMETERS, description: "Campaigns (utm_ parameters; all NULL: no campaign) per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyDevices, rollup: ROLLUPS.devices, dimensions: ["browser", "os", "device_type"], description: "Browsers, operating systems and device types per tenant and UTC day: events and distinct visitors, bots left out." },
+  { name: VIEWS.dailyCountries, rollup: ROLLUPS.countries, dimensions: ["country"], description: "Countries (IP Geolocation by DB-IP) per tenant and UTC day: events and distinct visitors, bots left out." },
 ];
+
+/**
+ * What each daily view shows and the rollup table that keeps it: the view's description, its
+ * columns (the rollup's, less computed_at) and the query that computes them from a FROM item of
+ * deduplicated events. core/rollups.ts keeps the tables with these queries; the views read them.
+ */
+export interface DailyAggregate {
+  readonly view: string;
+  readonly rollup: string;
+  readonly description: string;
+  readonly columns: readonly string[];
+  /** Which of `columns` are keys (tenant, event_date and the dimensions); the rest are counts. */
+  readonly keys: readonly string[];
+  query(source: string, dialect: SqlDialect): string;
+}
+
+export function dailyAggregates(settings: CoreSettings): readonly DailyAggregate[] {
+  const keyed = (keys: readonly string[], counts: readonly string[]) => ({ keys: [TENANT_COLUMN, EVENT_DATE_COLUMN, ...keys], columns: [TENANT_COLUMN, EVENT_DATE_COLUMN, ...keys, ...counts] });
+  return [
+    {
+      view: VIEWS.dailyCounts,
+      rollup: ROLLUPS.counts,
+      description: "Deduplicated events counted per tenant, UTC day, event type and page (the referer without query string), with bot events, human events and distinct visitors.",
+      ...keyed(["event_type", "page"], COUNT_COLUMNS),
+      query: (source, dialect) => dailyCountsQuery(settings, source, dialect),
+    },
+    ...BREAKDOWNS.map((breakdown) => ({
+      view: breakdown.name,
+      rollup: breakdown.rollup,
+      description: breakdown.description,
+      ...keyed(breakdown.dimensions, ["events", "visitors"]),
+      query: (source: string, dialect: SqlDialect) => breakdownQuery(breakdown.dimensions, source, dialect),
+    })),
+    {
+      view: VIEWS.dailyTotals,
+      rollup: ROLLUPS.totals,
+      description: "Deduplicated events per tenant and UTC day, with bot events, human events and the day's distinct visitors of the whole tenant (add days up, never the rows of the other daily views).",
+      ...keyed([], COUNT_COLUMNS),
+      query: (source, dialect) => dailyTotalsQuery(source, dialect),
+    },
+  ];
+}
+
+/** A daily view: its rollup table's columns but computed_at, so the view keeps the columns it had before the rollups. */
+export function dailyViewQuery(aggregate: DailyAggregate, dialect: SqlDialect): string {
+  return ["SELECT", aggregate.columns.map((name) => `  ${dialect.identifier(name)}`).join(",\n"), `FROM ${dialect.table(aggregate.rollup)}`].join("\n");
+}
 
 export interface ViewDefinition {
   readonly name: string;
@@ -175,7 +246,7 @@ export interface ViewDefinition {
   readonly query: string;
 }
 
-/** The views in the order they must be created, each reading the one before. */
+/** The views in the order they must be created, each reading the one before; the daily views need the rollup tables. */
 export function viewQueries(settings: CoreSettings, dialect: WildcardDialect): readonly ViewDefinition[] {
   return [
     {
@@ -187,7 +258,7 @@ export function viewQueries(settings: CoreSettings, dialect: WildcardDialect): r
   ];
 }
 
-/** The views that read `events`, the same in every layout and store: what the local database creates as they are. */
+/** The views after `events`, the same in every layout and store: what the local database creates as they are. */
 export function viewsOverEvents(settings: CoreSettings, dialect: SqlDialect): readonly ViewDefinition[] {
   return [
     {
@@ -195,12 +266,7 @@ export function viewsOverEvents(settings: CoreSettings, dialect: SqlDialect): re
       description: "The events view with one row per insert_id: copies from Pub/Sub redelivery or replay removed.",
       query: dedupQuery(dialect),
     },
-    {
-      name: VIEWS.dailyCounts,
-      description: "Deduplicated events counted per tenant, UTC day, event type and page (the referer without query string), with bot events, human events and distinct visitors.",
-      query: dailyCountsQuery(settings, dialect),
-    },
-    ...BREAKDOWNS.map((breakdown) => ({ name: breakdown.name, description: breakdown.description, query: breakdownQuery(breakdown.dimensions, dialect) })),
+    ...dailyAggregates(settings).map((aggregate) => ({ name: aggregate.view, description: aggregate.description, query: dailyViewQuery(aggregate, dialect) })),
   ];
 }
 

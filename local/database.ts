@@ -12,9 +12,11 @@ import type { Layout } from "../core/layout";
 import { templateSchema } from "../core/schema";
 import type { Row, SchemaField } from "../core/schema";
 import type { CoreSettings } from "../core/config/coreSettings";
+import { consecutiveDays, dateLiteral, partitionedRollupStatements, rollupTables } from "../core/rollups";
+import type { DayRange } from "../core/rollups";
 import { partitionedEventsQuery, viewsOverEvents } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
-import { addMissingColumnsSql, createTableSql, createViewSql, duckDbDialect, insertRowsSql, parseDayTableName, quoteIdentifier, rowsParameter, sqlString } from "./duckdbSchema";
+import { addMissingColumnsSql, createRollupTableSql, createTableSql, createViewSql, duckDbDialect, duckDbRollupDialect, insertRowsSql, parseDayTableName, quoteIdentifier, rowsParameter, sqlString } from "./duckdbSchema";
 import { checkPrivateFile } from "./privateFiles";
 import { QueryError } from "./queryResult";
 import type { JsonRow } from "./queryResult";
@@ -80,6 +82,7 @@ export class LocalDatabase {
     private readonly loader: DuckDBConnection,
     /** The stored table's columns: the template's, then tenant and event_date. */
     private readonly storedSchema: readonly SchemaField[],
+    private readonly settings: CoreSettings,
   ) {}
 
   static async open(file: string, settings: CoreSettings): Promise<LocalDatabase> {
@@ -94,7 +97,7 @@ export class LocalDatabase {
     const instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS).catch((error: Error) => {
       throw new Error(`cannot open ${file}: ${error.message}\n(DuckDB allows one writing process per file: is another local server, or a query, using it?)`);
     });
-    const database = new LocalDatabase(instance, await instance.connect(), partitionedSchema(settings.attributes));
+    const database = new LocalDatabase(instance, await instance.connect(), partitionedSchema(settings.attributes), settings);
     await database.transaction(async () => {
       for (const sql of BOOKKEEPING_TABLES) await database.loader.run(sql);
       await database.loader.run(`INSERT OR REPLACE INTO ${LAYOUT_TABLE} VALUES (1, ${sqlString(settings.templateTable)}, ${sqlString(settings.layout)})`);
@@ -103,6 +106,7 @@ export class LocalDatabase {
         for (const sql of [createTableSql(table, schema), ...addMissingColumnsSql(table, schema)]) await database.loader.run(sql);
       }
       await database.moveDayTables(settings.templateTable);
+      await database.createRollupTables();
       // DuckDB binds a view's query when it is read, so the views follow the tables' columns.
       await database.loader.run(createViewSql(VIEWS.events, partitionedEventsQuery(duckDbDialect)));
       for (const view of viewsOverEvents(settings, duckDbDialect)) await database.loader.run(createViewSql(view.name, view.query));
@@ -128,9 +132,23 @@ export class LocalDatabase {
         const message = String(error?.message ?? "");
         throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
       });
+      // The rollups of the days the batch touched, as the loader's readers see them: with the events, or neither.
+      for (const days of consecutiveDays(rows.map((row) => String(row[EVENT_DATE_COLUMN])))) await this.replaceRollupDays(days);
       await this.insert("refusals", REFUSAL_COLUMNS, batch.refusals);
       await this.loader.run(`INSERT OR REPLACE INTO spool_checkpoint VALUES (1, $1, $2)`, [checkpoint.segment, checkpoint.offset]);
     });
+  }
+
+  /**
+   * Recomputes the rollups of a range of days (YYYY-MM-DD, both included) from the stored events,
+   * in one transaction: a failure leaves every day as it was. Resolves with the rows written.
+   */
+  async rollup(days: DayRange): Promise<number> {
+    let written = 0;
+    await this.transaction(async () => {
+      written = await this.replaceRollupDays(days);
+    });
+    return written;
   }
 
   /**
@@ -180,6 +198,28 @@ export class LocalDatabase {
       await this.loader.run("ROLLBACK").catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Replaces the days' rows of every rollup table, inside the caller's transaction; returns the rows written. */
+  private async replaceRollupDays(days: DayRange): Promise<number> {
+    const bounds = { from: dateLiteral(days.from, duckDbDialect), to: dateLiteral(days.to, duckDbDialect) };
+    let written = 0;
+    for (const sql of partitionedRollupStatements(this.settings, bounds, duckDbRollupDialect)) {
+      const result = await this.loader.run(sql);
+      if (sql.startsWith("INSERT")) written += Number(result.rowsChanged);
+    }
+    return written;
+  }
+
+  /** The rollup tables; a file written before there were rollups gets them computed for every stored day, once. */
+  private async createRollupTables(): Promise<void> {
+    const tables = rollupTables(this.settings);
+    const names = tables.map((table) => sqlString(table.name)).join(", ");
+    const [{ existing }] = (await this.loader.runAndReadAll(`SELECT count(*) AS existing FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN (${names})`)).getRowObjectsJS();
+    for (const table of tables) await this.loader.run(createRollupTableSql(table.name, table.schema));
+    if (Number(existing) === tables.length) return;
+    const [range] = (await this.loader.runAndReadAll(`SELECT CAST(min(${EVENT_DATE_COLUMN}) AS VARCHAR) AS "from", CAST(max(${EVENT_DATE_COLUMN}) AS VARCHAR) AS "to" FROM ${PARTITIONED_TABLE}`)).getRowObjectsJS();
+    if (range.from !== null) await this.replaceRollupDays({ from: String(range.from), to: String(range.to) });
   }
 
   /** Day tables of a file written before every event went to one table: their rows move there, once. */

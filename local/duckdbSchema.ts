@@ -1,5 +1,6 @@
 import { parseTableSuffix } from "../core/layout";
 import type { SchemaField } from "../core/schema";
+import type { RollupDialect } from "../core/rollups";
 import type { SqlDialect } from "../core/views";
 
 /**
@@ -44,6 +45,9 @@ export function tableSuffixOf(templateTable: string, dayTable: string): string {
 /** The views' dialect here: every table and view is in the one database, so names stay unqualified. */
 export const duckDbDialect: SqlDialect = { identifier: quoteIdentifier, table: quoteIdentifier, string: sqlString };
 
+/** The rollups' dialect: DuckDB's current_timestamp has a time zone; the rollups keep UTC, as BigQuery's TIMESTAMP. */
+export const duckDbRollupDialect: RollupDialect = { ...duckDbDialect, currentTimestamp: "CAST(timezone('UTC', current_timestamp) AS TIMESTAMP)" };
+
 export function createViewSql(name: string, query: string): string {
   return `CREATE OR REPLACE VIEW ${quoteIdentifier(name)} AS\n${query}`;
 }
@@ -64,10 +68,16 @@ export function parseDayTableName(templateTable: string, name: string): DayTable
 
 /** Creates a table with the template's columns; the template table and every day table use it. */
 export function createTableSql(table: string, schema: readonly SchemaField[]): string {
-  const columns = schema.map(
-    (field) => `${quoteIdentifier(field.name)} ${DUCKDB_TYPES[field.type]}${field.mode === "REQUIRED" ? " NOT NULL" : ""}`,
-  );
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(table)} (${[...columns, `PRIMARY KEY (${quoteIdentifier(KEY_COLUMN)})`].join(", ")})`;
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(table)} (${[...columnDefinitions(schema), `PRIMARY KEY (${quoteIdentifier(KEY_COLUMN)})`].join(", ")})`;
+}
+
+function columnDefinitions(schema: readonly SchemaField[]): string[] {
+  return schema.map((field) => `${quoteIdentifier(field.name)} ${DUCKDB_TYPES[field.type]}${field.mode === "REQUIRED" ? " NOT NULL" : ""}`);
+}
+
+/** Creates a rollup table (core/rollups.ts); its rows have no key of their own, since its dimensions may be NULL. */
+export function createRollupTableSql(table: string, schema: readonly SchemaField[]): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(table)} (${columnDefinitions(schema).join(", ")})`;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { SimpleColumnProto } from "@fivetrandevelopers/zetasql/lib/types/ze
 import type { SimpleTableProto } from "@fivetrandevelopers/zetasql/lib/types/zetasql/SimpleTableProto";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { PARTITIONED_TABLE, partitionedSchema } from "../core/layout";
+import { rollupTables } from "../core/rollups";
 import { templateSchema } from "../core/schema";
 import type { SchemaField } from "../core/schema";
 import type { ViewDefinition } from "../core/views";
@@ -159,7 +160,8 @@ export class GoogleSqlAnalyzer {
 
 /**
  * The tables of a stack's dataset `project.dataset` as its SQL names them: the template and every
- * wildcard over it (`pixel*`, `pixel_acme_*`), the partitioned table in that layout, and `views`.
+ * wildcard over it (`pixel*`, `pixel_acme_*`), the partitioned table in that layout, the rollup
+ * tables, the dataset's INFORMATION_SCHEMA.TABLES, and `views`.
  */
 export function stackTables(core: CoreSettings, project: string, dataset: string, views: ReadonlyMap<string, readonly Column[]> = new Map()): TableResolver {
   const prefix = `${project}.${dataset}.`;
@@ -167,6 +169,10 @@ export function stackTables(core: CoreSettings, project: string, dataset: string
     if (!tablePath.startsWith(prefix)) return undefined;
     const name = tablePath.slice(prefix.length);
     if (views.has(name)) return views.get(name);
+    const rollup = rollupTables(core).find((table) => table.name === name);
+    if (rollup) return rollup.schema;
+    // The columns of INFORMATION_SCHEMA.TABLES the rollups read (https://cloud.google.com/bigquery/docs/information-schema-tables).
+    if (name === "INFORMATION_SCHEMA.TABLES") return ["table_catalog", "table_schema", "table_name", "table_type"].map((column) => ({ name: column, type: "STRING" }));
     if (name === PARTITIONED_TABLE) return core.layout === "partitioned" ? partitionedSchema(core.attributes) : undefined;
     return name === core.templateTable || (name.endsWith("*") && name.startsWith(core.templateTable)) ? templateSchema(core.attributes) : undefined;
   };

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { VIEWS } from "../core/layout";
 import { BREAKDOWNS } from "../core/views";
 import { memberResourceName } from "../infra/warehouse/tenantAccess";
 import { TEST_VISITOR_KEY } from "./settings";
@@ -198,7 +199,7 @@ export function deployedStack(name: "dev" | "prod"): DeployedStack {
 export function addedSinceDeployed(deployed: DeployedStack): string[] {
   const { stack } = deployed;
   const secret = "pixel:infra:VisitorKeySecret";
-  const views = BREAKDOWNS.map((breakdown) => `pixel-analytics-${breakdown.name.replace(/_/g, "-")}`);
+  const views = [...BREAKDOWNS.map((breakdown) => breakdown.name), VIEWS.dailyTotals].map((view) => `pixel-analytics-${view.replace(/_/g, "-")}`);
   const readers = [...new Set([...JSON.parse(deployed.config["pixel-pipeline:allTenantsReaders"] ?? "[]"), ...Object.values<string[]>(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}")).flat()])];
   return [
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PixelPipeline::pixel`,

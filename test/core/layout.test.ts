@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { bigQueryWriter } from "../../functions/bigqueryWriter";
 import type { AcceptedEvent } from "../../core/event";
-import { insertTableName, PARTITIONED_TABLE, partitionedRow, partitionedSchema, parseTableSuffix, VIEWS } from "../../core/layout";
+import { insertTableName, PARTITIONED_TABLE, partitionedRow, partitionedSchema, parseTableSuffix, ROLLUPS, VIEWS } from "../../core/layout";
 import { templateSchema } from "../../core/schema";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { LocalDatabase } from "../../local/database";
@@ -107,12 +107,12 @@ describe("the local DuckDB in both layouts", () => {
     return database;
   }
 
-  test("store every event in the template's columns plus tenant and day, in one table whatever the layout", async () => {
+  test("store every event in the template's columns plus tenant and day, in one table whatever the layout, beside the rollup tables", async () => {
     const tables = (database: LocalDatabase) =>
       database.query(`SELECT table_name, table_type FROM information_schema.tables WHERE table_name NOT IN ('refusals', 'spool_checkpoint', 'local_layout') ORDER BY table_name`);
     const expected = [
       ...Object.values(VIEWS).map((name) => ({ table_name: name, table_type: "VIEW" })),
-      ...[PARTITIONED_TABLE, "pixel"].map((name) => ({ table_name: name, table_type: "BASE TABLE" })),
+      ...[PARTITIONED_TABLE, "pixel", ...Object.values(ROLLUPS)].map((name) => ({ table_name: name, table_type: "BASE TABLE" })),
     ].sort((a, b) => a.table_name.localeCompare(b.table_name));
     expect(await tables(perTenantDay)).toEqual(expected);
     expect(await tables(partitioned)).toEqual(expected);

@@ -2,11 +2,12 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import fc from "fast-check";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import type { AcceptedEvent } from "../../core/event";
+import { dayTablesSource, rollupInserts, rollupTables } from "../../core/rollups";
 import { templateSchema } from "../../core/schema";
 import { MAX_TENANT_BYTES, tableSuffix } from "../../core/tenant";
 import { BREAKDOWNS, perTenantDayEventsQuery, tenantEventsQuery, tenantFilter, viewsOverEvents } from "../../core/views";
 import type { JsonRow } from "../../local/database";
-import { createTableSql, createViewSql, dayTableName, duckDbDialect, sqlString } from "../../local/duckdbSchema";
+import { createRollupTableSql, createTableSql, createViewSql, dayTableName, duckDbDialect, duckDbRollupDialect, sqlString, tableSuffixOf } from "../../local/duckdbSchema";
 import { acceptedEvent, loadBalancerEntry } from "../../testkit/logEntries";
 import {duckDbWildcardDialect, openDuckDbFile, rowsOf } from "../../testkit/sql";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
@@ -93,7 +94,12 @@ beforeAll(async () => {
   }
   const wildcard = duckDbWildcardDialect([TEMPLATE, ...dayTables]);
   await connection.run(createViewSql("events", perTenantDayEventsQuery(TEMPLATE, wildcard)));
+  // The daily views read the rollups: filled as the BigQuery script fills them per-tenant-day, from the listed day tables through the wildcard.
+  for (const table of rollupTables(core)) await connection.run(createRollupTableSql(table.name, table.schema));
   for (const view of viewsOverEvents(core, duckDbDialect)) await connection.run(createViewSql(view.name, view.query));
+  const rollupDialect = { ...wildcard, currentTimestamp: duckDbRollupDialect.currentTimestamp };
+  const suffixes = dayTables.map((table) => sqlString(tableSuffixOf(TEMPLATE, table))).join(", ");
+  for (const insert of rollupInserts(core, dayTablesSource(core, suffixes, rollupDialect), rollupDialect)) await connection.run(insert);
 });
 
 afterAll(async () => {
@@ -187,6 +193,31 @@ test("daily_counts counts deduplicated events per tenant, day, type and page wit
   // The fixture reaches each kind of count, and a visitor seen twice.
   expect(result.some((row) => Number(row.bot_events) > 0) && result.some((row) => Number(row.email_proxy_events) > 0)).toBe(true);
   expect(result.some((row) => Number(row.human_events) > Number(row.visitors) && Number(row.visitors) > 0)).toBe(true);
+});
+
+test("daily_totals counts each tenant's day, with the day's distinct visitors of the whole tenant", async () => {
+  const people = grouped(() => ({}), (row) => !row.is_bot);
+  const expected = new Map<string, JsonRow>();
+  for (const [index, visit] of VISITS.entries()) {
+    const day = visit.timestamp.slice(0, 10);
+    const key = JSON.stringify({ tenant: visit.tenant, day });
+    const row = expected.get(key) ?? { tenant: visit.tenant, day, events: 0, bot_events: 0, email_proxy_events: 0, human_events: 0, visitors: 0 };
+    const event = EVENTS[index].row;
+    expected.set(key, {
+      ...row,
+      events: Number(row.events) + 1,
+      bot_events: Number(row.bot_events) + (event.is_bot ? 1 : 0),
+      email_proxy_events: Number(row.email_proxy_events) + (event.email_proxy ? 1 : 0),
+      human_events: people.get(key)?.events ?? 0,
+      visitors: people.get(key)?.visitors.size ?? 0,
+    });
+  }
+  const result = await rows(`SELECT tenant, CAST(event_date AS VARCHAR) AS day, events, bot_events, email_proxy_events, human_events, visitors FROM daily_totals`);
+  const order = (row: JsonRow) => JSON.stringify([row.tenant, row.day]);
+  expect(result.sort((a, b) => order(a).localeCompare(order(b)))).toEqual([...expected.values()].sort((a, b) => order(a).localeCompare(order(b))));
+  // acme's first day has a visitor on two pages: one visitor of the day, one of each page.
+  const pages = await rows(`SELECT sum(visitors) AS visitors FROM daily_pages WHERE tenant = 'acme' AND event_date = DATE '2026-01-05'`);
+  expect(Number(pages[0].visitors)).toBeGreaterThan(Number(result.find((row) => row.tenant === "acme" && row.day === "2026-01-05")!.visitors));
 });
 
 describe.each(BREAKDOWNS.map((breakdown) => [breakdown.name, breakdown.dimensions]))("%s", (name, dimensions) => {

@@ -2,8 +2,9 @@ import fc from "fast-check";
 import { DECLARED_TABLE_NAMES, PARTITIONED_TABLE, partitionedSchema, VIEWS } from "../../core/layout";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import type { RawConfig } from "../../core/config/fields";
+import { rollupTables } from "../../core/rollups";
 import { tableSuffix } from "../../core/tenant";
-import { bigQueryDialect, BREAKDOWNS, googleSqlString, tenantEventsQuery, tenantFilter, viewQueries, viewsOverEvents } from "../../core/views";
+import { bigQueryDialect, BREAKDOWNS, dailyAggregates, googleSqlString, tenantEventsQuery, tenantFilter, viewQueries, viewsOverEvents } from "../../core/views";
 import { exampleQuery } from "../../infra/examples";
 import { duckDbDialect } from "../../local/duckdbSchema";
 import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
@@ -45,8 +46,8 @@ describe.each(STACKS)("the views of a stack %s", (_, raw) => {
     analyses = await analyzeViews(analyzer, views, core, "my-project", "pixel_dev");
   });
 
-  test("are events, events_dedup, daily_counts and the four breakdowns, in creation order, none named like the template's wildcard", () => {
-    expect(views.map((view) => view.name)).toEqual(["events", "events_dedup", "daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries"]);
+  test("are events, events_dedup, daily_counts, the four breakdowns and daily_totals, in creation order, none named like the template's wildcard", () => {
+    expect(views.map((view) => view.name)).toEqual(["events", "events_dedup", "daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries", "daily_totals"]);
     for (const view of views) expect(view.name.startsWith(core.templateTable)).toBe(false);
   });
 
@@ -57,10 +58,16 @@ describe.each(STACKS)("the views of a stack %s", (_, raw) => {
     expect(events.columns).toEqual(partitionedSchema(core.attributes).map(({ name, type }) => ({ name, type })));
   });
 
-  test("events_dedup reads events, the others read events_dedup, all fully qualified", () => {
+  test("events_dedup reads events, each daily view reads only its rollup table, all fully qualified", () => {
     expect(analyses.get(VIEWS.dedup)!.tables).toEqual(["my-project.pixel_dev.events"]);
     expect(analyses.get(VIEWS.dedup)!.columns).toEqual(analyses.get(VIEWS.events)!.columns);
-    for (const view of views.slice(2)) expect(analyses.get(view.name)!.tables).toEqual(["my-project.pixel_dev.events_dedup"]);
+    for (const table of rollupTables(core)) expect(analyses.get(table.view)!.tables).toEqual([`my-project.pixel_dev.${table.name}`]);
+  });
+
+  test("daily_totals gives per tenant and day the counts of daily_counts, with the day's visitors of the whole tenant", () => {
+    expect(analyses.get(VIEWS.dailyTotals)!.columns).toEqual(
+      ["tenant", "event_date", "events", "bot_events", "email_proxy_events", "human_events", "visitors"].map((name) => ({ name, type: name === "tenant" ? "STRING" : name === "event_date" ? "DATE" : "INT64" })),
+    );
   });
 
   test("daily_counts has the same columns and types on every stack, with the event type from the configured attribute or NULL", () => {
@@ -75,7 +82,8 @@ describe.each(STACKS)("the views of a stack %s", (_, raw) => {
       { name: "human_events", type: "INT64" },
       { name: "visitors", type: "INT64" },
     ]);
-    expect(views[2].query).toContain(core.eventTypeAttribute ? `CAST(\`${core.eventTypeAttribute}\` AS STRING) AS \`event_type\`` : "CAST(NULL AS STRING) AS `event_type`");
+    const counts = dailyAggregates(core)[0].query("`my-project.pixel_dev.events_dedup`", BQ);
+    expect(counts).toContain(core.eventTypeAttribute ? `CAST(\`${core.eventTypeAttribute}\` AS STRING) AS \`event_type\`` : "CAST(NULL AS STRING) AS `event_type`");
   });
 
   test.each(BREAKDOWNS.map((breakdown) => [breakdown.name, breakdown.dimensions]))("%s gives per tenant and day its dimensions, events and visitors", (name, dimensions) => {
@@ -179,6 +187,22 @@ describe.each<[RawConfig, string, string]>([
   });
 });
 
-test("the names the program declares besides the template are the views and the partitioned table", () => {
-  expect(DECLARED_TABLE_NAMES).toEqual(["events", "events_dedup", "daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries", "events_partitioned"]);
+test("the names the program declares besides the template are the views, the partitioned table and the rollup tables", () => {
+  expect(DECLARED_TABLE_NAMES).toEqual([
+    "events",
+    "events_dedup",
+    "daily_counts",
+    "daily_pages",
+    "daily_campaigns",
+    "daily_devices",
+    "daily_countries",
+    "daily_totals",
+    "events_partitioned",
+    "rollup_counts",
+    "rollup_pages",
+    "rollup_campaigns",
+    "rollup_devices",
+    "rollup_countries",
+    "rollup_totals",
+  ]);
 });

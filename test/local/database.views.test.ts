@@ -45,7 +45,7 @@ async function viewsAfterLoad(settings: CoreSettings): Promise<Record<string, Js
 test("every view answers in both layouts, alike, and the breakdowns count the events of people and their visitors", async () => {
   const perTenantDay = await viewsAfterLoad(settingsFor());
   const partitioned = await viewsAfterLoad(settingsFor({ layout: "partitioned" }));
-  expect(Object.keys(perTenantDay)).toEqual(["events", "events_dedup", "daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries"]);
+  expect(Object.keys(perTenantDay)).toEqual(["events", "events_dedup", "daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries", "daily_totals"]);
   expect(partitioned).toEqual(perTenantDay);
 
   const day = "2017-05-17";
