@@ -13,6 +13,7 @@ import { RawArchive } from "./operations/rawArchive";
 import { ProjectApis } from "./projectApis";
 import { AnalyticsViews } from "./warehouse/analyticsViews";
 import { EventWarehouse } from "./warehouse/eventWarehouse";
+import { Rollups } from "./warehouse/rollups";
 import * as reporting from "./warehouse/reporting";
 
 /** The validated stack configuration (core/config/stackConfig.ts), with the signing keys kept secret. */
@@ -43,7 +44,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
   public readonly exampleQuery: pulumi.Output<string>;
   public readonly eventsViewId: pulumi.Output<string>;
   public readonly lookerStudioUrl: pulumi.Output<string>;
-  /** Per report view (daily_counts and the breakdowns), a Looker Studio link that opens a report on it. */
+  /** Per report view (the daily views over the rollups), a Looker Studio link that opens a report on it. */
   public readonly lookerStudioReports: pulumi.Output<Record<string, string>>;
   public readonly tenantViewQueries?: Record<string, string>;
 
@@ -72,7 +73,17 @@ export class PixelPipeline extends pulumi.ComponentResource {
       { forwardingRuleName: edge.servingRuleName, excludeFromDefaultBucket: operations.excludeRequestLogsFromDefaultBucket },
       stage,
     );
-    const warehouse = new EventWarehouse(`${name}-events`, { datasetId: args.datasetId, location: args.datasetLocation, core, deletionProtection: args.deletionProtection }, stage);
+    const warehouse = new EventWarehouse(
+      `${name}-events`,
+      {
+        datasetId: args.datasetId,
+        location: args.datasetLocation,
+        core,
+        deletionProtection: args.deletionProtection,
+        requirePartitionFilter: args.warehouse.requirePartitionFilter,
+      },
+      stage,
+    );
     const collector = new CollectorFunction(
       `${name}-collector`,
       {
@@ -101,10 +112,35 @@ export class PixelPipeline extends pulumi.ComponentResource {
       stage,
     );
 
-    // The warehouse's views, for SQL, Looker and Looker Studio.
+    // The daily answers as tables, kept up to date inside BigQuery by scheduled queries.
+    const rollups = new Rollups(
+      `${name}-rollups`,
+      {
+        scope,
+        project: args.project,
+        datasetId: args.datasetId,
+        location: args.datasetLocation,
+        core,
+        settings: args.warehouse,
+        deletionProtection: args.deletionProtection,
+        eventSource: warehouse.eventSource,
+        tenantReaders: args.tenantReaders,
+      },
+      stage,
+    );
+
+    // The warehouse's views, for SQL, Looker and Looker Studio; the daily ones read the rollups.
     const analytics = new AnalyticsViews(
       `${name}-analytics`,
-      { project: args.project, datasetId: args.datasetId, core, eventSource: warehouse.eventSource, tenantReaders: args.tenantReaders },
+      {
+        project: args.project,
+        datasetId: args.datasetId,
+        core,
+        eventSource: warehouse.eventSource,
+        tenantReaders: args.tenantReaders,
+        allRowsMembers: [rollups.runnerMember],
+        rollupTables: rollups.tables,
+      },
       stage,
     );
 
@@ -146,8 +182,8 @@ export class PixelPipeline extends pulumi.ComponentResource {
     this.dashboardUrl = monitoring?.dashboardUrl;
     this.exampleQuery = warehouse.datasetId.apply((id) => examples.exampleQuery(args.project, id, core, examples.lastUtcDays(new Date(), 7)));
     this.eventsViewId = pulumi.interpolate`${this.datasetId}.${analytics.eventsViewId}`;
-    this.lookerStudioUrl = analytics.eventsViewId.apply((view) =>
-      reporting.lookerStudioUrl({ project: args.project, dataset: args.datasetId, table: view, reportName: `Pixel events (${scope})` }),
+    this.lookerStudioUrl = analytics.mainReportViewId.apply((view) =>
+      reporting.lookerStudioUrl({ project: args.project, dataset: args.datasetId, table: view, reportName: `Pixel ${view} (${scope})` }),
     );
     this.lookerStudioReports = analytics.reportViewIds.apply((views) =>
       Object.fromEntries(

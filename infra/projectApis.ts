@@ -11,6 +11,8 @@ export const REQUIRED_APIS = [
   "monitoring.googleapis.com",
   "pubsub.googleapis.com",
   "bigquery.googleapis.com",
+  // Scheduled queries, which keep the rollups up to date.
+  "bigquerydatatransfer.googleapis.com",
   "cloudfunctions.googleapis.com",
   "cloudbuild.googleapis.com",
   "artifactregistry.googleapis.com",

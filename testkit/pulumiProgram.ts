@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { VIEWS } from "../core/layout";
+import { ROLLUPS, VIEWS } from "../core/layout";
+import { encodeTenant } from "../core/tenant";
 import { BREAKDOWNS } from "../core/views";
 import { memberResourceName } from "../infra/warehouse/tenantAccess";
 import { TEST_VISITOR_KEY } from "./settings";
@@ -193,15 +194,17 @@ export function deployedStack(name: "dev" | "prod"): DeployedStack {
 /**
  * The resources a stack deployed from the fixture's commit gains, and nothing else: the component
  * that now holds the others; the Pub/Sub service agent, declared before it is granted roles; the
- * build account's read access to the source bucket; and for the answer columns, the generated
- * visitor key and its secret, the four breakdown views, and each tenant reader's grant on them.
+ * build account's read access to the source bucket; for the answer columns, the generated
+ * visitor key and its secret, the four breakdown views, and each tenant reader's grant on them;
+ * and the rollups (addedWithRollups).
  */
 export function addedSinceDeployed(deployed: DeployedStack): string[] {
   const { stack } = deployed;
   const secret = "pixel:infra:VisitorKeySecret";
   const views = [...BREAKDOWNS.map((breakdown) => breakdown.name), VIEWS.dailyTotals].map((view) => `pixel-analytics-${view.replace(/_/g, "-")}`);
-  const readers = [...new Set([...JSON.parse(deployed.config["pixel-pipeline:allTenantsReaders"] ?? "[]"), ...Object.values<string[]>(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}")).flat()])];
+  const readers = deployedReaders(deployed);
   return [
+    ...addedWithRollups(deployed),
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PixelPipeline::pixel`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PushDelivery$gcp:projects/serviceIdentity:ServiceIdentity::pixel-delivery-pubsub-agent`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:CollectorFunction$gcp:storage/bucketIAMMember:BucketIAMMember::pixel-collector-build-source-reader`,
@@ -212,6 +215,43 @@ export function addedSinceDeployed(deployed: DeployedStack): string[] {
     `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secretIamMember:SecretIamMember::pixel-collector-visitor-key-reader`,
     ...views.map((view) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/table:Table::${view}`),
     ...views.flatMap((view) => readers.map((member) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/iamMember:IamMember::${view}-${memberResourceName(member)}`)),
+  ];
+}
+
+function deployedReaders(deployed: DeployedStack): string[] {
+  return [...new Set([...JSON.parse(deployed.config["pixel-pipeline:allTenantsReaders"] ?? "[]"), ...Object.values<string[]>(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}")).flat()])];
+}
+
+/**
+ * What the rollups add to a deployed stack: the Data Transfer API; the Rollups component with its
+ * tables, runner account and grants, the transfer agent and the scheduled query; with
+ * tenantReaders, each rollup table's row access policies and each reader's grant on it. The daily
+ * views stay, with new SQL, under their URNs.
+ */
+function addedWithRollups(deployed: DeployedStack): string[] {
+  const { stack } = deployed;
+  const prefix = `urn:pulumi:${stack}::pixel-pipeline::`;
+  const readers = deployedReaders(deployed);
+  const tenants = Object.keys(JSON.parse(deployed.config["pixel-pipeline:tenantReaders"] ?? "{}") as Record<string, unknown>);
+  const partitioned = deployed.config["pixel-pipeline:layout"] === "partitioned";
+  const rollup = "pixel:infra:Rollups$";
+  const tables = Object.values(ROLLUPS).map((table) => `pixel-rollups-${table.replace(/_/g, "-")}`);
+  return [
+    `${prefix}pixel:infra:ProjectApis$gcp:projects/service:Service::pixel-apis-bigquerydatatransfer`,
+    `${prefix}pixel:infra:PixelPipeline$pixel:infra:Rollups::pixel-rollups`,
+    `${prefix}${rollup}gcp:serviceaccount/account:Account::pixel-rollups-runner`,
+    `${prefix}${rollup}gcp:bigquery/${partitioned ? "iamMember:IamMember" : "datasetIamMember:DatasetIamMember"}::pixel-rollups-events-reader`,
+    `${prefix}${rollup}gcp:projects/iAMMember:IAMMember::pixel-rollups-job-user`,
+    `${prefix}${rollup}gcp:projects/serviceIdentity:ServiceIdentity::pixel-rollups-transfer-agent`,
+    `${prefix}${rollup}gcp:serviceaccount/iAMMember:IAMMember::pixel-rollups-transfer-agent-token-creator`,
+    `${prefix}${rollup}gcp:bigquery/dataTransferConfig:DataTransferConfig::pixel-rollups-schedule`,
+    ...tables.flatMap((table) => [
+      `${prefix}${rollup}gcp:bigquery/table:Table::${table}`,
+      `${prefix}${rollup}gcp:bigquery/iamMember:IamMember::${table}-writer`,
+      ...(tenants.length > 0 ? [`${prefix}${rollup}gcp:bigquery/rowAccessPolicy:RowAccessPolicy::${table}-all-tenants`] : []),
+      ...tenants.map((tenant) => `${prefix}${rollup}gcp:bigquery/rowAccessPolicy:RowAccessPolicy::${table}-tenant-${encodeTenant(tenant)}`),
+      ...readers.map((member) => `${prefix}${rollup}gcp:bigquery/iamMember:IamMember::${table}-${memberResourceName(member)}`),
+    ]),
   ];
 }
 

@@ -49,8 +49,11 @@ export const CONFIG_KEYS = {
   functionConcurrency: { type: "integer", default: 16, description: "Requests one instance handles at once (1 to 1000); above 1 needs 1 vCPU or more." },
   functionTimeoutSeconds: { type: "integer", default: 60, description: "The function's timeout and the push subscription's ack deadline (10 to 600)." },
   maxDeliveryAttempts: { type: "integer", default: 10, description: "Deliveries of one message before it moves to the dead-letter topic (5 to 100)." },
-  tenantReaders: { type: "object", default: NO_ENTRIES, description: "Partitioned layout only: per tenant, the IAM principals who see that tenant's rows only." },
+  tenantReaders: { type: "object", default: NO_ENTRIES, description: "Per tenant, the IAM principals who see that tenant's rows only: of the rollups, and with layout partitioned of the events too." },
   allTenantsReaders: { default: NO_ITEMS, description: "Required with tenantReaders: the IAM principals who see every row." },
+  rollupLateDays: { type: "integer", default: 2, description: "Each scheduled rollup run recomputes today and this many days before it, for late events (1 to 31)." },
+  rollupSchedule: { type: "string", default: "every 1 hours", description: "When the rollups are recomputed, in UTC: every N minutes (5 to 1440), every N hours (1 to 24) or every day HH:MM." },
+  requirePartitionFilter: { type: "boolean", default: true, description: "Partitioned layout: refuse queries and DML on events_partitioned without an event_date filter, instead of billing a full scan." },
 
   // Operations: archive, log storage, monitoring, the edge policy.
   archive: { type: "boolean", default: true, description: "Keep every request log entry in a private archive bucket, for npm run replay." },

@@ -13,6 +13,7 @@ import { CoreSettings, readCoreSettings, withSigningKeys } from "./coreSettings"
 import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "./keys";
 import { OperationsSettings, readOperationsSettings } from "./operations";
 import { readTenantReaders, TenantReaders } from "./tenantReaders";
+import { readWarehouseSettings, WarehouseSettings } from "./warehouse";
 
 /** How the collector function runs; the limits follow Cloud Run's CPU, memory and concurrency rules. */
 export interface CollectorSettings {
@@ -43,8 +44,10 @@ export interface StackConfig {
   readonly maxDeliveryAttempts: number;
   /** With signedUrls only: the signing keys, one per line, as the function reads them. */
   readonly signingKeys?: string;
-  /** With the partitioned layout: who may read which tenant's rows (docs/analytics.md). */
+  /** Who may read which tenant's rows: of the rollups, and with the partitioned layout of the events (docs/analytics.md). */
   readonly tenantReaders?: TenantReaders;
+  /** The rollups' schedule and window, and the event table's partition filter. */
+  readonly warehouse: WarehouseSettings;
   /** Raw archive, log exclusion, monitoring and the edge policy (docs/operations.md). */
   readonly operations: OperationsSettings;
 }
@@ -158,6 +161,7 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
     }),
     ...(signingKeys ? { signingKeys } : {}),
     ...(tenantReaders ? { tenantReaders } : {}),
+    warehouse: readWarehouseSettings(raw, core, problems),
     operations: readOperationsSettings(raw, problems),
   };
   if (!problems.isEmpty) throw new ConfigError(problems.messages);

@@ -3,7 +3,9 @@ import type { CoreSettings } from "./coreSettings";
 import { MAX_TENANT_BYTES } from "../tenant";
 
 /**
- * Who may read which tenant's rows: row access policies on the partitioned table (AnalyticsViews).
+ * Who may read which tenant's rows: row access policies on the rollup tables (Rollups) and, with
+ * the partitioned layout, on the event table (AnalyticsViews). The day tables of per-tenant-day
+ * are created on demand and get no policy: their readers need authorized views (docs/analytics.md).
  * Pure: config reading only; infra/warehouse/tenantAccess.ts names the resources.
  */
 export interface TenantReaders {
@@ -26,12 +28,6 @@ export function readTenantReaders(raw: RawConfig, core: CoreSettings, problems: 
       problems.add("allTenantsReaders", "only takes effect with tenantReaders: without row access policies, everyone with access to the dataset sees every row.");
     }
     return undefined;
-  }
-  if (core.layout !== "partitioned") {
-    problems.add(
-      "tenantReaders",
-      'needs layout "partitioned": row access policies protect one table, and BigQuery creates the day tables of per-tenant-day on demand. Set pixel-pipeline:layout to partitioned, or share per-tenant authorized views by hand (docs/analytics.md).',
-    );
   }
   if (allTenants.length === 0) {
     problems.add(

@@ -2,12 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { PARTITIONED_TABLE } from "../../core/layout";
 import type { CoreSettings } from "../../core/config/coreSettings";
-import { encodeTenant } from "../../core/tenant";
-import { bigQueryDialect, tenantFilter, viewQueries } from "../../core/views";
-import { REPORT_VIEWS } from "./reporting";
+import { bigQueryDialect, viewQueries } from "../../core/views";
+import { MAIN_REPORT_VIEW, REPORT_VIEWS } from "./reporting";
 import { allReaders } from "../../core/config/tenantReaders";
 import type { TenantReaders } from "../../core/config/tenantReaders";
-import { ALL_TENANTS_POLICY_ID, memberResourceName, tenantPolicyId } from "./tenantAccess";
+import { memberResourceName } from "./tenantAccess";
+import { tenantRowPolicies } from "./tenantRowPolicies";
 
 export interface AnalyticsViewsArgs {
   readonly project: string;
@@ -16,21 +16,27 @@ export interface AnalyticsViewsArgs {
   readonly core: CoreSettings;
   /** The table the events view reads (EventWarehouse.eventSource); BigQuery refuses a view over a table that does not exist yet. */
   readonly eventSource: gcp.bigquery.Table;
-  /** With the partitioned layout: who may read which tenant's rows. */
+  /** Who may read which tenant's rows: of the events too with the partitioned layout, else through the daily views only. */
   readonly tenantReaders?: TenantReaders;
+  /** Besides allTenantsReaders, the members that must see every event: the rollups' scheduled query. */
+  readonly allRowsMembers?: readonly pulumi.Input<string>[];
+  /** The tables the daily views read (Rollups): BigQuery refuses a view over a table that does not exist yet. */
+  readonly rollupTables: readonly gcp.bigquery.Table[];
 }
 
 /**
- * The views users query from SQL, Looker and Looker Studio: events, events_dedup,
- * daily_counts and the daily breakdowns, in the event dataset (core/views.ts has their SQL). With
- * tenantReaders, row access policies on the partitioned table decide which rows each reader sees
- * through them.
+ * The views users query from SQL, Looker and Looker Studio, in the event dataset (core/views.ts
+ * has their SQL): events and events_dedup over the raw events, for ad-hoc SQL, and the daily views
+ * over the rollup tables, for reports. With tenantReaders, row access policies decide which rows
+ * each reader sees through them: on the partitioned table here, on the rollups in Rollups.
  */
 export class AnalyticsViews extends pulumi.ComponentResource {
   /** The `events` view's table id. */
   public readonly eventsViewId: pulumi.Output<string>;
   /** The table ids of the views a Looker Studio report opens on (REPORT_VIEWS), once they exist. */
   public readonly reportViewIds: pulumi.Output<string[]>;
+  /** The table id of the view the main Looker Studio link opens (MAIN_REPORT_VIEW), once it exists. */
+  public readonly mainReportViewId: pulumi.Output<string>;
 
   constructor(name: string, args: AnalyticsViewsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:AnalyticsViews", name, {}, opts);
@@ -49,28 +55,20 @@ export class AnalyticsViews extends pulumi.ComponentResource {
           // A view holds no data; protecting it would only stop `pulumi destroy`.
           deletionProtection: false,
         },
-        { parent: this, dependsOn: views.at(-1)?.table ?? args.eventSource },
+        { parent: this, dependsOn: [views.at(-1)?.table ?? args.eventSource, ...args.rollupTables] },
       );
       views.push({ name: view.name, table });
     }
 
     if (args.tenantReaders) {
-      const table = { datasetId: args.eventSource.datasetId, tableId: args.eventSource.tableId };
-      // Once a table has row access policies, a query returns only the rows of policies that name its user.
-      new gcp.bigquery.RowAccessPolicy(
-        `${name}-all-tenants`,
-        { ...table, policyId: ALL_TENANTS_POLICY_ID, filterPredicate: "TRUE", grantees: [...args.tenantReaders.allTenants] },
-        { parent: this },
-      );
-      for (const [tenant, members] of args.tenantReaders.byTenant) {
-        new gcp.bigquery.RowAccessPolicy(
-          `${name}-tenant-${encodeTenant(tenant)}`,
-          { ...table, policyId: tenantPolicyId(tenant), filterPredicate: tenantFilter(tenant, dialect), grantees: [...members] },
-          { parent: this },
-        );
+      // The day tables of per-tenant-day are created on demand and get no policy: readers reach the
+      // rollups only, through the daily views (docs/analytics.md has the authorized views for the rest).
+      const partitioned = args.core.layout === "partitioned";
+      if (partitioned) {
+        tenantRowPolicies(name, { table: args.eventSource, readers: args.tenantReaders, dialect, allRowsMembers: args.allRowsMembers }, this);
       }
       // Reading through a view needs read access to it and to the table below; the policies pick the rows.
-      const readable = [{ name: PARTITIONED_TABLE, table: args.eventSource }, ...views];
+      const readable = partitioned ? [{ name: PARTITIONED_TABLE, table: args.eventSource }, ...views] : views.filter((view) => REPORT_VIEWS.includes(view.name));
       for (const member of allReaders(args.tenantReaders)) {
         for (const { name: tableName, table: readableTable } of readable) {
           new gcp.bigquery.IamMember(
@@ -85,6 +83,7 @@ export class AnalyticsViews extends pulumi.ComponentResource {
     // viewQueries lists the events view first: the others read it.
     this.eventsViewId = views[0].table.tableId;
     this.reportViewIds = pulumi.all(views.filter((view) => REPORT_VIEWS.includes(view.name)).map((view) => view.table.tableId));
-    this.registerOutputs({ eventsViewId: this.eventsViewId, reportViewIds: this.reportViewIds });
+    this.mainReportViewId = views.find((view) => view.name === MAIN_REPORT_VIEW)!.table.tableId;
+    this.registerOutputs({ eventsViewId: this.eventsViewId, reportViewIds: this.reportViewIds, mainReportViewId: this.mainReportViewId });
   }
 }

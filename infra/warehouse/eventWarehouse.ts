@@ -10,6 +10,8 @@ export interface EventWarehouseArgs {
   readonly core: CoreSettings;
   /** Keeps `pulumi destroy` from deleting the template table and the day tables with it. */
   readonly deletionProtection: boolean;
+  /** Partitioned layout: BigQuery refuses queries and DML on the table that do not filter on event_date. */
+  readonly requirePartitionFilter: boolean;
 }
 
 /**
@@ -64,6 +66,8 @@ export class EventWarehouse extends pulumi.ComponentResource {
               tableId: PARTITIONED_TABLE,
               schema: JSON.stringify(partitionedSchema(args.core.attributes)),
               timePartitioning: { type: "DAY", field: EVENT_DATE_COLUMN },
+              // An unfiltered query is refused instead of billed for every day ever stored.
+              requirePartitionFilter: args.requirePartitionFilter,
               clusterings: [TENANT_COLUMN, ...(args.core.eventTypeAttribute ? [args.core.eventTypeAttribute] : [])],
               deletionProtection: args.deletionProtection,
               description: "Every event, partitioned by its UTC day and clustered by tenant (then event type); streamed without templateSuffix.",

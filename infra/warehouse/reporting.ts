@@ -9,8 +9,15 @@ import { BREAKDOWNS, bigQueryDialect, tenantEventsQuery } from "../../core/views
 
 export const LOOKER_STUDIO_CREATE_URL = "https://lookerstudio.google.com/reporting/create";
 
-/** The views with a report of their own in the lookerStudioReports output: the answers, pre-aggregated per day. */
-export const REPORT_VIEWS: readonly string[] = [VIEWS.dailyCounts, ...BREAKDOWNS.map((breakdown) => breakdown.name)];
+/**
+ * The views with a report of their own in the lookerStudioReports output: the daily answers, each
+ * over its rollup table, so a report reads aggregates, never the raw events. `events` and
+ * `events_dedup` stay for ad-hoc SQL.
+ */
+export const REPORT_VIEWS: readonly string[] = [VIEWS.dailyCounts, ...BREAKDOWNS.map((breakdown) => breakdown.name), VIEWS.dailyTotals];
+
+/** The view the lookerStudioUrl output opens: each tenant's days, with the day's visitors of the whole tenant. */
+export const MAIN_REPORT_VIEW = VIEWS.dailyTotals;
 
 export interface LookerStudioReport {
   readonly project: string;

@@ -26,7 +26,8 @@ test("each pipeline is whole: two functions, two datasets, two push subscription
 test("nothing collides: URNs, service account ids and secret ids are all distinct", () => {
   expect(duplicates(run.urns.map(({ urn }) => urn))).toEqual([]);
   const accounts = values(ofType(run, "gcp:serviceaccount/account:Account"), (account) => account.inputs.accountId);
-  expect(accounts).toHaveLength(6);
+  // fn, build, push and rollup, per pipeline.
+  expect(accounts).toHaveLength(8);
   expect(duplicates(accounts)).toEqual([]);
   expect(accounts.filter((id) => !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id))).toEqual([]);
   const secrets = values(ofType(run, "gcp:secretmanager/secret:Secret"), (secret) => secret.inputs.secretId);

@@ -40,6 +40,7 @@ const deadLetterSubscription = () => only(run, "gcp:pubsub/subscription:Subscrip
 const collector = () => only(run, "gcp:cloudfunctionsv2/function:Function");
 const account = (purpose: string) => only(run, "gcp:serviceaccount/account:Account", (sa) => sa.inputs.accountId === `pixel-dev-${purpose}`);
 const rule = (port: string) => only(run, "gcp:compute/globalForwardingRule:GlobalForwardingRule", (r) => r.inputs.portRange === port);
+const pubsubAgent = () => only(run, "gcp:projects/serviceIdentity:ServiceIdentity", (agent) => agent.inputs.service === "pubsub.googleapis.com");
 const grantsTo = (member: string) => grants(run).filter((grant) => grant.inputs.member === member || strings(grant.inputs.members).includes(member));
 
 describe("Google APIs", () => {
@@ -48,6 +49,7 @@ describe("Google APIs", () => {
     expect(services.map((service) => service.inputs.service).sort()).toEqual([
       "artifactregistry.googleapis.com",
       "bigquery.googleapis.com",
+      "bigquerydatatransfer.googleapis.com",
       "cloudbuild.googleapis.com",
       "cloudfunctions.googleapis.com",
       "cloudresourcemanager.googleapis.com",
@@ -271,13 +273,13 @@ describe("push delivery", () => {
   });
 
   test("the Pub/Sub service agent is declared, so it exists before anything is granted to it", () => {
-    const agent = only(run, "gcp:projects/serviceIdentity:ServiceIdentity");
+    const agent = pubsubAgent();
     expect(agent.inputs).toEqual({ project: TEST_PROJECT, service: "pubsub.googleapis.com" });
     expect(agent.state.member).toBe(`serviceAccount:service-${TEST_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`);
   });
 
   test("the Pub/Sub service agent may dead-letter, ack the source and mint push tokens, and nothing more", () => {
-    const granted = grantsTo(only(run, "gcp:projects/serviceIdentity:ServiceIdentity").state.member).map((grant) => [grant.type, grant.inputs.role, grant.inputs.topic ?? grant.inputs.subscription ?? grant.inputs.serviceAccountId]);
+    const granted = grantsTo(pubsubAgent().state.member).map((grant) => [grant.type, grant.inputs.role, grant.inputs.topic ?? grant.inputs.subscription ?? grant.inputs.serviceAccountId]);
     expect(granted).toEqual(
       expect.arrayContaining([
         ["gcp:pubsub/topicIAMMember:TopicIAMMember", "roles/pubsub.publisher", deadLetterTopic().state.name],
@@ -300,7 +302,7 @@ describe("BigQuery", () => {
   });
 
   test("the template table's schema comes from the same attribute config as the function", () => {
-    const table = only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.view === undefined);
+    const table = only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.tableId === "pixel");
     const attributes = parseCoreSettingsJson(collector().inputs.serviceConfig.environmentVariables.PIXEL_PIPELINE_SETTINGS).attributes;
     expect(table.inputs).toMatchObject({ datasetId: "pixel_dev", tableId: "pixel", deletionProtection: false });
     expect(JSON.parse(table.inputs.schema)).toEqual(templateSchema(attributes));

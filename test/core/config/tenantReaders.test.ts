@@ -44,7 +44,6 @@ describe.each([
   [{ eventTypeAttribute: "kind" }, ['pixel-pipeline:eventTypeAttribute: "kind" is not one of the attributes']],
   [{ eventTypeAttribute: "user_id" }, ['pixel-pipeline:eventTypeAttribute: "user_id" is the tenant attribute']],
   [{ eventTypeAttribute: "price" }, ['pixel-pipeline:eventTypeAttribute: "price" is FLOAT64, and BigQuery cannot cluster on FLOAT64']],
-  [{ tenantReaders: READERS, allTenantsReaders: ALL_READERS }, ['pixel-pipeline:tenantReaders: needs layout "partitioned"']],
   [{ layout: "partitioned", tenantReaders: READERS }, ["pixel-pipeline:allTenantsReaders: is required with tenantReaders"]],
   [{ allTenantsReaders: ALL_READERS }, ["pixel-pipeline:allTenantsReaders: only takes effect with tenantReaders"]],
   [

@@ -1,4 +1,6 @@
-import { PARTITIONED_TABLE, partitionedSchema, VIEWS } from "../../../core/layout";
+import { PARTITIONED_TABLE, partitionedSchema, ROLLUPS, VIEWS } from "../../../core/layout";
+import { bigQueryRollupScript } from "../../../core/rollups";
+import { scheduledRange } from "../../../infra/warehouse/rollups";
 import { templateSchema } from "../../../core/schema";
 import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
 import type { CoreSettings } from "../../../core/config/coreSettings";
@@ -11,6 +13,7 @@ import type { Column, TableResolver } from "../../../testkit/googleSql";
 const ANALYSTS = "group:analysts@example.com";
 const ANA = "user:ana@acme.com";
 const BETA = "group:readers@beta.example";
+const RUNNER = `serviceAccount:pixel-dev-rollup@${TEST_PROJECT}.iam.gserviceaccount.com`;
 
 let run: ProgramRun;
 let core: CoreSettings;
@@ -43,10 +46,11 @@ test("the function knows the layout, so it streams into the partitioned table wi
   expect(core.layout).toBe("partitioned");
 });
 
-test("declares one table partitioned by event date and clustered by tenant and event type", () => {
+test("declares one table partitioned by event date and clustered by tenant and event type, refusing queries without a date filter", () => {
   expect(table(PARTITIONED_TABLE).inputs).toMatchObject({
     datasetId: "pixel_dev",
     timePartitioning: { type: "DAY", field: "event_date" },
+    requirePartitionFilter: true,
     clusterings: ["tenant", "type"],
     deletionProtection: false,
   });
@@ -64,27 +68,45 @@ test("declares the same views, the events view reading the partitioned table, ea
   for (const view of expected) expect(dataset(`${TEST_PROJECT}.pixel_dev.${view.name}`)).toBeDefined();
 });
 
-test("row access policies on the partitioned table: all rows for the analysts, each tenant's rows for its readers", () => {
-  expect(policies().map((policy) => policy.inputs)).toEqual([
-    { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "all_tenants", filterPredicate: "TRUE", grantees: [ANALYSTS] },
+test("row access policies on the partitioned table: all rows for the analysts and the rollups' scheduled query, each tenant's rows for its readers", () => {
+  // Sorted: a policy with the runner's account waits for its e-mail, so registration order varies.
+  const onTable = policies().filter((policy) => policy.inputs.tableId === PARTITIONED_TABLE).map((policy) => policy.inputs);
+  expect(onTable.sort((a, b) => a.policyId.localeCompare(b.policyId))).toEqual([
+    { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "all_tenants", filterPredicate: "TRUE", grantees: [ANALYSTS, RUNNER] },
     { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "tenant_acme", filterPredicate: "`tenant` = 'acme'", grantees: [ANA] },
     { datasetId: "pixel_dev", tableId: PARTITIONED_TABLE, policyId: "tenant_X4FX27X42eta", filterPredicate: "`tenant` = 'O\\'Beta'", grantees: [BETA] },
   ]);
 });
 
 test.each(["all_tenants", "tenant_acme", "tenant_X4FX27X42eta"])("the row access policy %s is DDL that Google's analyzer accepts on the partitioned table", async (policyId) => {
-  const { inputs } = only(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy", (policy) => policy.inputs.policyId === policyId);
+  const { inputs } = only(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy", (policy) => policy.inputs.policyId === policyId && policy.inputs.tableId === PARTITIONED_TABLE);
   const grantees = inputs.grantees.map((grantee: string) => `'${grantee}'`).join(", ");
   const ddl = `CREATE ROW ACCESS POLICY ${inputs.policyId} ON \`${TEST_PROJECT}.${inputs.datasetId}.${inputs.tableId}\` GRANT TO (${grantees}) FILTER USING (${inputs.filterPredicate})`;
   await expect(analyzer.analyze(ddl, dataset)).resolves.toBeDefined();
 });
 
-test("every reader may read the partitioned table and every view, and holds no other grant", () => {
+test("every reader may read the partitioned table, the rollup tables and every view, and holds no other grant", () => {
   const readerGrants = grants(run).filter((grant) => [ANALYSTS, ANA, BETA].includes(grant.inputs.member));
   expect(readerGrants.every((grant) => grant.type === "gcp:bigquery/iamMember:IamMember" && grant.inputs.role === "roles/bigquery.dataViewer")).toBe(true);
   const granted = readerGrants.map((grant) => `${grant.inputs.member} ${grant.inputs.datasetId}.${grant.inputs.tableId}`).sort();
-  const expected = [ANALYSTS, ANA, BETA].flatMap((member) => [PARTITIONED_TABLE, ...Object.values(VIEWS)].map((name) => `${member} pixel_dev.${name}`));
+  const expected = [ANALYSTS, ANA, BETA].flatMap((member) => [PARTITIONED_TABLE, ...Object.values(ROLLUPS), ...Object.values(VIEWS)].map((name) => `${member} pixel_dev.${name}`));
   expect(granted).toEqual(expected.sort());
+});
+
+test("the rollups' account reads the partitioned table only, and rewrites the rollups through their all-tenants policies", () => {
+  const runnerGrants = grants(run).filter((grant) => grant.inputs.member === RUNNER && grant.inputs.role === "roles/bigquery.dataViewer");
+  expect(runnerGrants.map((grant) => [grant.type, grant.inputs.datasetId, grant.inputs.tableId])).toEqual([["gcp:bigquery/iamMember:IamMember", "pixel_dev", PARTITIONED_TABLE]]);
+  for (const rollup of Object.values(ROLLUPS)) {
+    const allTenants = only(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy", (policy) => policy.inputs.tableId === rollup && policy.inputs.policyId === "all_tenants");
+    expect(allTenants.inputs.grantees).toEqual([ANALYSTS, RUNNER]);
+  }
+});
+
+test("the scheduled query reads only its days of the partitioned table, with the event_date filter requirePartitionFilter asks for", () => {
+  const query: string = only(run, "gcp:bigquery/dataTransferConfig:DataTransferConfig").inputs.params.query;
+  expect(query).toBe(bigQueryRollupScript(core, TEST_PROJECT, "pixel_dev", scheduledRange(2)));
+  expect(query).toContain(`FROM \`${TEST_PROJECT}.pixel_dev.${PARTITIONED_TABLE}\`\nWHERE \`event_date\` BETWEEN _first_day AND _last_day`);
+  expect(query).not.toContain("INFORMATION_SCHEMA");
 });
 
 test("the example query reads the events view by tenant and partition date", async () => {
@@ -93,8 +115,8 @@ test("the example query reads the events view by tenant and partition date", asy
   expect((await analyzer.analyze(run.outputs.exampleQuery, dataset)).tables).toEqual([`${TEST_PROJECT}.pixel_dev.events`]);
 });
 
-test("the Looker Studio link opens the events view; the tenant queries filter the partitioned table", async () => {
-  expect(new URL(run.outputs.lookerStudioUrl).searchParams.get("ds.ds0.tableId")).toBe("events");
+test("the Looker Studio link opens daily_totals, over the rollups; the tenant queries filter the partitioned table", async () => {
+  expect(new URL(run.outputs.lookerStudioUrl).searchParams.get("ds.ds0.tableId")).toBe("daily_totals");
   expect(run.outputs.tenantViewQueries["O'Beta"]).toBe(tenantEventsQuery(core, "O'Beta", bigQueryDialect(TEST_PROJECT, "pixel_dev")));
   for (const query of Object.values<string>(run.outputs.tenantViewQueries)) {
     expect((await analyzer.analyze(query, dataset)).tables).toEqual([`${TEST_PROJECT}.pixel_dev.${PARTITIONED_TABLE}`]);

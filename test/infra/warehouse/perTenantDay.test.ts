@@ -1,4 +1,5 @@
 import { FUNCTION_ENTRY_POINT } from "../../../core/functionContract";
+import { ROLLUPS } from "../../../core/layout";
 import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
 import type { CoreSettings } from "../../../core/config/coreSettings";
 import { bigQueryDialect, tenantEventsQuery, viewQueries } from "../../../core/views";
@@ -43,30 +44,31 @@ test("declares every view with the GoogleSQL built from the function's own setti
   expect(analyses.get("events")!.tables).toEqual([`${TEST_PROJECT}.pixel_dev.pixel*`]);
 });
 
-test("keeps the template as the only table, with no partitioned table and no row-level security", () => {
-  expect(tables().filter((table) => table.inputs.view === undefined).map((table) => table.inputs.tableId)).toEqual(["pixel"]);
+test("keeps the template as the only event table, beside the rollups, with no partitioned table and no row-level security", () => {
+  expect(tables().filter((table) => table.inputs.view === undefined).map((table) => table.inputs.tableId)).toEqual(["pixel", ...Object.values(ROLLUPS)]);
   expect(ofType(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy")).toEqual([]);
-  expect(ofType(run, "gcp:bigquery/iamMember:IamMember")).toEqual([]);
+  // The rollups' scheduled query writes its tables; no one else holds a table grant.
+  expect(ofType(run, "gcp:bigquery/iamMember:IamMember").map((grant) => [grant.inputs.tableId, grant.inputs.role])).toEqual(Object.values(ROLLUPS).map((rollup) => [rollup, "roles/bigquery.dataEditor"]));
 });
 
-test("outputs the events view and a Looker Studio link that opens a report on it", () => {
+test("outputs the events view, and a Looker Studio link that opens a report on daily_totals, over the rollups", () => {
   expect(run.outputs.eventsViewId).toBe(`${TEST_PROJECT}.pixel_dev.events`);
   const url = new URL(run.outputs.lookerStudioUrl);
   expect(`${url.origin}${url.pathname}`).toBe(LOOKER_STUDIO_CREATE_URL);
   expect(Object.fromEntries(url.searchParams)).toEqual({
     "c.mode": "edit",
-    "r.reportName": "Pixel events (dev)",
-    "ds.ds0.datasourceName": "pixel_dev.events",
+    "r.reportName": "Pixel daily_totals (dev)",
+    "ds.ds0.datasourceName": "pixel_dev.daily_totals",
     "ds.ds0.connector": "bigQuery",
     "ds.ds0.type": "TABLE",
     "ds.ds0.projectId": TEST_PROJECT,
     "ds.ds0.datasetId": "pixel_dev",
-    "ds.ds0.tableId": "events",
+    "ds.ds0.tableId": "daily_totals",
   });
 });
 
 test("outputs a Looker Studio link per report view, each opening a report on that view", () => {
-  expect(Object.keys(run.outputs.lookerStudioReports)).toEqual(["daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries"]);
+  expect(Object.keys(run.outputs.lookerStudioReports)).toEqual(["daily_counts", "daily_pages", "daily_campaigns", "daily_devices", "daily_countries", "daily_totals"]);
   for (const [view, link] of Object.entries<string>(run.outputs.lookerStudioReports)) {
     const parameters = new URL(link).searchParams;
     expect(link.startsWith(`${LOOKER_STUDIO_CREATE_URL}?`)).toBe(true);

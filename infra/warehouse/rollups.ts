@@ -1,0 +1,156 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import type { CoreSettings } from "../../core/config/coreSettings";
+import type { TenantReaders } from "../../core/config/tenantReaders";
+import type { WarehouseSettings } from "../../core/config/warehouse";
+import { allReaders } from "../../core/config/tenantReaders";
+import { bigQueryRollupScript, rollupTables } from "../../core/rollups";
+import { serviceAccountId } from "../naming";
+import { bigQueryDialect } from "../../core/views";
+import { memberResourceName } from "./tenantAccess";
+import { tenantRowPolicies } from "./tenantRowPolicies";
+
+export interface RollupsArgs {
+  /** Keeps the runner's account id apart from other stacks' and pipelines' (PixelPipeline). */
+  readonly scope: string;
+  readonly project: string;
+  /** The event dataset's id, as the scheduled query names its tables. */
+  readonly datasetId: string;
+  /** The dataset's location: a scheduled query runs where its data is. */
+  readonly location: string;
+  readonly core: CoreSettings;
+  readonly settings: WarehouseSettings;
+  readonly deletionProtection: boolean;
+  /** The table the events are stored in (EventWarehouse.eventSource): the partitioned table, or the template beside the day tables. */
+  readonly eventSource: gcp.bigquery.Table;
+  /** Who may read which tenant's rollup rows. */
+  readonly tenantReaders?: TenantReaders;
+}
+
+/** The Data Transfer Service, which runs scheduled queries; its service agent acts as the runner account. */
+export const TRANSFER_SERVICE = "bigquerydatatransfer.googleapis.com";
+
+/**
+ * The scheduled query's window: today (the run's UTC date, @run_date) and the `lateDays` days
+ * before it (https://cloud.google.com/bigquery/docs/scheduling-queries#available_parameters).
+ */
+export function scheduledRange(lateDays: number) {
+  return { from: { sql: `DATE_SUB(@run_date, INTERVAL ${lateDays} DAY)` }, to: { sql: "@run_date" } };
+}
+
+/**
+ * The rollup tables (core/rollups.ts), and a BigQuery scheduled query that recomputes their
+ * latest days on the stack's schedule, as an account of its own that may read the events, write
+ * the rollups and run jobs, and nothing else. With tenantReaders, row access policies give each
+ * reader its tenants' rollup rows, and the runner every row.
+ */
+export class Rollups extends pulumi.ComponentResource {
+  /** The rollup tables, for the daily views that read them. */
+  public readonly tables: gcp.bigquery.Table[];
+  /** The scheduled query's account, as an IAM member: a row access policy on the events must let it read every row. */
+  public readonly runnerMember: pulumi.Output<string>;
+
+  constructor(name: string, args: RollupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pixel:infra:Rollups", name, {}, opts);
+    const datasetId = args.eventSource.datasetId;
+    const dialect = bigQueryDialect(args.project, args.datasetId);
+    const definitions = rollupTables(args.core);
+    this.tables = definitions.map(
+      (definition) =>
+        new gcp.bigquery.Table(
+          `${name}-${resourcePart(definition.name)}`,
+          {
+            datasetId,
+            tableId: definition.name,
+            schema: JSON.stringify(definition.schema),
+            // A report's date range reads its days' partitions, and its tenant filter their blocks.
+            timePartitioning: { type: "DAY", field: definition.partitionColumn },
+            clusterings: [...definition.clusterColumns],
+            deletionProtection: args.deletionProtection,
+            description: definition.description,
+          },
+          { parent: this },
+        ),
+    );
+
+    const runner = new gcp.serviceaccount.Account(
+      `${name}-runner`,
+      {
+        accountId: serviceAccountId(args.scope, "rollup"),
+        displayName: "Pixel pipeline rollups",
+        description: "Runs the scheduled queries that recompute the rollup tables: reads the events, writes the rollups.",
+      },
+      { parent: this },
+    );
+    this.runnerMember = runner.member;
+
+    // Read the events. Per-tenant-day: BigQuery creates the day tables on demand, so only a grant
+    // on the dataset reaches them (and lets the run list them in INFORMATION_SCHEMA.TABLES).
+    const eventReader =
+      args.core.layout === "partitioned"
+        ? new gcp.bigquery.IamMember(
+            `${name}-events-reader`,
+            { datasetId, tableId: args.eventSource.tableId, role: "roles/bigquery.dataViewer", member: runner.member },
+            { parent: this },
+          )
+        : new gcp.bigquery.DatasetIamMember(`${name}-events-reader`, { datasetId, role: "roles/bigquery.dataViewer", member: runner.member }, { parent: this });
+    // Write the rollups: Data Editor on those tables only, never on the events.
+    const writers = this.tables.map(
+      (table, index) =>
+        new gcp.bigquery.IamMember(
+          `${name}-${resourcePart(definitions[index].name)}-writer`,
+          { datasetId, tableId: table.tableId, role: "roles/bigquery.dataEditor", member: runner.member },
+          { parent: this },
+        ),
+    );
+    // Run the query jobs: the one project-wide role, as jobs belong to a project.
+    const jobUser = new gcp.projects.IAMMember(`${name}-job-user`, { project: args.project, role: "roles/bigquery.jobUser", member: runner.member }, { parent: this });
+    // The Data Transfer Service's agent mints the runner's tokens for each run; Google creates the agent lazily.
+    const transferAgent = new gcp.projects.ServiceIdentity(`${name}-transfer-agent`, { project: args.project, service: TRANSFER_SERVICE }, { parent: this });
+    const tokenCreator = new gcp.serviceaccount.IAMMember(
+      `${name}-transfer-agent-token-creator`,
+      { serviceAccountId: runner.name, role: "roles/iam.serviceAccountTokenCreator", member: transferAgent.member },
+      { parent: this },
+    );
+
+    const policies = args.tenantReaders
+      ? this.tables.flatMap((table, index) =>
+          tenantRowPolicies(`${name}-${resourcePart(definitions[index].name)}`, { table, readers: args.tenantReaders!, dialect, allRowsMembers: [runner.member] }, this),
+        )
+      : [];
+    if (args.tenantReaders) {
+      for (const member of allReaders(args.tenantReaders)) {
+        this.tables.forEach(
+          (table, index) =>
+            new gcp.bigquery.IamMember(
+              `${name}-${resourcePart(definitions[index].name)}-${memberResourceName(member)}`,
+              { datasetId, tableId: table.tableId, role: "roles/bigquery.dataViewer", member },
+              { parent: this },
+            ),
+        );
+      }
+    }
+
+    // A scheduled query with no destination table: the script's DELETEs and INSERTs write the rollups.
+    new gcp.bigquery.DataTransferConfig(
+      `${name}-schedule`,
+      {
+        project: args.project,
+        displayName: `Pixel rollups (${args.scope})`,
+        location: args.location,
+        dataSourceId: "scheduled_query",
+        schedule: args.settings.rollupSchedule,
+        serviceAccountName: runner.email,
+        params: { query: bigQueryRollupScript(args.core, args.project, args.datasetId, scheduledRange(args.settings.rollupLateDays)) },
+      },
+      { parent: this, dependsOn: [...this.tables, eventReader, ...writers, jobUser, tokenCreator, ...policies] },
+    );
+
+    this.registerOutputs({ runnerMember: this.runnerMember });
+  }
+}
+
+/** A table name as part of a resource name: `rollup_counts` → `rollup-counts`. */
+function resourcePart(tableName: string): string {
+  return tableName.replace(/_/g, "-");
+}
