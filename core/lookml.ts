@@ -1,4 +1,5 @@
 import type { CoreSettings } from "./config/coreSettings";
+import { CONFIG_NAMESPACE, ConfigError } from "./config/fields";
 import { EVENT_DATE_COLUMN, partitionedSchema, ROLLUPS, TENANT_COLUMN, TABLE_NAME_COLUMNS, VIEWS } from "./layout";
 import { COMPUTED_AT_COLUMN, rollupTables } from "./rollups";
 import { templateSchema } from "./schema";
@@ -191,7 +192,9 @@ function nameColumns(view: string, columns: readonly SchemaField[], attributeNam
     const fits = (name: string) => FIELD_NAME.test(name) && groupFieldNames({ column, name }).every((part) => !taken.has(part));
     const name = column.name === lower && fits(lower) ? lower : `attribute_${lower}`;
     if (!fits(name)) {
-      throw new Error(`attributes.${column.name}: LookML cannot show it in ${view} as "${lower}" nor as "${name}", which other fields of the view already use; rename the attribute.`);
+      throw new ConfigError([
+        `${CONFIG_NAMESPACE}:attributes.${column.name}: LookML cannot show it in ${view} as "${lower}" nor as "${name}", which other fields of the view already use; rename the attribute.`,
+      ]);
     }
     groupFieldNames({ column, name }).forEach((part) => taken.add(part));
     fields.push({ column, name });
@@ -440,7 +443,7 @@ export function aggregateTables(core: CoreSettings): AggregateTable[] {
 
 /**
  * The project's files, `header` (comment lines) heading each, and the attributes LookML shows
- * under another name. Throws, naming the attribute, when one cannot be shown at all.
+ * under another name. Throws a ConfigError naming the attribute when one cannot be shown at all.
  */
 export function lookmlProject(core: CoreSettings, settings: LookmlSettings, header: string): LookmlProject {
   const rollups = aggregateTables(core);

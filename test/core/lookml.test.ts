@@ -104,6 +104,12 @@ describe("the per-tenant-day raw explore", () => {
     // No function of _TABLE_SUFFIX in the bounds: those would read every day table.
     expect(rendered).not.toMatch(/BETWEEN[^\n]*_TABLE_SUFFIX[^\n]*AND/);
   });
+
+  test("requires the tenant code as well as the date range", async () => {
+    const project = await parseProject(lookmlProject(core, LOOKER, HEADER).files);
+    const explore = (project.file["pixel_pipeline.model"].explore as Record<string, { always_filter: { filters: Record<string, string> } }>)[VIEWS.dedup];
+    expect(Object.keys(explore.always_filter.filters).filter((key) => !key.startsWith("$"))).toEqual([`${VIEWS.dedup}.${RAW_TENANT_PARAMETER}`, `${VIEWS.dedup}.${RAW_DATE_FILTER}`]);
+  });
 });
 
 describe("attribute names LookML cannot take as they are", () => {
@@ -121,7 +127,7 @@ describe("attribute names LookML cannot take as they are", () => {
   });
 
   test("are refused, naming the attribute, when even the other name is taken", () => {
-    expect(() => lookmlProject(settingsFrom({ attributes: { ...TEST_ATTRIBUTES, attribute_flag: "STRING", Flag: "BOOL" } }), LOOKER, HEADER)).toThrow(/attributes\.Flag: .*rename the attribute/);
+    expect(() => lookmlProject(settingsFrom({ attributes: { ...TEST_ATTRIBUTES, attribute_flag: "STRING", Flag: "BOOL" } }), LOOKER, HEADER)).toThrow(/pixel-pipeline:attributes\.Flag: .*rename the attribute/);
   });
 });
 
