@@ -21,3 +21,4 @@ export const eventsViewId = pipeline.eventsViewId;
 export const lookerStudioUrl = pipeline.lookerStudioUrl;
 export const lookerStudioReports = pipeline.lookerStudioReports;
 export const tenantViewQueries = pipeline.tenantViewQueries;
+export const lookerConnection = pipeline.lookerConnection;

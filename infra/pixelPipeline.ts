@@ -13,6 +13,7 @@ import { RawArchive } from "./operations/rawArchive";
 import { ProjectApis } from "./projectApis";
 import { AnalyticsViews } from "./warehouse/analyticsViews";
 import { EventWarehouse } from "./warehouse/eventWarehouse";
+import { LookerAccess } from "./warehouse/lookerAccess";
 import { Rollups } from "./warehouse/rollups";
 import * as reporting from "./warehouse/reporting";
 
@@ -47,6 +48,8 @@ export class PixelPipeline extends pulumi.ComponentResource {
   /** Per report view (the daily views over the rollups), a Looker Studio link that opens a report on it. */
   public readonly lookerStudioReports: pulumi.Output<Record<string, string>>;
   public readonly tenantViewQueries?: Record<string, string>;
+  /** With lookerConnection: what to enter in Looker's connection page. */
+  public readonly lookerConnection?: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: PixelPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:PixelPipeline", name, {}, opts);
@@ -113,6 +116,16 @@ export class PixelPipeline extends pulumi.ComponentResource {
       stage,
     );
 
+    // Looker's read-only connection, when the stack asks for one: it sees every row, and its explores cut tenants.
+    const looker = args.looker.connection
+      ? new LookerAccess(
+          `${name}-looker`,
+          { scope, project: args.project, datasetId: args.datasetId, dataset: warehouse.datasetId, location: args.datasetLocation, connection: args.looker.connection },
+          stage,
+        )
+      : undefined;
+    const lookerMembers = looker ? [looker.member] : [];
+
     // The daily answers as tables, kept up to date inside BigQuery by scheduled queries.
     const rollups = new Rollups(
       `${name}-rollups`,
@@ -126,6 +139,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
         deletionProtection: args.deletionProtection,
         eventSource: warehouse.eventSource,
         tenantReaders: args.tenantReaders,
+        allRowsMembers: lookerMembers,
       },
       stage,
     );
@@ -139,7 +153,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
         core,
         eventSource: warehouse.eventSource,
         tenantReaders: args.tenantReaders,
-        allRowsMembers: [rollups.runnerMember],
+        allRowsMembers: [rollups.runnerMember, ...lookerMembers],
         rollupTables: rollups.tables,
       },
       stage,
@@ -192,6 +206,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
       ),
     );
     this.tenantViewQueries = reporting.tenantViewQueries(args.project, args.datasetId, core);
+    this.lookerConnection = looker?.connectionSettings;
     this.registerOutputs({
       ipAddress: this.ipAddress,
       pixelUrl: this.pixelUrl,
@@ -206,6 +221,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
       eventsViewId: this.eventsViewId,
       lookerStudioUrl: this.lookerStudioUrl,
       lookerStudioReports: this.lookerStudioReports,
+      lookerConnection: this.lookerConnection,
     });
   }
 }

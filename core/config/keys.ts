@@ -64,6 +64,8 @@ export const CONFIG_KEYS = {
   allTenantsReaders: { default: NO_ITEMS, description: "Required with tenantReaders: the IAM principals who see every row." },
   rollupLateDays: { type: "integer", default: 2, description: "Each scheduled rollup run recomputes today and this many days before it, for late events (1 to 31)." },
   rollupSchedule: { type: "string", default: "every 1 hours", description: "When the rollups are recomputed, in UTC: every N minutes (5 to 1440), every N hours (1 to 24) or every day HH:MM." },
+  lookerTenantUserAttribute: { type: "string", default: NOT_SET, description: "The Looker user attribute holding each user's tenant; npm run lookml puts a tenant access_filter on every explore. Empty: none." },
+  lookerConnection: { type: "string", default: NOT_SET, description: "Grant Looker read-only access: service-account (one the program creates) or serviceAccount:<email> (such as Looker (Google Cloud core)'s agent); empty: none." },
   requirePartitionFilter: { type: "boolean", default: true, description: "Partitioned layout: refuse queries and DML on events_partitioned without an event_date filter, instead of billing a full scan." },
 
   // Operations: archive, log storage, monitoring, the edge policy.

@@ -14,6 +14,7 @@ import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "./keys";
 import { OperationsSettings, readOperationsSettings } from "./operations";
 import { readTenantReaders, TenantReaders } from "./tenantReaders";
 import { readWarehouseSettings, WarehouseSettings } from "./warehouse";
+import { LookerSettings, readLookerSettings } from "./looker";
 
 /** How the collector function runs; the limits follow Cloud Run's CPU, memory and concurrency rules. */
 export interface CollectorSettings {
@@ -67,6 +68,7 @@ export interface StackConfig {
   readonly tenantReaders?: TenantReaders;
   /** The rollups' schedule and window, and the event table's partition filter. */
   readonly warehouse: WarehouseSettings;
+  readonly looker: LookerSettings;
   /** Raw archive, log exclusion, monitoring and the edge policy (docs/operations.md). */
   readonly operations: OperationsSettings;
 }
@@ -182,6 +184,7 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
     ...(signingKeys ? { signingKeys } : {}),
     ...(tenantReaders ? { tenantReaders } : {}),
     warehouse: readWarehouseSettings(raw, core, problems),
+    looker: readLookerSettings(raw, problems),
     operations: readOperationsSettings(raw, problems),
   };
   if (!problems.isEmpty) throw new ConfigError(problems.messages);

@@ -26,6 +26,8 @@ export interface RollupsArgs {
   readonly eventSource: gcp.bigquery.Table;
   /** Who may read which tenant's rollup rows. */
   readonly tenantReaders?: TenantReaders;
+  /** Besides allTenantsReaders and the runner, the members the all-tenants row access policy names: Looker's connection. */
+  readonly allRowsMembers?: readonly pulumi.Input<string>[];
 }
 
 /** The Data Transfer Service, which runs scheduled queries; its service agent acts as the runner account. */
@@ -116,7 +118,7 @@ export class Rollups extends pulumi.ComponentResource {
 
     const policies = args.tenantReaders
       ? this.tables.flatMap((table, index) =>
-          tenantRowPolicies(`${name}-${resourcePart(definitions[index].name)}`, { table, readers: args.tenantReaders!, dialect, allRowsMembers: [runner.member] }, this),
+          tenantRowPolicies(`${name}-${resourcePart(definitions[index].name)}`, { table, readers: args.tenantReaders!, dialect, allRowsMembers: [runner.member, ...(args.allRowsMembers ?? [])] }, this),
         )
       : [];
     if (args.tenantReaders) {
