@@ -6,7 +6,7 @@ import type { WarehouseSettings } from "../../core/config/warehouse";
 import { allReaders } from "../../core/config/tenantReaders";
 import { bigQueryRollupScript, rollupTables } from "../../core/rollups";
 import type { DayBound, DayRange } from "../../core/rollups";
-import { serviceAccountId } from "../naming";
+import { declareServiceAgent, SERVICE_AGENTS, serviceAccountId } from "../naming";
 import { bigQueryDialect } from "../../core/views";
 import { memberResourceName } from "./tenantAccess";
 import { tenantRowPolicies } from "./tenantRowPolicies";
@@ -29,9 +29,6 @@ export interface RollupsArgs {
   /** Besides allTenantsReaders and the runner, the members the all-tenants row access policy names: Looker's connection. */
   readonly allRowsMembers?: readonly pulumi.Input<string>[];
 }
-
-/** The Data Transfer Service, which runs scheduled queries; its service agent acts as the runner account. */
-export const TRANSFER_SERVICE = "bigquerydatatransfer.googleapis.com";
 
 /**
  * The scheduled query's window: today (the run's UTC date, @run_date) and the `lateDays` days
@@ -109,10 +106,10 @@ export class Rollups extends pulumi.ComponentResource {
     // Run the query jobs: the one project-wide role, as jobs belong to a project.
     const jobUser = new gcp.projects.IAMMember(`${name}-job-user`, { project: args.project, role: "roles/bigquery.jobUser", member: runner.member }, { parent: this });
     // The Data Transfer Service's agent mints the runner's tokens for each run; Google creates the agent lazily.
-    const transferAgent = new gcp.projects.ServiceIdentity(`${name}-transfer-agent`, { project: args.project, service: TRANSFER_SERVICE }, { parent: this });
+    const transferAgent = declareServiceAgent(`${name}-transfer-agent`, args.project, SERVICE_AGENTS.dataTransfer, this);
     const tokenCreator = new gcp.serviceaccount.IAMMember(
       `${name}-transfer-agent-token-creator`,
-      { serviceAccountId: runner.name, role: "roles/iam.serviceAccountTokenCreator", member: transferAgent.member },
+      { serviceAccountId: runner.name, role: "roles/iam.serviceAccountTokenCreator", member: transferAgent },
       { parent: this },
     );
 
