@@ -6,6 +6,7 @@ import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
 import type { CoreSettings } from "../../../core/config/coreSettings";
 import { bigQueryDialect, tenantEventsQuery, viewQueries } from "../../../core/views";
 import { BASE_CONFIG, grants, only, ofType, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
+import type { CapturedResource } from "../../../testkit/pulumiProgram";
 import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../../testkit/googleSql";
 import type { Column, TableResolver } from "../../../testkit/googleSql";
 
@@ -41,6 +42,10 @@ afterAll(async () => {
 
 const table = (tableId: string) => only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.tableId === tableId);
 const policies = () => ofType(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy");
+const only1 = <T>(found: readonly T[]): T => {
+  if (found.length !== 1) throw new Error(`expected one, found ${found.length}`);
+  return found[0];
+};
 
 test("the function knows the layout, so it streams into the partitioned table without templateSuffix", () => {
   expect(core.layout).toBe("partitioned");
@@ -100,6 +105,17 @@ test("the rollups' account reads the partitioned table only, and rewrites the ro
     const allTenants = only(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy", (policy) => policy.inputs.tableId === rollup && policy.inputs.policyId === "all_tenants");
     expect(allTenants.inputs.grantees).toEqual([ANALYSTS, RUNNER]);
   }
+});
+
+test("the scheduled query waits for every row access policy that names its account, the partitioned table's and each rollup table's, and for the account's grants", () => {
+  const urnOf = (resource: CapturedResource) => only1(run.urns.filter(({ urn }) => urn.endsWith(`${resource.type}::${resource.name}`))).urn;
+  const schedule = only(run, "gcp:bigquery/dataTransferConfig:DataTransferConfig");
+  const runnerPolicies = policies().filter((policy) => policy.inputs.grantees.includes(RUNNER));
+  expect(runnerPolicies.map((policy) => policy.inputs.tableId).sort()).toEqual([PARTITIONED_TABLE, ...Object.values(ROLLUPS)].sort());
+  const runnerGrants = grants(run).filter((grant) => grant.inputs.member === RUNNER);
+  expect(runnerGrants.length).toBeGreaterThanOrEqual(3);
+  const waitsFor = only1(run.urns.filter(({ urn }) => urn === urnOf(schedule))).dependencies;
+  expect([...runnerPolicies, ...runnerGrants].map(urnOf).filter((urn) => !waitsFor.includes(urn))).toEqual([]);
 });
 
 test("the scheduled query reads only its days of the partitioned table, with the event_date filter requirePartitionFilter asks for", () => {
