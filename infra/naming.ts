@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
 
 /**
- * Names Pulumi's auto-naming does not cover: service account and secret ids, and the Pub/Sub
- * service agent's member.
+ * Names Pulumi's auto-naming does not cover: service account and secret ids, and the service
+ * agents' members.
  */
 
 const SERVICE_ACCOUNT_ID_MAX = 30;
@@ -27,15 +29,42 @@ export function functionSecretId(scope: string, purpose: string): string {
   return `pixel-${scope.replace(/[^A-Za-z0-9_-]/g, "-")}-${purpose}`;
 }
 
+/** A Google service agent: the API whose agent it is, and the domain of its fixed address. */
+export interface ServiceAgent {
+  /** As the error names it: "Pub/Sub". */
+  readonly label: string;
+  /** The API, as gcp.projects.ServiceIdentity takes it. */
+  readonly service: string;
+  /** The agent's address is `service-<project number>@<domain>`. */
+  readonly domain: string;
+}
+
+/** The service agents the program grants roles to. */
+export const SERVICE_AGENTS = {
+  pubsub: { label: "Pub/Sub", service: "pubsub.googleapis.com", domain: "gcp-sa-pubsub.iam.gserviceaccount.com" },
+  dataTransfer: { label: "BigQuery Data Transfer", service: "bigquerydatatransfer.googleapis.com", domain: "gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com" },
+} as const satisfies Record<string, ServiceAgent>;
+
 /**
- * The Pub/Sub service agent as an IAM member. ServiceIdentity reports its email only when the API
- * returns one (the provider says it may not), and a grant to an empty member fails without saying
- * why; the agent's address is fixed by the project number, so that is the fallback.
+ * A service agent as an IAM member. ServiceIdentity reports its email only when the API returns
+ * one (the provider says it may not), and a grant to an empty member fails without saying why;
+ * the agent's address is fixed by the project number, so that is the fallback.
  */
-export function pubsubAgentMember(reportedEmail: string | undefined, projectNumber: string | undefined): string {
+export function serviceAgentMember(agent: ServiceAgent, reportedEmail: string | undefined, projectNumber: string | undefined): string {
   if (reportedEmail) return `serviceAccount:${reportedEmail}`;
   if (!projectNumber || !/^[0-9]+$/.test(projectNumber)) {
-    throw new Error(`the Pub/Sub service agent has no email and the project number is ${JSON.stringify(projectNumber)}: check gcp:project and that the Pub/Sub API is enabled.`);
+    throw new Error(`the ${agent.label} service agent has no email and the project number is ${JSON.stringify(projectNumber)}: check gcp:project and that the ${agent.label} API (${agent.service}) is enabled.`);
   }
-  return `serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
+  return `serviceAccount:service-${projectNumber}@${agent.domain}`;
+}
+
+/**
+ * Declares a service agent, so that it exists before it is granted roles (Google creates service
+ * agents lazily), and returns its member, which the grants then wait for. The project is looked up
+ * only when the identity reports no email.
+ */
+export function declareServiceAgent(name: string, project: string, agent: ServiceAgent, parent: pulumi.Resource): pulumi.Output<string> {
+  return new gcp.projects.ServiceIdentity(name, { project, service: agent.service }, { parent }).email.apply(async (email) =>
+    serviceAgentMember(agent, email, email ? undefined : (await gcp.organizations.getProject({ projectId: project }, { parent })).number),
+  );
 }

@@ -14,7 +14,7 @@ import { ProjectApis } from "./projectApis";
 import { AnalyticsViews } from "./warehouse/analyticsViews";
 import { EventWarehouse } from "./warehouse/eventWarehouse";
 import { LookerAccess } from "./warehouse/lookerAccess";
-import { Rollups } from "./warehouse/rollups";
+import { Rollups, RollupSchedule } from "./warehouse/rollups";
 import * as reporting from "./warehouse/reporting";
 
 /** The validated stack configuration (core/config/stackConfig.ts), with the signing keys kept secret. */
@@ -155,6 +155,22 @@ export class PixelPipeline extends pulumi.ComponentResource {
         tenantReaders: args.tenantReaders,
         allRowsMembers: [rollups.runnerMember, ...lookerMembers],
         rollupTables: rollups.tables,
+      },
+      stage,
+    );
+
+    // The scheduled query, once its account is in every row access policy it needs: the rollups' and the events'.
+    new RollupSchedule(
+      `${name}-rollups-schedule`,
+      {
+        scope,
+        project: args.project,
+        datasetId: args.datasetId,
+        location: args.datasetLocation,
+        core,
+        settings: args.warehouse,
+        runnerEmail: rollups.runnerEmail,
+        after: [rollups, analytics],
       },
       stage,
     );

@@ -246,9 +246,9 @@ function deployedReaders(deployed: DeployedStack): string[] {
 
 /**
  * What the rollups add to a deployed stack: the Data Transfer API; the Rollups component with its
- * tables, runner account and grants, the transfer agent and the scheduled query; with
- * tenantReaders, each rollup table's row access policies and each reader's grant on it. The daily
- * views stay, with new SQL, under their URNs.
+ * tables, runner account and grants and the transfer agent; the RollupSchedule component with the
+ * scheduled query; with tenantReaders, each rollup table's row access policies and each reader's
+ * grant on it. The daily views stay, with new SQL, under their URNs.
  */
 function addedWithRollups(deployed: DeployedStack): string[] {
   const { stack } = deployed;
@@ -266,7 +266,8 @@ function addedWithRollups(deployed: DeployedStack): string[] {
     `${prefix}${rollup}gcp:projects/iAMMember:IAMMember::pixel-rollups-job-user`,
     `${prefix}${rollup}gcp:projects/serviceIdentity:ServiceIdentity::pixel-rollups-transfer-agent`,
     `${prefix}${rollup}gcp:serviceaccount/iAMMember:IAMMember::pixel-rollups-transfer-agent-token-creator`,
-    `${prefix}${rollup}gcp:bigquery/dataTransferConfig:DataTransferConfig::pixel-rollups-schedule`,
+    `${prefix}pixel:infra:PixelPipeline$pixel:infra:RollupSchedule::pixel-rollups-schedule`,
+    `${prefix}pixel:infra:RollupSchedule$gcp:bigquery/dataTransferConfig:DataTransferConfig::pixel-rollups-schedule`,
     ...tables.flatMap((table) => [
       `${prefix}${rollup}gcp:bigquery/table:Table::${table}`,
       `${prefix}${rollup}gcp:bigquery/iamMember:IamMember::${table}-writer`,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import type { FunctionService } from "./collectorFunction";
-import { pubsubAgentMember, serviceAccountId } from "../naming";
+import { declareServiceAgent, SERVICE_AGENTS, serviceAccountId } from "../naming";
 
 /** Redelivery backs off from 10 s to Pub/Sub's maximum of 10 minutes. */
 export const PUSH_RETRY_POLICY = { minimumBackoff: "10s", maximumBackoff: "600s" } as const;
@@ -36,12 +36,8 @@ export class PushDelivery extends pulumi.ComponentResource {
   constructor(name: string, args: PushDeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:PushDelivery", name, {}, opts);
     const service = pulumi.output(args.functionService);
-    // Google creates service agents lazily: on a fresh project Pub/Sub's may not exist yet, and a
-    // grant to it would fail. Declaring it creates it, and the grants below wait for it. The project
-    // is looked up only when the identity reports no email.
-    const pubsubAgent = new gcp.projects.ServiceIdentity(`${name}-pubsub-agent`, { project: args.project, service: "pubsub.googleapis.com" }, { parent: this }).email.apply(
-      async (email) => pubsubAgentMember(email, email ? undefined : (await gcp.organizations.getProject({ projectId: args.project }, { parent: this })).number),
-    );
+    // Pub/Sub's agent mints the push tokens and moves dead letters; on a fresh project it may not exist yet.
+    const pubsubAgent = declareServiceAgent(`${name}-pubsub-agent`, args.project, SERVICE_AGENTS.pubsub, this);
 
     // The push identity may invoke this function's service and nothing else; Pub/Sub mints its tokens.
     const pushAccount = new gcp.serviceaccount.Account(

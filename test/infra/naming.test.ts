@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { defaultDatasetId } from "../../core/config/stackConfig";
-import { functionSecretId, pubsubAgentMember, serviceAccountId } from "../../infra/naming";
+import { functionSecretId, SERVICE_AGENTS, serviceAgentMember, serviceAccountId } from "../../infra/naming";
 
 const SERVICE_ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
@@ -57,18 +57,28 @@ describe.each([
   });
 });
 
-describe("pubsubAgentMember", () => {
-  const agent = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com";
+describe("serviceAgentMember", () => {
+  const pubsub = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com";
+  const transfer = "serviceAccount:service-123456789012@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com";
   it.each([
-    ["the email the identity reports", "service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com", undefined, agent],
-    ["the reported email, whatever the project number", "agent@example.iam.gserviceaccount.com", "1", "serviceAccount:agent@example.iam.gserviceaccount.com"],
-    ["the address built from the project number, without an email", undefined, "123456789012", agent],
-    ["the same for an empty email", "", "123456789012", agent],
-  ])("is %s", (_what, email, projectNumber, member) => {
-    expect(pubsubAgentMember(email, projectNumber)).toBe(member);
+    ["Pub/Sub's: the email the identity reports", SERVICE_AGENTS.pubsub, "service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com", undefined, pubsub],
+    ["Pub/Sub's: the reported email, whatever the project number", SERVICE_AGENTS.pubsub, "agent@example.iam.gserviceaccount.com", "1", "serviceAccount:agent@example.iam.gserviceaccount.com"],
+    ["Pub/Sub's: the address built from the project number, without an email", SERVICE_AGENTS.pubsub, undefined, "123456789012", pubsub],
+    ["Pub/Sub's: the same for an empty email", SERVICE_AGENTS.pubsub, "", "123456789012", pubsub],
+    ["Data Transfer's: the email the identity reports", SERVICE_AGENTS.dataTransfer, "service-123456789012@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com", undefined, transfer],
+    ["Data Transfer's: the address built from the project number, without an email", SERVICE_AGENTS.dataTransfer, undefined, "123456789012", transfer],
+    ["Data Transfer's: the same for an empty email", SERVICE_AGENTS.dataTransfer, "", "123456789012", transfer],
+  ])("%s", (_what, agent, email, projectNumber, member) => {
+    expect(serviceAgentMember(agent, email, projectNumber)).toBe(member);
   });
 
-  it.each([undefined, "", "my-project"])("names the problem when there is no email and the project number is %p", (projectNumber) => {
-    expect(() => pubsubAgentMember("", projectNumber)).toThrow(/Pub\/Sub service agent has no email .*gcp:project/);
+  it.each([
+    { agent: SERVICE_AGENTS.pubsub, projectNumber: undefined, message: /Pub\/Sub service agent has no email .*gcp:project.*pubsub\.googleapis\.com/ },
+    { agent: SERVICE_AGENTS.pubsub, projectNumber: "", message: /Pub\/Sub service agent has no email and the project number is "": check gcp:project/ },
+    { agent: SERVICE_AGENTS.pubsub, projectNumber: "my-project", message: /Pub\/Sub service agent has no email and the project number is "my-project"/ },
+    { agent: SERVICE_AGENTS.dataTransfer, projectNumber: undefined, message: /BigQuery Data Transfer service agent has no email .*gcp:project.*bigquerydatatransfer\.googleapis\.com/ },
+    { agent: SERVICE_AGENTS.dataTransfer, projectNumber: "my-project", message: /BigQuery Data Transfer service agent has no email and the project number is "my-project"/ },
+  ])("names the agent and the problem when there is no email: $agent.label, project number $projectNumber", ({ agent, projectNumber, message }) => {
+    expect(() => serviceAgentMember(agent, "", projectNumber)).toThrow(message);
   });
 });

@@ -6,6 +6,7 @@ import { parseCoreSettingsJson } from "../../../core/config/coreSettings";
 import type { CoreSettings } from "../../../core/config/coreSettings";
 import { bigQueryDialect, tenantEventsQuery, viewQueries } from "../../../core/views";
 import { BASE_CONFIG, grants, only, ofType, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";
+import type { CapturedResource } from "../../../testkit/pulumiProgram";
 import { analyzeViews, GoogleSqlAnalyzer, stackTables } from "../../../testkit/googleSql";
 import type { Column, TableResolver } from "../../../testkit/googleSql";
 
@@ -41,6 +42,10 @@ afterAll(async () => {
 
 const table = (tableId: string) => only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.tableId === tableId);
 const policies = () => ofType(run, "gcp:bigquery/rowAccessPolicy:RowAccessPolicy");
+const only1 = <T>(found: readonly T[]): T => {
+  if (found.length !== 1) throw new Error(`expected one, found ${found.length}`);
+  return found[0];
+};
 
 test("the function knows the layout, so it streams into the partitioned table without templateSuffix", () => {
   expect(core.layout).toBe("partitioned");
@@ -102,10 +107,22 @@ test("the rollups' account reads the partitioned table only, and rewrites the ro
   }
 });
 
+test("the scheduled query waits for every row access policy that names its account, the partitioned table's and each rollup table's, and for the account's grants", () => {
+  const urnOf = (resource: CapturedResource) => only1(run.urns.filter(({ urn }) => urn.endsWith(`${resource.type}::${resource.name}`))).urn;
+  const schedule = only(run, "gcp:bigquery/dataTransferConfig:DataTransferConfig");
+  const runnerPolicies = policies().filter((policy) => policy.inputs.grantees.includes(RUNNER));
+  expect(runnerPolicies.map((policy) => policy.inputs.tableId).sort()).toEqual([PARTITIONED_TABLE, ...Object.values(ROLLUPS)].sort());
+  const runnerGrants = grants(run).filter((grant) => grant.inputs.member === RUNNER);
+  expect(runnerGrants.length).toBeGreaterThanOrEqual(3);
+  const waitsFor = only1(run.urns.filter(({ urn }) => urn === urnOf(schedule))).dependencies;
+  expect([...runnerPolicies, ...runnerGrants].map(urnOf).filter((urn) => !waitsFor.includes(urn))).toEqual([]);
+});
+
 test("the scheduled query reads only its days of the partitioned table, with the event_date filter requirePartitionFilter asks for", () => {
   const query: string = only(run, "gcp:bigquery/dataTransferConfig:DataTransferConfig").inputs.params.query;
   expect(query).toBe(bigQueryRollupScript(core, TEST_PROJECT, "pixel_dev", scheduledRange(2)));
-  expect(query).toContain(`FROM \`${TEST_PROJECT}.pixel_dev.${PARTITIONED_TABLE}\`\nWHERE \`event_date\` BETWEEN _first_day AND _last_day`);
+  // Each INSERT runs with its days as date literals (core/rollups.ts), in a string whose newlines are escaped.
+  expect(query).toContain(`FROM \`${TEST_PROJECT}.pixel_dev.${PARTITIONED_TABLE}\`\\u000aWHERE \`event_date\` BETWEEN ' || FORMAT('%T', _first_day) || ' AND ' || FORMAT('%T', _last_day) || '`);
   expect(query).not.toContain("INFORMATION_SCHEMA");
 });
 

@@ -3,7 +3,8 @@ import type { CoreSettings } from "../../../core/config/coreSettings";
 import { ROLLUPS, VIEWS } from "../../../core/layout";
 import { bigQueryRollupScript, rollupTables } from "../../../core/rollups";
 import { REPORT_VIEWS } from "../../../infra/warehouse/reporting";
-import { scheduledRange, TRANSFER_SERVICE } from "../../../infra/warehouse/rollups";
+import { SERVICE_AGENTS } from "../../../infra/naming";
+import { scheduledRange } from "../../../infra/warehouse/rollups";
 import { Bag, BASE_CONFIG, CapturedResource, grants, only, ofType, ProgramRun, runProgram, strings, TEST_PROJECT } from "../../../testkit/pulumiProgram";
 import { GoogleSqlAnalyzer, stackTables } from "../../../testkit/googleSql";
 
@@ -40,7 +41,7 @@ afterAll(async () => {
 const table = (tableId: string) => only(run, "gcp:bigquery/table:Table", (candidate) => candidate.inputs.tableId === tableId);
 const schedule = () => only(run, "gcp:bigquery/dataTransferConfig:DataTransferConfig");
 const runner = () => only(run, "gcp:serviceaccount/account:Account", (account) => account.inputs.accountId === "pixel-dev-rollup");
-const transferAgent = () => only(run, "gcp:projects/serviceIdentity:ServiceIdentity", (agent) => agent.inputs.service === TRANSFER_SERVICE);
+const transferAgent = () => only(run, "gcp:projects/serviceIdentity:ServiceIdentity", (agent) => agent.inputs.service === SERVICE_AGENTS.dataTransfer.service);
 const grantsTo = (member: string) => grants(run).filter((grant) => grant.inputs.member === member || strings(grant.inputs.members).includes(member));
 const grantee = (grant: CapturedResource) => `${grant.type.split(":").at(-1)} ${grant.inputs.role} ${grant.inputs.project ?? grant.inputs.datasetId}${grant.inputs.tableId ? `.${grant.inputs.tableId}` : ""}${grant.inputs.serviceAccountId ? ` ${grant.inputs.serviceAccountId}` : ""}`;
 
@@ -99,7 +100,7 @@ test("the rollups' account may read the events, write the rollup tables and run 
 });
 
 test("the Data Transfer Service's agent is declared, and may mint the rollups' account's tokens and nothing more", () => {
-  expect(transferAgent().inputs).toEqual({ project: TEST_PROJECT, service: TRANSFER_SERVICE });
+  expect(transferAgent().inputs).toEqual({ project: TEST_PROJECT, service: SERVICE_AGENTS.dataTransfer.service });
   expect(grantsTo(transferAgent().state.member).map(grantee)).toEqual([`IAMMember roles/iam.serviceAccountTokenCreator undefined ${runner().state.name}`]);
 });
 
