@@ -8,10 +8,11 @@ import type { DailyAggregate, SqlDialect, WildcardDialect } from "./views";
 /**
  * The rollup tables: the daily answers (core/views.ts dailyAggregates) kept as tables, one row per
  * tenant, UTC day and key, so a report reads kilobytes of aggregates instead of its range's raw
- * events on every refresh. The daily_* views read them. A run recomputes a range of days whole, in
- * one transaction, from the deduplicated events of those days only; BigQuery runs it as a scheduled
- * query (infra/), `npm run rollup` for older days, and the local loader for the days each batch
- * touched. Pure: SQL text and schemas only.
+ * events on every refresh. The daily_* views read them. A run recomputes a range of days, whole or
+ * for some tenants only, in one transaction, from the deduplicated events of those days only;
+ * BigQuery runs it as a scheduled query (infra/) and `npm run rollup` for older days, whole days
+ * both, and the local loader for the tenants' days each batch touched. Pure: SQL text and schemas
+ * only.
  */
 
 /** When the row was computed: the rollups are as fresh as their last run. */
@@ -113,15 +114,60 @@ export function consecutiveDays(days: Iterable<string>): DayRange[] {
   return ranges;
 }
 
+/**
+ * The most tenants one recompute lists: beyond it, the days are recomputed for every tenant, so a
+ * batch of many tenants never builds a statement with an IN list of thousands of literals.
+ */
+export const MAX_LISTED_TENANTS = 200;
+
+/** Days to recompute, for the tenants listed, or for every tenant when there is no list. */
+export interface RollupScope {
+  readonly days: DayRange;
+  readonly tenants?: readonly string[];
+}
+
+/**
+ * The (tenant, day) pairs a batch touched as scopes that recompute exactly them: consecutive days
+ * with the same tenants share one scope (a batch of one tenant's events of today and yesterday is
+ * one); a day with more than `maxTenants` tenants is recomputed for every tenant. In order of their
+ * first day.
+ */
+export function touchedRollupScopes(touched: Iterable<{ readonly tenant: string; readonly day: string }>, maxTenants = MAX_LISTED_TENANTS): RollupScope[] {
+  const tenantsByDay = new Map<string, Set<string>>();
+  for (const { tenant, day } of touched) tenantsByDay.set(day, (tenantsByDay.get(day) ?? new Set()).add(tenant));
+  const daysByTenants = new Map<string, { tenants?: string[]; days: string[] }>();
+  for (const [day, tenantSet] of tenantsByDay) {
+    const tenants = tenantSet.size > maxTenants ? undefined : [...tenantSet].sort();
+    const key = JSON.stringify(tenants ?? null);
+    const group = daysByTenants.get(key) ?? { tenants, days: [] };
+    group.days.push(day);
+    daysByTenants.set(key, group);
+  }
+  const scopes = [...daysByTenants.values()].flatMap(({ tenants, days }) => consecutiveDays(days).map((range): RollupScope => (tenants ? { days: range, tenants } : { days: range })));
+  return scopes.sort((a, b) => (a.days.from < b.days.from ? -1 : a.days.from > b.days.from ? 1 : 0));
+}
+
 /** The time a run stamps on its rows, in each dialect's words. */
 export interface RollupDialect extends SqlDialect {
   /** The current time as a TIMESTAMP in UTC; in a BigQuery transaction, its start. */
   readonly currentTimestamp: string;
 }
 
-/** The DELETE of the range's days from each rollup table (`days`: DATE expressions): the first half of replacing them. */
-export function rollupDeletes(settings: CoreSettings, days: DayRange, dialect: SqlDialect): string[] {
-  return dailyAggregates(settings).map((aggregate) => `DELETE FROM ${dialect.table(aggregate.rollup)} WHERE ${dialect.identifier(EVENT_DATE_COLUMN)} BETWEEN ${days.from} AND ${days.to}`);
+/**
+ * The rows of the range's days (`days`: DATE expressions), of every tenant or of the `tenants`
+ * listed: a rollup row is one tenant's day, computed from that tenant's events of the day alone,
+ * so a recompute limited to some tenants leaves the other tenants' rows as they are.
+ */
+function daysAndTenants(days: DayRange, dialect: SqlDialect, tenants?: readonly string[]): string {
+  const range = `${dialect.identifier(EVENT_DATE_COLUMN)} BETWEEN ${days.from} AND ${days.to}`;
+  if (tenants === undefined) return range;
+  if (tenants.length === 0) throw new Error("The tenants to recompute are an empty list: list at least one tenant, or pass none to recompute every tenant of the days.");
+  return `${range} AND ${dialect.identifier(TENANT_COLUMN)} IN (${tenants.map((tenant) => dialect.string(tenant)).join(", ")})`;
+}
+
+/** The DELETE of the range's days (of the `tenants` listed, or every tenant) from each rollup table: the first half of replacing them. */
+export function rollupDeletes(settings: CoreSettings, days: DayRange, dialect: SqlDialect, tenants?: readonly string[]): string[] {
+  return dailyAggregates(settings).map((aggregate) => `DELETE FROM ${dialect.table(aggregate.rollup)} WHERE ${daysAndTenants(days, dialect, tenants)}`);
 }
 
 /** The INSERT of each rollup table's rows computed from `source`, a FROM item of the deduplicated events of exactly the range's days. */
@@ -135,22 +181,23 @@ function insertStatement(aggregate: DailyAggregate, source: string, dialect: Rol
 }
 
 /**
- * The deduplicated events of the days in a table that stores tenant and event_date: the partitioned
- * table, in BigQuery and locally. A constant range on the partitioning column is what BigQuery
- * prunes partitions by, and what requirePartitionFilter asks for
- * (https://cloud.google.com/bigquery/docs/querying-partitioned-tables).
+ * The deduplicated events of the days (of the `tenants` listed, or every tenant) in a table that
+ * stores tenant and event_date: the partitioned table, in BigQuery and locally. A constant range on
+ * the partitioning column is what BigQuery prunes partitions by, and what requirePartitionFilter
+ * asks for (https://cloud.google.com/bigquery/docs/querying-partitioned-tables).
  */
-export function partitionedSource(days: DayRange, dialect: SqlDialect): string {
-  return `(\n${dedupQuery(dialect, dialect.table(PARTITIONED_TABLE), `${dialect.identifier(EVENT_DATE_COLUMN)} BETWEEN ${days.from} AND ${days.to}`)}\n)`;
+export function partitionedSource(days: DayRange, dialect: SqlDialect, tenants?: readonly string[]): string {
+  return `(\n${dedupQuery(dialect, dialect.table(PARTITIONED_TABLE), daysAndTenants(days, dialect, tenants))}\n)`;
 }
 
 /**
- * The statements that replace whole days of every rollup from the partitioned table, deletes first:
- * run together in one transaction, a run repeated gives the same rows (but computed_at), and a run
- * that fails leaves the old ones. What the local database runs, and BigQuery in that layout.
+ * The statements that replace days of every rollup from the partitioned table, whole or only the
+ * rows of the `tenants` listed, deletes first: run together in one transaction, a run repeated gives
+ * the same rows (but computed_at), and a run that fails leaves the old ones. What the local
+ * database runs, and BigQuery in that layout.
  */
-export function partitionedRollupStatements(settings: CoreSettings, days: DayRange, dialect: RollupDialect): string[] {
-  return [...rollupDeletes(settings, days, dialect), ...rollupInserts(settings, partitionedSource(days, dialect), dialect)];
+export function partitionedRollupStatements(settings: CoreSettings, days: DayRange, dialect: RollupDialect, tenants?: readonly string[]): string[] {
+  return [...rollupDeletes(settings, days, dialect, tenants), ...rollupInserts(settings, partitionedSource(days, dialect, tenants), dialect)];
 }
 
 /** Script variables: a name starting with "_" can be no column (attribute names start with a letter), so none hides them. */

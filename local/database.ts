@@ -12,7 +12,7 @@ import type { Layout } from "../core/layout";
 import { templateSchema } from "../core/schema";
 import type { Row, SchemaField } from "../core/schema";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { consecutiveDays, dateLiteral, partitionedRollupStatements, rollupTables } from "../core/rollups";
+import { dateLiteral, partitionedRollupStatements, rollupTables, touchedRollupScopes } from "../core/rollups";
 import type { DayRange } from "../core/rollups";
 import { partitionedEventsQuery, viewsOverEvents } from "../core/views";
 import { RowRejectedError } from "../functions/handler";
@@ -158,8 +158,10 @@ export class LocalDatabase {
         const message = String(error?.message ?? "");
         throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
       });
-      // The rollups of the days the batch touched, as the loader's readers see them: with the events, or neither.
-      for (const days of consecutiveDays(rows.map((row) => String(row[EVENT_DATE_COLUMN])))) await this.replaceRollupDays(days);
+      // The rollups of the tenants' days the batch touched, as the loader's readers see them: with the events, or neither.
+      // Other tenants' rows of those days cannot change, and recomputing them would cost as much as the busiest day's events.
+      const touched = rows.map((row) => ({ tenant: String(row[TENANT_COLUMN]), day: String(row[EVENT_DATE_COLUMN]) }));
+      for (const scope of touchedRollupScopes(touched)) await this.replaceRollupDays(scope.days, scope.tenants);
       await this.insert("refusals", REFUSAL_COLUMNS, batch.refusals);
       if (batch.refusals.length > 0) await this.trimRefusals();
       await this.loader.run(`INSERT OR REPLACE INTO spool_checkpoint VALUES (1, $1, $2)`, [checkpoint.segment, checkpoint.offset]);
@@ -246,11 +248,11 @@ export class LocalDatabase {
     }
   }
 
-  /** Replaces the days' rows of every rollup table, inside the caller's transaction; returns the rows written. */
-  private async replaceRollupDays(days: DayRange): Promise<number> {
+  /** Replaces the days' rows (of the tenants listed, or every tenant) of every rollup table, inside the caller's transaction; returns the rows written. */
+  private async replaceRollupDays(days: DayRange, tenants?: readonly string[]): Promise<number> {
     const bounds = { from: dateLiteral(days.from, duckDbDialect), to: dateLiteral(days.to, duckDbDialect) };
     let written = 0;
-    for (const sql of partitionedRollupStatements(this.settings, bounds, duckDbRollupDialect)) {
+    for (const sql of partitionedRollupStatements(this.settings, bounds, duckDbRollupDialect, tenants)) {
       const result = await this.loader.run(sql);
       if (sql.startsWith("INSERT")) written += Number(result.rowsChanged);
     }

@@ -11,6 +11,7 @@ import {
   rollupDeletes,
   rollupRowCountQuery,
   rollupTables,
+  touchedRollupScopes,
 } from "../../core/rollups";
 import { dailyAggregates } from "../../core/views";
 import { GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
@@ -65,6 +66,21 @@ test("the visitors columns say which visitors they count: a breakdown row's add 
   expect(visitors(ROLLUPS.totals)).toMatch(/whole tenant.*visitor-days/);
 });
 
+test("touchedRollupScopes recomputes exactly the tenants' days a batch touched, every tenant of a day beyond the bound", () => {
+  const touched = (pairs: string) => pairs.split(" ").map((pair) => ({ tenant: pair.split("@")[0], day: pair.split("@")[1] }));
+  expect(touchedRollupScopes(touched("b@2026-01-06 a@2026-01-05 b@2026-01-05 a@2026-01-06 a@2026-01-07 c@2026-01-02 a@2026-01-05"))).toEqual([
+    { days: { from: "2026-01-02", to: "2026-01-02" }, tenants: ["c"] },
+    { days: { from: "2026-01-05", to: "2026-01-06" }, tenants: ["a", "b"] },
+    { days: { from: "2026-01-07", to: "2026-01-07" }, tenants: ["a"] },
+  ]);
+  expect(touchedRollupScopes(touched("a@2026-01-05 b@2026-01-05 c@2026-01-05 a@2026-01-06 b@2026-01-06 a@2026-01-07"), 2)).toEqual([
+    { days: { from: "2026-01-05", to: "2026-01-05" } },
+    { days: { from: "2026-01-06", to: "2026-01-06" }, tenants: ["a", "b"] },
+    { days: { from: "2026-01-07", to: "2026-01-07" }, tenants: ["a"] },
+  ]);
+  expect(touchedRollupScopes([])).toEqual([]);
+});
+
 describe.each(STACKS)("the rollup statements of a stack %s", (_, raw) => {
   let core: CoreSettings;
 
@@ -95,6 +111,18 @@ describe.each(STACKS)("the rollup statements of a stack %s", (_, raw) => {
         expect([...analysis.tables].sort()).toEqual([`${PROJECT}.${DATASET}.events_partitioned`, `${PROJECT}.${DATASET}.${insertTarget(insert)}`].sort());
         expect(insert).toContain("WHERE `event_date` BETWEEN DATE '2026-01-05' AND DATE '2026-01-07'");
       }
+    });
+    test("with a tenant list, every DELETE and INSERT analyses and is limited to those tenants' rows, each tenant a string literal", async () => {
+      const tenants = ["acme", `o'brien \\ "co"`];
+      const statements = partitionedRollupStatements(core, DAYS, BQ, tenants);
+      const tables = rollupTables(core).map((table) => `${PROJECT}.${DATASET}.${table.name}`);
+      for (const [index, statement] of statements.entries()) {
+        const analysis = await analyze(statement, core);
+        const expected = index < tables.length ? [tables[index]] : [`${PROJECT}.${DATASET}.events_partitioned`, `${PROJECT}.${DATASET}.${insertTarget(statement)}`];
+        expect([...analysis.tables].sort()).toEqual(expected.sort());
+        expect(statement).toContain("`event_date` BETWEEN DATE '2026-01-05' AND DATE '2026-01-07' AND `tenant` IN ('acme', 'o\\'brien \\\\ \"co\"')");
+      }
+      expect(() => partitionedRollupStatements(core, DAYS, BQ, [])).toThrow(/empty list.*pass none/);
     });
   } else {
     test("the day tables' listing analyses against INFORMATION_SCHEMA.TABLES", async () => {

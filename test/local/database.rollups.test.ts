@@ -89,8 +89,8 @@ async function rollupsAndRecomputation(): Promise<{ table: string; rollup: JsonR
   );
 }
 
-const computedAt = async (table: string, day: string) =>
-  (await database.query(`SELECT DISTINCT computed_at FROM ${table} WHERE event_date = DATE '${day}'`)).map((row) => row.computed_at);
+const computedAt = async (table: string, day: string, tenant = "acme") =>
+  (await database.query(`SELECT DISTINCT computed_at FROM ${table} WHERE event_date = DATE '${day}' AND tenant = '${tenant}'`)).map((row) => row.computed_at);
 
 beforeEach(async () => {
   settings = settingsFor();
@@ -120,7 +120,7 @@ test("after every batch, each rollup table equals its aggregate recomputed from 
   expect(totals.some((row) => Number(row.email_proxy_events) > 0)).toBe(true);
 });
 
-test("a late event recomputes its own day only", async () => {
+test("a late event recomputes its own tenant's day only", async () => {
   await commit(BATCHES[0], 1);
   await commit(BATCHES[1], 2);
   const before = { late: await computedAt("rollup_totals", "2026-01-05"), others: [await computedAt("rollup_totals", "2026-01-06"), await computedAt("rollup_totals", "2026-01-07")] };
@@ -132,6 +132,20 @@ test("a late event recomputes its own day only", async () => {
   for (const table of rollupTables(settings)) {
     expect(await computedAt(table.name, "2026-01-05")).toEqual(after.late);
   }
+});
+
+test("a batch of one tenant recomputes that tenant's rows of the day and leaves another tenant's rows of the same day untouched", async () => {
+  await commit(BATCHES[0], 1);
+  const rowsOf = (tenant: string) => Promise.all(rollupTables(settings).map((table) => database.query(`SELECT * FROM ${table.name} WHERE tenant = '${tenant}' AND event_date = DATE '2026-01-05' ORDER BY ALL`)));
+  const globex = await rowsOf("globex");
+  const acme = await computedAt("rollup_totals", "2026-01-05");
+  expect(globex.every((rows) => rows.length > 0)).toBe(true);
+  // The late event is acme's, on the day globex has events too.
+  await commit(BATCHES[2], 2);
+  expect(await rowsOf("globex")).toEqual(globex);
+  const acmeAfter = (await rowsOf("acme")).flat().map((row) => String(row.computed_at));
+  expect(new Set(acmeAfter).size).toBe(1);
+  expect(acmeAfter[0] > String(acme[0])).toBe(true);
 });
 
 test("a range's days with no events produce no rows and no error; the same days again give the same rows", async () => {
