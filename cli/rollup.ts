@@ -7,7 +7,7 @@ import { bigQueryRollupScript, dateLiteral } from "../core/rollups";
 import type { DayRange } from "../core/rollups";
 import { duckDbDialect } from "../local/duckdbSchema";
 import { LocalDatabase } from "../local/database";
-import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
+import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { dayProgress } from "./progress";
 import type { DayProgress } from "./progress";
 import { defineCommand, EXIT, runCommand, UsageError } from "./runner";
@@ -147,7 +147,9 @@ export const rollupCommand = defineCommand({
     const progress = process.stderr.isTTY ? dayProgress(process.stderr) : undefined;
     if (values.local) {
       const paths = pathsFrom(values);
-      const database = await LocalDatabase.open(paths.database, stack.settings);
+      const database = await LocalDatabase.open(paths.database, stack.settings).catch(async (error: unknown) => {
+        throw await explainDatabaseInUse(error, paths, "rollup --local writes the database itself: stop that server (Ctrl-C where it runs) and run the rollup again; while it runs, its loader keeps the rollups of the days it loads up to date.");
+      });
       try {
         console.log(formatRollupSummary(await recomputeDays(days, (range) => database.rollup(range), progress), paths.database));
       } finally {
