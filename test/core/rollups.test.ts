@@ -162,7 +162,7 @@ describe("bigQueryRollupScript's day bounds", () => {
     ]);
   });
 
-  test.each(["2026-02-30", "2026-1-05", "20260105", "2026-01-05'; DROP TABLE x; --"])("refuse %j, which is no day", (day) => {
+  test.each(["2026-02-30", "2026-13-01", "2026-1-05", "20260105", "2026-01-05'; DROP TABLE x; --"])("refuse %j, which is no day", (day) => {
     expect(() => bigQueryRollupScript(core, PROJECT, DATASET, { from: { date: day }, to: { date: "2026-01-07" } })).toThrow(/is not a day as YYYY-MM-DD/);
   });
 });
