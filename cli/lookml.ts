@@ -1,17 +1,19 @@
 // npm run lookml -- --stack NAME --out DIR
-// Writes the stack's LookML project (core/lookml.ts) into DIR: docs/looker.md says how Looker uses it.
+// Writes the stack's LookML project (core/lookml.ts) into DIR, relative to where npm ran: docs/looker.md says how Looker uses it.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { lookmlProject } from "../core/lookml";
 import type { LookmlFile, RenamedField } from "../core/lookml";
 import { defineCommand, runCommand, UsageError } from "./runner";
 import { readStack } from "./stackFile";
+import { userPath } from "./userPath";
 
 const USAGE = `Usage: npm run lookml -- --out DIR [--stack NAME] [--connection NAME] [--project ID] [--force]
 Writes the stack's LookML project into DIR: manifest.lkml, the model and its views, generated from
 the stack's schema (docs/looker.md). Files it wrote before are replaced; any other file in DIR
 stops it, unless --force.
-  --out DIR          the project's directory, such as a clone of the Looker project's git repository
+  --out DIR          the project's directory, such as a clone of the Looker project's git repository,
+                     relative to the directory you run npm from
   --stack NAME       settings from Pulumi.NAME.yaml (default dev)
   --connection NAME  the Looker connection's name (default pixel_pipeline); a manifest constant
   --project ID       the Google Cloud project (default: the stack's gcp:project)
@@ -101,8 +103,9 @@ export const lookmlCommand = defineCommand({
       generatedHeader(values.stack),
     );
     for (const renamed of generated.renamed) console.error(renamedLine(renamed));
-    const written = writeProject(values.out, generated.files, values.force);
-    console.log(`Wrote ${written.length} files into ${values.out}: ${written.join(", ")}.`);
+    const out = userPath(values.out);
+    const written = writeProject(out, generated.files, values.force);
+    console.log(`Wrote ${written.length} files into ${out}: ${written.join(", ")}.`);
     if (!config.looker.tenantUserAttribute) console.log("No tenant access_filter: set pixel-pipeline:lookerTenantUserAttribute to keep each Looker user to one tenant.");
   },
 });

@@ -3,11 +3,11 @@
 // scheduled query keeps only the latest days. docs/analytics.md explains the rollups.
 import { BigQuery } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { bigQueryRollupScript, dateLiteral } from "../core/rollups";
+import { bigQueryRollupScript } from "../core/rollups";
 import type { DayRange } from "../core/rollups";
-import { duckDbDialect } from "../local/duckdbSchema";
+import { isUtcDay } from "../core/views";
 import { LocalDatabase } from "../local/database";
-import { DATA_OPTIONS, DATA_USAGE, pathsFrom } from "./dataOptions";
+import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { dayProgress } from "./progress";
 import type { DayProgress } from "./progress";
 import { defineCommand, EXIT, runCommand, UsageError } from "./runner";
@@ -51,11 +51,7 @@ const DAY_MS = 86_400_000;
 export function rollupDays(from: string | undefined, to: string | undefined, today: string, yes: boolean): string[] {
   if (!from || !to) throw new UsageError("pass --from and --to, the first and last UTC day to recompute (YYYY-MM-DD)");
   for (const [flag, day] of [["--from", from], ["--to", to]]) {
-    try {
-      dateLiteral(day, duckDbDialect);
-    } catch {
-      throw new UsageError(`${flag} must be a UTC day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
-    }
+    if (!isUtcDay(day)) throw new UsageError(`${flag} must be a UTC day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
   }
   if (from > to) throw new UsageError(`the range runs backwards: --from ${from} is after --to ${to}; swap them`);
   if (to > today) throw new UsageError(`--to ${to} is in the future (today is ${today} UTC): a day is recomputed once it has events`);
@@ -147,7 +143,9 @@ export const rollupCommand = defineCommand({
     const progress = process.stderr.isTTY ? dayProgress(process.stderr) : undefined;
     if (values.local) {
       const paths = pathsFrom(values);
-      const database = await LocalDatabase.open(paths.database, stack.settings);
+      const database = await LocalDatabase.open(paths.database, stack.settings).catch(async (error: unknown) => {
+        throw await explainDatabaseInUse(error, paths, "rollup --local writes the database itself: stop that server (Ctrl-C where it runs) and run the rollup again; while it runs, its loader keeps the rollups of the days it loads up to date.");
+      });
       try {
         console.log(formatRollupSummary(await recomputeDays(days, (range) => database.rollup(range), progress), paths.database));
       } finally {

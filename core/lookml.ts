@@ -4,7 +4,7 @@ import { EVENT_DATE_COLUMN, partitionedSchema, ROLLUPS, TENANT_COLUMN, TABLE_NAM
 import { COMPUTED_AT_COLUMN, rollupTables } from "./rollups";
 import { templateSchema } from "./schema";
 import type { SchemaField } from "./schema";
-import { dailyAggregates, dedupQuery, googleSqlString, perTenantDayEventsQuery } from "./views";
+import { bigQueryDialect, dailyAggregates, dedupQuery, perTenantDayEventsQuery } from "./views";
 import type { WildcardDialect } from "./views";
 
 /**
@@ -73,19 +73,7 @@ const constant = (name: keyof typeof LOOKML_CONSTANTS) => `@{${LOOKML_CONSTANTS[
 
 /** GoogleSQL as the views' SQL names tables: through the manifest constants, so an importing project can point them elsewhere. */
 export function lookmlDialect(): WildcardDialect {
-  const path = (name: string) => `\`${constant("project")}.${constant("dataset")}.${name}\``;
-  return {
-    identifier: (name) => `\`${name}\``,
-    table: path,
-    string: googleSqlString,
-    tablesStartingWith: (prefix) => path(`${prefix}*`),
-    wildcardColumns: "*",
-    concatMapped: (list, element, body) =>
-      `ARRAY_TO_STRING(ARRAY(SELECT ${body} FROM UNNEST(${list}) AS ${element} WITH OFFSET AS position ORDER BY position), '')`,
-    hexOfAscii: (character) => `FORMAT('%02X', ASCII(${character}))`,
-    textFromHex: (hex) => `SAFE_CONVERT_BYTES_TO_STRING(FROM_HEX(${hex}))`,
-    dateFromDigits: (digits) => `PARSE_DATE('%Y%m%d', ${digits})`,
-  };
+  return bigQueryDialect(constant("project"), constant("dataset"));
 }
 
 /** A LookML string: double quotes, with quotes and backslashes escaped. */

@@ -2,7 +2,7 @@ import type { CoreSettings } from "./config/coreSettings";
 import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, TABLE_NAME_COLUMNS, TENANT_COLUMN } from "./layout";
 import { STANDARD_COLUMNS } from "./schema";
 import type { SchemaField } from "./schema";
-import { bigQueryDialect, COUNT_COLUMNS, dailyAggregates, dedupQuery, googleSqlString, perTenantDayEventsQuery } from "./views";
+import { bigQueryDialect, COUNT_COLUMNS, dailyAggregates, dedupQuery, googleSqlString, isUtcDay, perTenantDayEventsQuery } from "./views";
 import type { DailyAggregate, SqlDialect, WildcardDialect } from "./views";
 
 /**
@@ -92,11 +92,9 @@ export interface DayRange<Bound = string> {
   readonly to: Bound;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
 /** A DATE literal of a YYYY-MM-DD day, checked, so a bound never carries anything but a date. */
 export function dateLiteral(day: string, dialect: SqlDialect): string {
-  if (!DAY.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) throw new Error(`${JSON.stringify(day)} is not a day as YYYY-MM-DD`);
+  if (!isUtcDay(day)) throw new Error(`${JSON.stringify(day)} is not a day as YYYY-MM-DD`);
   return `DATE ${dialect.string(day)}`;
 }
 

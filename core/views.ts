@@ -293,6 +293,11 @@ export function tenantEventsQuery(settings: CoreSettings, tenant: string, dialec
   ].join("\n");
 }
 
+/** Whether `text` is a real day as YYYY-MM-DD (not 2026-02-30): what ranges of UTC days are made of. */
+export function isUtcDay(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().slice(0, 10) === text;
+}
+
 /** One tenant over a range of UTC days, both ends included, as YYYY-MM-DD. */
 export interface TenantRange {
   readonly tenant: string;

@@ -7,7 +7,7 @@ import type { RefusalReason } from "../core/refusals";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { ROLLUPS } from "../core/layout";
 import { MAX_TENANT_BYTES } from "../core/tenant";
-import { BREAKDOWNS, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery } from "../core/views";
+import { BREAKDOWNS, isUtcDay, rangeBreakdownQuery, rangeDaysQuery, rangeTotalsQuery } from "../core/views";
 import { duckDbDialect } from "./duckdbSchema";
 import { QueryError } from "./queryResult";
 import type { InternalRead } from "./loaderProcess";
@@ -28,7 +28,6 @@ const MAX_QUERY_BYTES = 1 << 20;
 const TOP = 10;
 const TENANT_CHOICES = 100;
 const MAX_RANGE_DAYS = 366;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The database, as the process that holds it answers (loaderProcess.ts). */
 export interface DatabaseReads {
@@ -139,7 +138,7 @@ export function analyticsRange(query: URLSearchParams): { from: string; to: stri
   const from = query.get("from") ?? "";
   const to = query.get("to") ?? "";
   for (const [name, value] of [["from", from], ["to", to]]) {
-    if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)) || new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) !== value) {
+    if (!isUtcDay(value)) {
       return { error: `${name} must be a UTC day as YYYY-MM-DD, got ${JSON.stringify(value)}` };
     }
   }

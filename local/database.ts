@@ -38,7 +38,7 @@ export interface RefusalRecord {
   readonly request_timestamp: string | null;
   /**
    * The spooled line, with the client's IP and user agent as a row would store them: whole for a
-   * dead letter, so its event can be loaded again; cut for a refusal (loader.ts REFUSAL_ENTRY_BYTES);
+   * dead letter, so its event can be loaded again; cut for a refusal (loader.ts, to refusalBounds.ts REFUSAL_ENTRY_BYTES);
    * null for a line that could not be read as an entry at all.
    */
   readonly log_entry: string | null;
@@ -59,8 +59,8 @@ export interface LoadBatch {
 const REFUSAL_COLUMNS: readonly (keyof RefusalRecord)[] = ["message_id", "reason", "severity", "detail", "request_timestamp", "log_entry"];
 
 /**
- * Once the refusals pass the bound, the oldest are deleted down to this share of it: the delete
- * and its ordering run once per tenth of the bound, not on every batch.
+ * Once the refusals pass the bound, only the newest are kept, this share of it (trimRefusals):
+ * the copy and its ordering run once per tenth of the bound, not on every batch.
  */
 const REFUSALS_KEPT_AFTER_TRIM = 0.9;
 

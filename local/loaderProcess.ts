@@ -13,7 +13,7 @@ export interface LoaderProcessOptions {
   readonly spoolDir: string;
   /** Loaded spool segments kept beyond this total are deleted (spool.ts KEEP_LOADED_BYTES). */
   readonly keepLoadedBytes?: number;
-  /** Refusals kept in the database; older ones are deleted (database.ts DEFAULT_MAX_REFUSALS). */
+  /** Refusals kept in the database; older ones are dropped (refusalBounds.ts DEFAULT_MAX_REFUSALS). */
   readonly maxRefusals?: number;
   /** Refusals and dead letters, after the batch that stored them commits. */
   readonly log: (line: LogLine) => void;

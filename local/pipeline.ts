@@ -58,7 +58,7 @@ export interface PipelineOptions {
   readonly warn: (message: string) => void;
   /** Spool segment size and how much loaded spool is kept; the defaults unless a test wants small ones. */
   readonly spool?: SpoolOptions & { readonly keepLoadedBytes?: number };
-  /** Refusals kept in the database (database.ts DEFAULT_MAX_REFUSALS unless set). */
+  /** Refusals kept in the database (refusalBounds.ts DEFAULT_MAX_REFUSALS unless set). */
   readonly maxRefusals?: number;
 }
 

@@ -9,7 +9,8 @@ import type { JsonRow } from "./queryResult";
  * the query command's read-only one. Queries may read the pipeline's tables and views and nothing
  * else, so the instance reaches no file but its own (external access off), loads and installs no
  * extension, and keeps no secrets. The lock then freezes every setting, for the user's SQL and for
- * ours alike: any setting the pipeline needs belongs here, not in a later SET.
+ * ours alike: any setting the pipeline needs belongs here, or, if DuckDB ignores it as an instance
+ * option (max_temp_directory_size), in openInstance (database.ts), which SETs it before the lock.
  * None of this stops a SELECT from calling table functions that write files or change the
  * instance (enable_logging, checkpoint, query), nor EXPLAIN ANALYZE from running what it explains:
  * the statement checks below are needed as well.

@@ -11,6 +11,7 @@ import type { CoreSettings } from "../core/config/coreSettings";
 import { settingsFor } from "./settings";
 import type { LogLine } from "../core/delivery";
 import type { JsonRow } from "../local/database";
+import { buildLogEntry } from "../local/logEntry";
 import { dataPaths } from "../local/paths";
 import type { DataPaths } from "../local/paths";
 import { startPipeline } from "../local/pipeline";
@@ -18,6 +19,27 @@ import type { PipelineOptions, RunningPipeline } from "../local/pipeline";
 import { runQuery } from "../local/queryClient";
 import { CliResult, runScript } from "./runScript";
 import { captureOutput } from "./waitForLine";
+
+/**
+ * One answered pixel request as the front end spools it, a line of JSON, for tests that write a
+ * spool segment themselves: `insertId`, the pixel's query string, and when it arrived.
+ */
+export function spooledPixelLine(insertId: string, query: string, atNs: bigint): string {
+  return JSON.stringify(
+    buildLogEntry({
+      insertId,
+      receivedAtNs: atNs,
+      loggedAtNs: atNs,
+      latencyNs: 1000n,
+      method: "GET",
+      requestUrl: `http://127.0.0.1:8080/pixel.png?${query}`,
+      status: 200,
+      protocol: "HTTP/1.1",
+      responseSize: 68,
+      fromCache: true,
+    }),
+  );
+}
 
 export async function makeTempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), "pixel-local-"));

@@ -8,8 +8,8 @@ import { parseProject } from "../../testkit/lookml";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-function runLookml(args: readonly string[]) {
-  const result = spawnSync(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "cli/lookml.ts"), ...args], { encoding: "utf8", timeout: 60_000 });
+function runLookml(args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
+  const result = spawnSync(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), path.join(ROOT, "cli/lookml.ts"), ...args], { encoding: "utf8", timeout: 60_000, cwd: ROOT, env });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -44,6 +44,13 @@ it("writes a project that parses, every file headed by how it was generated, and
 
   expect(runLookml(["--stack", "dev", "--project", "my-project-1", "--out", out, "--force"]).status).toBe(EXIT.ok);
   expect(readFileSync(path.join(out, "views", "ours.view.lkml"), "utf8")).toBe("view: ours {}\n");
+});
+
+it("writes a relative --out into the directory npm ran from (INIT_CWD), not the project's root where npm runs it", () => {
+  const result = runLookml(["--stack", "dev", "--project", "my-project-1", "--out", "project"], { ...process.env, INIT_CWD: directory });
+  expect(result).toMatchObject({ status: EXIT.ok, stderr: "" });
+  expect(existsSync(path.join(directory, "project", "manifest.lkml"))).toBe(true);
+  expect(existsSync(path.join(ROOT, "project"))).toBe(false);
 });
 
 it("asks for a project when the stack sets none", () => {

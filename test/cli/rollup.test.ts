@@ -15,7 +15,8 @@ import { UsageError } from "../../cli/runner";
 import { bigQueryRollupScript } from "../../core/rollups";
 import { LocalDatabase } from "../../local/database";
 import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
-import { makeTempDir, removeDir } from "../../testkit/localPipeline";
+import { makeTempDir, removeDir, startTestPipeline } from "../../testkit/localPipeline";
+import { runScript } from "../../testkit/runScript";
 import { acceptedEvent, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { KEYWORD_ATTRIBUTES, settingsFor } from "../../testkit/settings";
 
@@ -114,6 +115,27 @@ test("--local recomputes the local database's days and counts the rows they hold
     // One row in each of the six rollups for each day with events; none for the day between.
     expect(await recomputeDays(["2026-01-05", "2026-01-06", "2026-01-07"], (range) => database.rollup(range))).toEqual({ days: 3, rows: 12 });
     database.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("--local, while npm start holds the data directory, names that server and what to do", async () => {
+  const dir = await makeTempDir();
+  try {
+    const pipeline = await startTestPipeline(dir);
+    try {
+      const result = await runScript("cli/rollup.ts", ["--stack", "dev", "--local", "--data-dir", dir, "--from", "2026-01-05", "--to", "2026-01-05"]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `the data directory ${dir} is in use by the npm start running as process ${process.pid} at ${pipeline.url}: ` +
+          `DuckDB lets one process write ${path.join(dir, "pixel.duckdb")}. ` +
+          "rollup --local writes the database itself: stop that server (Ctrl-C where it runs) and run the rollup again; while it runs, its loader keeps the rollups of the days it loads up to date. " +
+          `To read its data while it runs, use npm run query -- --data-dir ${dir} "SQL".\n`,
+      );
+    } finally {
+      await pipeline.close();
+    }
   } finally {
     await removeDir(dir);
   }

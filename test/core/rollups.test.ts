@@ -165,13 +165,17 @@ describe.each(STACKS)("the rollup statements of a stack %s", (_, raw) => {
     expect(script.match(/INSERT INTO/g)).toHaveLength(rollupTables(core).length);
     if (core.layout === "partitioned") {
       // Each INSERT runs with the days as constants, as requirePartitionFilter asks: run as BigQuery would, it is the INSERT of a literal range.
-      const executed = lines.filter((line) => line.startsWith("EXECUTE IMMEDIATE ")).map((line) => executedWithDays(line, { _first_day: "DATE '2026-01-05'", _last_day: "DATE '2026-01-07'" }));
+      const executed = lines.filter((line) => line.startsWith("EXECUTE IMMEDIATE ")).map((line) => executedWith(line, { _first_day: "DATE '2026-01-05'", _last_day: "DATE '2026-01-07'" }));
       const inserts = partitionedRollupStatements(core, { from: "DATE '2026-01-05'", to: "DATE '2026-01-07'" }, BQ).filter((statement) => statement.startsWith("INSERT"));
       expect(executed).toEqual(inserts);
     } else {
       expect(lines.slice(2, begin).join("\n")).toBe(`DECLARE _day_table_suffixes STRING DEFAULT (\n${dayTableSuffixesQuery(core, PROJECT, DATASET, { from: "_first_day", to: "_last_day" })}\n);`);
       expect(script).toContain("IF _day_table_suffixes IS NOT NULL THEN");
       expect(script.match(/EXECUTE IMMEDIATE '[^\n]*' \|\| _day_table_suffixes \|\| '[^\n]*';/g)).toHaveLength(rollupTables(core).length);
+      // Run as BigQuery would with a list of day tables, each is the INSERT that the analyses above check.
+      const suffixes = "'_acme_20260105', '_acmeX2Dcorp_20260107'";
+      const executed = lines.filter((line) => line.trim().startsWith("EXECUTE IMMEDIATE ")).map((line) => executedWith(line.trim(), { _day_table_suffixes: suffixes }));
+      expect(executed).toEqual(dayTablesInserts(core, PROJECT, DATASET).map((insert) => insert.before + suffixes + insert.after));
     }
   });
 });
@@ -186,21 +190,22 @@ describe("bigQueryRollupScript's day bounds", () => {
     ]);
   });
 
-  test.each(["2026-02-30", "2026-1-05", "20260105", "2026-01-05'; DROP TABLE x; --"])("refuse %j, which is no day", (day) => {
+  test.each(["2026-02-30", "2026-13-01", "2026-1-05", "20260105", "2026-01-05'; DROP TABLE x; --"])("refuse %j, which is no day", (day) => {
     expect(() => bigQueryRollupScript(core, PROJECT, DATASET, { from: { date: day }, to: { date: "2026-01-07" } })).toThrow(/is not a day as YYYY-MM-DD/);
   });
 });
 
 /**
- * The statement an `EXECUTE IMMEDIATE 'text' || FORMAT('%T', variable) || 'text' …;` line runs, with
- * each variable's value as FORMAT's %T writes it: the string literals read as GoogleSQL reads them.
+ * The statement an `EXECUTE IMMEDIATE 'text' || FORMAT('%T', variable) || 'text' …;` line runs (or
+ * `|| variable ||`, a STRING one), with each variable's value as given, as FORMAT's %T or the
+ * variable itself writes it: the string literals read as GoogleSQL reads them.
  */
-function executedWithDays(line: string, values: Record<string, string>): string {
+function executedWith(line: string, values: Record<string, string>): string {
   const body = /^EXECUTE IMMEDIATE (.*);$/.exec(line)![1];
   return body
     .split(" || ")
     .map((part) => {
-      const variable = /^FORMAT\('%T', (\w+)\)$/.exec(part);
+      const variable = /^FORMAT\('%T', (\w+)\)$/.exec(part) ?? /^(\w+)$/.exec(part);
       if (variable) return values[variable[1]];
       expect(part).toMatch(/^'.*'$/);
       return part.slice(1, -1).replace(/\\(u[0-9a-f]{4}|.)/g, (_, escaped: string) => (escaped.length === 5 ? String.fromCharCode(parseInt(escaped.slice(1), 16)) : escaped));

@@ -1,10 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { cutToBytes, UNLOADABLE_LINE } from "../../local/loader";
-import { buildLogEntry } from "../../local/logEntry";
 import { REFUSAL_ENTRY_BYTES } from "../../local/refusalBounds";
 import { MAX_LINE_BYTES, segmentFileName } from "../../local/spool";
-import { countRows, freshDirectoryEachTest, httpRequest, query, waitFor } from "../../testkit/localPipeline";
+import { countRows, freshDirectoryEachTest, httpRequest, query, spooledPixelLine, waitFor } from "../../testkit/localPipeline";
 
 jest.setTimeout(180_000);
 
@@ -44,21 +43,7 @@ describe("refused requests of about 1 MB (a server started with a larger header 
 
 describe("a poison line", () => {
   const NOW_NS = BigInt(Date.now()) * 1_000_000n;
-  const spooledPixel = (index: number) =>
-    JSON.stringify(
-      buildLogEntry({
-        insertId: `spooled-${index}`,
-        receivedAtNs: NOW_NS + BigInt(index),
-        loggedAtNs: NOW_NS + BigInt(index),
-        latencyNs: 1000n,
-        method: "GET",
-        requestUrl: `http://127.0.0.1:8080/pixel.png?user_id=acme&order_id=${index}`,
-        status: 200,
-        protocol: "HTTP/1.1",
-        responseSize: 68,
-        fromCache: true,
-      }),
-    );
+  const spooledPixel = (index: number) => spooledPixelLine(`spooled-${index}`, `user_id=acme&order_id=${index}`, NOW_NS + BigInt(index));
   // JSON.parse reads it, but printing it again (for a refusal's detail or log_entry) overflows the stack.
   const tooDeep = `{"insertId":"deep","resource":${"[".repeat(200_000)}${"]".repeat(200_000)}}`;
 

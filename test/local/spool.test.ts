@@ -1,8 +1,7 @@
 import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { buildLogEntry } from "../../local/logEntry";
 import { comparePositions, readSpool, segmentFileName, SPOOL_START, SpoolWriter } from "../../local/spool";
-import { countRows, freshDirectoryEachTest, query } from "../../testkit/localPipeline";
+import { countRows, freshDirectoryEachTest, query, spooledPixelLine } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
 
@@ -94,22 +93,7 @@ describe("readSpool", () => {
 describe("recovery at start-up", () => {
   const NOW_NS = BigInt(Date.now()) * 1_000_000n;
 
-  function spooledPixel(index: number): string {
-    return JSON.stringify(
-      buildLogEntry({
-        insertId: `crashed-${index}`,
-        receivedAtNs: NOW_NS + BigInt(index),
-        loggedAtNs: NOW_NS + BigInt(index),
-        latencyNs: 1000n,
-        method: "GET",
-        requestUrl: `http://127.0.0.1:8080/pixel.png?user_id=acme&type=recovered&order_id=${index}`,
-        status: 200,
-        protocol: "HTTP/1.1",
-        responseSize: 68,
-        fromCache: true,
-      }),
-    );
-  }
+  const spooledPixel = (index: number) => spooledPixelLine(`crashed-${index}`, `user_id=acme&type=recovered&order_id=${index}`, NOW_NS + BigInt(index));
 
   it("loads every complete line a crashed run left, skips its torn last line, and loads nothing twice", async () => {
     const spoolDir = path.join(local.dir, "spool");
