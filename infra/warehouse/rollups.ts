@@ -11,16 +11,20 @@ import { bigQueryDialect } from "../../core/views";
 import { memberResourceName } from "./tenantAccess";
 import { tenantRowPolicies } from "./tenantRowPolicies";
 
-export interface RollupsArgs {
-  /** Keeps the runner's account id apart from other stacks' and pipelines' (PixelPipeline). */
+/** What the rollups' tables and their schedule are declared for: one pipeline's dataset and settings. */
+interface RollupTarget {
+  /** Keeps the runner's account id and the scheduled query's name apart from other stacks' and pipelines' (PixelPipeline). */
   readonly scope: string;
   readonly project: string;
-  /** The event dataset's id, as the scheduled query names its tables. */
+  /** The event dataset's id, as the script names its tables. */
   readonly datasetId: string;
   /** The dataset's location: a scheduled query runs where its data is. */
   readonly location: string;
   readonly core: CoreSettings;
   readonly settings: WarehouseSettings;
+}
+
+export interface RollupsArgs extends RollupTarget {
   readonly deletionProtection: boolean;
   /** The table the events are stored in (EventWarehouse.eventSource): the partitioned table, or the template beside the day tables. */
   readonly eventSource: gcp.bigquery.Table;
@@ -142,16 +146,7 @@ function resourcePart(tableName: string): string {
   return tableName.replace(/_/g, "-");
 }
 
-export interface RollupScheduleArgs {
-  /** Names the scheduled query apart from other stacks' and pipelines' (PixelPipeline). */
-  readonly scope: string;
-  readonly project: string;
-  /** The event dataset's id, as the script names its tables. */
-  readonly datasetId: string;
-  /** The dataset's location: a scheduled query runs where its data is. */
-  readonly location: string;
-  readonly core: CoreSettings;
-  readonly settings: WarehouseSettings;
+export interface RollupScheduleArgs extends RollupTarget {
   /** The account the runs act as (Rollups.runnerEmail). */
   readonly runnerEmail: pulumi.Input<string>;
   /**
