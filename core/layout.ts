@@ -1,4 +1,5 @@
 import type { AttributeSpec } from "./attributes";
+import { LOAD_LEDGER_TABLE } from "./batchLoad";
 import { templateSchema } from "./schema";
 import type { Row, SchemaField } from "./schema";
 import { decodeTenant } from "./tenant";
@@ -44,7 +45,7 @@ export const ROLLUPS = {
 export const PARTITIONED_TABLE = "events_partitioned";
 
 /** Every table and view name the program declares besides the template; the settings keep the template name clear of them. */
-export const DECLARED_TABLE_NAMES: readonly string[] = [...Object.values(VIEWS), PARTITIONED_TABLE, ...Object.values(ROLLUPS)];
+export const DECLARED_TABLE_NAMES: readonly string[] = [...Object.values(VIEWS), PARTITIONED_TABLE, ...Object.values(ROLLUPS), LOAD_LEDGER_TABLE];
 
 export const TENANT_COLUMN = "tenant";
 export const EVENT_DATE_COLUMN = "event_date";
