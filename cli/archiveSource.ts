@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
-import type { GoogleApi } from "./googleApi";
+import type { GoogleApi } from "../functions/googleApi";
 
 /**
  * Where replay reads archived log entries. The Cloud Storage sink writes newline-delimited

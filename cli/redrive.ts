@@ -5,7 +5,7 @@ import type { CoreSettings } from "../core/config/coreSettings";
 import { logEntryToEvent } from "../core/event";
 import { parseTableSuffix, storedTableName } from "../core/layout";
 import { decodeLogEntry } from "../core/message";
-import { GoogleApi, serviceApi } from "./googleApi";
+import { GoogleApi, serviceApi } from "../functions/googleApi";
 import { rollupHint } from "./rollup";
 import { defineCommand, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";

@@ -11,7 +11,7 @@ import type { DataPaths } from "../local/paths";
 import { withLocalVisitorKey } from "../local/visitorKey";
 import { ARCHIVE_FILE_EXTENSIONS, ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
-import { serviceApi } from "./googleApi";
+import { serviceApi } from "../functions/googleApi";
 import { parseEntryLine } from "./parse";
 import { ReplayProgress, terminalProgress } from "./progress";
 import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";

@@ -15,3 +15,10 @@ export const VISITOR_KEY_VARIABLE = "PIXEL_VISITOR_KEY";
 export const COUNTRY_TABLE_FILE = "countries.bin";
 /** Pub/Sub's delivery budget (maxDeliveryAttempts), so the function's delivery policy is the one Pub/Sub applies. */
 export const DELIVERY_ATTEMPTS_VARIABLE = "PIXEL_MAX_DELIVERY_ATTEMPTS";
+
+/** The batch tier's loader: a CloudEvent function on each archive object finalized (functions/batchIndex.ts). */
+export const LOADER_ENTRY_POINT = "loadArchiveObject";
+/** The batch tier's sweep: a CloudEvent function on the scheduler's Pub/Sub message, in the loader's bundle. */
+export const SWEEP_ENTRY_POINT = "sweepArchive";
+/** The archive bucket the loader reads and the sweep lists. */
+export const ARCHIVE_BUCKET_VARIABLE = "PIXEL_ARCHIVE_BUCKET";

@@ -33,6 +33,8 @@ const ZIP_ENTRY_TIME = new Date(1980, 0, 1);
 
 const ROOT = path.join(__dirname, "..", "..");
 export const FUNCTION_ENTRY = path.join(ROOT, "functions", "index.ts");
+/** The batch tier's functions (the archive loader and its sweep): a bundle of their own, so neither carries the other's cold start. */
+export const BATCH_FUNCTION_ENTRY = path.join(ROOT, "functions", "batchIndex.ts");
 export const DEPLOYED_RUNTIME = "nodejs22";
 export const NOTICES_FILE = "THIRD_PARTY_NOTICES.txt";
 const FRAMEWORK = "@google-cloud/functions-framework";
@@ -44,9 +46,9 @@ const FRAMEWORK = "@google-cloud/functions-framework";
  * file of its own, read without parsing at cold start: embedded in the bundle it would be parsed
  * as JavaScript first.
  */
-export function bundleFunction(): FunctionBundle {
+export function bundleFunction(entry: string = FUNCTION_ENTRY): FunctionBundle {
   const result = buildSync({
-    entryPoints: [FUNCTION_ENTRY],
+    entryPoints: [entry],
     absWorkingDir: ROOT,
     bundle: true,
     platform: "node",

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { OAuth2Client } from "google-auth-library";
-import { googleApi, GoogleApiError } from "../../cli/googleApi";
+import { googleApi, GoogleApiError } from "../../functions/googleApi";
 import { rollupHint } from "../../cli/rollup";
 import { formatRedriveSummary, parseRedriveArgs, pubsubResource, redrive, redrivenMessage, stackOutputNames } from "../../cli/redrive";
 import { UsageError } from "../../cli/runner";

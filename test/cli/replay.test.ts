@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import { OAuth2Client } from "google-auth-library";
 import { isArchiveFileName, listArchive, parseGcsUrl } from "../../cli/archiveSource";
-import { googleApi } from "../../cli/googleApi";
+import { googleApi } from "../../functions/googleApi";
 import { formatBytes, ReplayProgress, terminalProgress } from "../../cli/progress";
 import { rollupHint } from "../../cli/rollup";
 import { formatSummary, parseReplayArgs, replayArchive, ReplayError, replayDestination, ReplaySummary } from "../../cli/replay";

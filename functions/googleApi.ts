@@ -3,7 +3,8 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { GoogleAuth } from "google-auth-library";
 
 /**
- * A small client for the Google REST APIs the operations tools call (Cloud Storage, Pub/Sub).
+ * A small client for the Google REST APIs the operations tools and the batch loader call (Cloud
+ * Storage, Pub/Sub).
  * Plain HTTPS with an OAuth token rather than the gRPC client libraries: the same code then talks
  * to Google, to Google's emulators and to the loopback stand-ins in the tests.
  */
