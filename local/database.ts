@@ -5,6 +5,7 @@ import {
   DuckDBTimestampTZValue,
   DuckDBTimestampValue,
   JsonDuckDBValueConverter,
+  listValue,
 } from "@duckdb/node-api";
 import type { DuckDBConnection, DuckDBResultReader, DuckDBValue, DuckDBValueConverter, Json } from "@duckdb/node-api";
 import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, partitionedRow, partitionedSchema, TENANT_COLUMN, VIEWS } from "../core/layout";
@@ -12,6 +13,7 @@ import type { Layout } from "../core/layout";
 import { templateSchema } from "../core/schema";
 import type { Row, SchemaField } from "../core/schema";
 import type { CoreSettings } from "../core/config/coreSettings";
+import { entryErased, tenantRowsStatements } from "../core/erasure";
 import { dateLiteral, partitionedRollupStatements, rollupTables, touchedRollupScopes } from "../core/rollups";
 import type { DayRange } from "../core/rollups";
 import { partitionedEventsQuery, viewsOverEvents } from "../core/views";
@@ -197,6 +199,33 @@ export class LocalDatabase {
       written = await this.replaceRollupDays(days);
     });
     return written;
+  }
+
+  /**
+   * Removes one tenant's rows of the days given (core/erasure.ts) from the events and every rollup
+   * table, and the refusals whose stored entry names the tenant, in one transaction; `dryRun`
+   * counts the same and changes nothing. Resolves with the rows by table and the refusals.
+   */
+  async eraseTenant(tenant: string, days: DayRange, dryRun: boolean): Promise<{ rows: Record<string, number>; refusals: number }> {
+    const rows: Record<string, number> = {};
+    let refusals = 0;
+    await this.transaction(async () => {
+      for (const statements of tenantRowsStatements({ ...this.settings, layout: "partitioned" }, duckDbDialect, tenant, days)) {
+        const [[count]] = (await this.loader.runAndReadAll(statements.count)).getRows();
+        rows[statements.table] = Number(count);
+        if (!dryRun) await this.loader.run(statements.delete);
+      }
+      const stored = (await this.loader.runAndReadAll(`SELECT message_id, log_entry FROM refusals WHERE log_entry IS NOT NULL`)).getRowObjectsJS();
+      const erased = stored.filter((refusal) => entryErased(String(refusal.log_entry), this.settings, tenant, days)).map((refusal) => String(refusal.message_id));
+      refusals = erased.length;
+      if (!dryRun && erased.length > 0) await this.loader.run(`DELETE FROM refusals WHERE message_id IN (SELECT unnest($1::VARCHAR[]))`, [listValue(erased)]);
+    });
+    return { rows, refusals };
+  }
+
+  /** Moves the spool checkpoint, to an equivalent position (erase: past a fully loaded segment, so it can be rewritten). */
+  async moveCheckpoint(position: SpoolPosition): Promise<void> {
+    await this.loader.run(`INSERT OR REPLACE INTO spool_checkpoint VALUES (1, $1, $2)`, [position.segment, position.offset]);
   }
 
   /**

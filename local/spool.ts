@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { writeSync } from "node:fs";
-import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 
@@ -220,6 +220,49 @@ export async function pruneSpool(dir: string, checkpoint: SpoolPosition, keepByt
     deleted.push(name);
   }
   return deleted;
+}
+
+/** What rewriting the loaded segments found: the segments read, those rewritten, the lines removed, the lines not loaded yet. */
+export interface SpoolRewrite {
+  readonly segments: number;
+  readonly rewritten: number;
+  readonly removed: number;
+}
+
+/**
+ * Rewrites every loaded segment (before `loadedBefore`, the checkpoint's segment) without the
+ * lines `drop` picks; `dryRun` only counts them. Each segment is written to a new file, synced and
+ * renamed over the old one, so a crash leaves it whole, old or new. Lines are never moved between
+ * segments, and nothing reads a loaded segment's offsets again: the database keeps its rows.
+ */
+export async function rewriteLoadedSegments(dir: string, loadedBefore: number, drop: (line: string) => boolean, dryRun: boolean): Promise<SpoolRewrite> {
+  let segments = 0;
+  let rewritten = 0;
+  let removed = 0;
+  for (const segment of (await listSegments(dir)).filter((number) => number < loadedBefore)) {
+    segments++;
+    const file = path.join(dir, segmentFileName(segment));
+    const text = await readFile(file, "utf8");
+    const lines = text.split("\n");
+    // A finished segment ends with a newline, unless a crash tore its last line: that part is kept as it is.
+    const tail = lines.pop() ?? "";
+    const kept = lines.filter((line) => !drop(line));
+    if (kept.length === lines.length) continue;
+    removed += lines.length - kept.length;
+    rewritten++;
+    if (dryRun) continue;
+    const temporary = `${file}.erasing`;
+    const handle = await open(temporary, "w", 0o600);
+    try {
+      await handle.writeFile(kept.map((line) => `${line}\n`).join("") + tail);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, file);
+    await syncDirectory(dir);
+  }
+  return { segments, rewritten, removed };
 }
 
 async function syncDirectory(dir: string): Promise<void> {

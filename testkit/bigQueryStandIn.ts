@@ -42,7 +42,9 @@ interface StandInRow {
 
 const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[^/]+\/insertAll$/;
 const JOBS = /^\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
-const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/[^/]+$/;
+const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/([^/]+)$/;
+const TABLES = /^\/bigquery\/v2\/projects\/([^/]+)\/datasets\/([^/]+)\/tables$/;
+const TABLE = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/([^/]+)$/;
 
 /** How a query job ends: its one result row (`rows_written`), or BigQuery's error message. */
 export type QueryOutcome = { readonly rowsWritten: number } | { readonly error: string };
@@ -61,6 +63,12 @@ export class BigQueryStandIn extends LoopbackStandIn {
   readonly queries: string[] = [];
   private queryOutcomes: QueryOutcome[] = [];
   private faultPlan?: FaultPlan;
+  /** Tables of the dataset by id, with their rows: what tables.list pages through, tables.get describes and tables.delete drops. */
+  readonly tables = new Map<string, { numRows: number }>();
+  /** Tables per tables.list page when the client asks for no size: small, so a test sees the pages. */
+  tablesPageSize = 3;
+  private queryAnswerer?: (sql: string) => QueryOutcome;
+  private readonly jobQueries = new Map<string, string>();
   /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
   private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
 
@@ -72,6 +80,11 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** How the next query jobs end, in order; afterwards each writes no rows. The stand-in runs no SQL. */
   scriptQueries(...outcomes: QueryOutcome[]): void {
     this.queryOutcomes = outcomes;
+  }
+
+  /** Answers every later query job from its SQL (a test's model of the tables), instead of the script. */
+  answerQueriesWith(answer: (sql: string) => QueryOutcome): void {
+    this.queryAnswerer = answer;
   }
 
   /** Decides every later insertAll with `plan` instead of the script. */
@@ -97,6 +110,9 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = undefined;
     this.queries.length = 0;
     this.queryOutcomes = [];
+    this.tables.clear();
+    this.queryAnswerer = undefined;
+    this.jobQueries.clear();
   }
 
   /**
@@ -117,7 +133,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
     const body = text ? (JSON.parse(text) as { rows?: StandInRow[] }) : undefined;
     this.requests.push({ method: request.method ?? "", path, body });
     if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: unknown; configuration: { query: { query: string } } });
-    if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response);
+    if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response, QUERY_RESULTS.exec(path)![1]);
+    if (TABLES.test(path) || TABLE.test(path)) return this.tableRequest(request.method ?? "", path, new URL(request.url ?? "", "http://stand-in").searchParams, response);
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
       return;
@@ -132,12 +149,15 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** jobs.insert of a query: recorded, and done at once. */
   private startJob(response: ServerResponse, job: { jobReference: unknown; configuration: { query: { query: string } } }): void {
     this.queries.push(job.configuration.query.query);
+    const jobId = (job.jobReference as { jobId?: string } | undefined)?.jobId;
+    if (jobId) this.jobQueries.set(jobId, job.configuration.query.query);
     this.send(response, { status: 200, body: { kind: "bigquery#job", jobReference: job.jobReference, configuration: job.configuration, status: { state: "DONE" } } });
   }
 
   /** jobs.getQueryResults: the next scripted outcome, as BigQuery answers a finished script or a failed one. */
-  private queryResults(response: ServerResponse): void {
-    const outcome = this.queryOutcomes.shift() ?? { rowsWritten: 0 };
+  private queryResults(response: ServerResponse, jobId: string): void {
+    const sql = this.jobQueries.get(jobId);
+    const outcome = (this.queryAnswerer && sql !== undefined ? this.queryAnswerer(sql) : this.queryOutcomes.shift()) ?? { rowsWritten: 0 };
     if ("error" in outcome) {
       this.send(response, { status: 400, body: { error: { code: 400, message: outcome.error, errors: [{ reason: "invalidQuery", message: outcome.error }] } } });
       return;
@@ -152,6 +172,31 @@ export class BigQueryStandIn extends LoopbackStandIn {
         totalRows: "1",
       },
     });
+  }
+
+  /** tables.list (paged by maxResults and pageToken, in name order), tables.get and tables.delete over `tables`. */
+  private tableRequest(method: string, path: string, query: URLSearchParams, response: ServerResponse): void {
+    const listed = TABLES.exec(path);
+    if (listed && method === "GET") {
+      const names = [...this.tables.keys()].sort();
+      const start = Number(query.get("pageToken") ?? 0);
+      const end = start + Number(query.get("maxResults") ?? this.tablesPageSize);
+      const tables = names.slice(start, end).map((tableId) => ({ kind: "bigquery#table", id: `${listed[1]}:${listed[2]}.${tableId}`, tableReference: { projectId: listed[1], datasetId: listed[2], tableId } }));
+      this.send(response, { status: 200, body: { kind: "bigquery#tableList", tables, totalItems: names.length, ...(end < names.length ? { nextPageToken: String(end) } : {}) } });
+      return;
+    }
+    const tableId = TABLE.exec(path)?.[1] ?? "";
+    const table = this.tables.get(tableId);
+    if (!table || (method !== "GET" && method !== "DELETE")) {
+      this.send(response, { status: 404, body: { error: { code: 404, message: `Not found: Table ${tableId}`, errors: [{ reason: "notFound", message: `Not found: Table ${tableId}` }] } } });
+      return;
+    }
+    if (method === "DELETE") {
+      this.tables.delete(tableId);
+      response.writeHead(204).end();
+      return;
+    }
+    this.send(response, { status: 200, body: { kind: "bigquery#table", tableReference: { tableId }, numRows: String(table.numRows) } });
   }
 
   private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {

@@ -6,6 +6,7 @@ import { parseCommand } from "../../cli/parse";
 import { queryCommand } from "../../cli/query";
 import { redriveCommand } from "../../cli/redrive";
 import { replayCommand } from "../../cli/replay";
+import { eraseCommand } from "../../cli/erase";
 import { EXIT, runCommand } from "../../cli/runner";
 import type { RunnableCommand } from "../../cli/runner";
 import { signCommand } from "../../cli/sign";
@@ -24,6 +25,7 @@ describe.each([
   ["npm run sign", signCommand],
   ["npm run replay", replayCommand],
   ["npm run redrive", redriveCommand],
+  ["npm run erase", eraseCommand],
   ["npm run smoke", smokeCommand],
   ["npm run bench", benchCommand],
   ["npm run fuzz", fuzzCommand],
