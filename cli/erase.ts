@@ -13,12 +13,16 @@ import type { ErasureCounts } from "../core/erasure";
 import type { DayRange } from "../core/rollups";
 import { MAX_TENANT_BYTES } from "../core/tenant";
 import { bigQueryDialect, isUtcDay } from "../core/views";
+import { SINK_OBJECT_PREFIX } from "../core/batchLoad";
 import { serviceApi } from "../functions/googleApi";
 import type { GoogleApi } from "../functions/googleApi";
 import { LocalDatabase } from "../local/database";
 import type { DataPaths } from "../local/paths";
 import { rewriteLoadedSegments, segmentFileName } from "../local/spool";
+import { eraseTenantFromArchive } from "./archiveErase";
+import type { ArchiveErasureReport } from "./archiveErase";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
+import { terminalProgress } from "./progress";
 import { pubsubResource, stackOutputNames } from "./redrive";
 import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
@@ -27,8 +31,9 @@ import { userPath } from "./userPath";
 
 export const ERASE_USAGE = `Usage: npm run erase -- --stack NAME --tenant TENANT [options]
 Removes one tenant's data: in BigQuery its day tables (per-tenant-day) or its rows of
-events_partitioned (partitioned), its rows of every rollup table, and its dead letters; with
---local, its rows, rollups and refusals in the DuckDB file and its lines in the loaded spool.
+events_partitioned (partitioned), its rows of every rollup table, its dead letters and its
+entries in the raw archive; with --local, its rows, rollups and refusals in the DuckDB file and
+its lines in the loaded spool.
 Asks before it changes anything, unless --yes. Every run adds a line to DIR/erase-audit.ndjson.
   --stack NAME      settings from Pulumi.NAME.yaml (required)
   --tenant TENANT   the tenant, exactly as in the pixel URL (required)
@@ -37,7 +42,7 @@ Asks before it changes anything, unless --yes. Every run adds a line to DIR/eras
   --yes             do not ask for confirmation (required when stdin is not a terminal)
   --local           erase from the local pipeline's files instead (stop npm start first)
   --outputs FILE    the stack's outputs as \`pulumi stack output --json\` prints them (required
-                    without --local): the dead-letter subscription
+                    without --local): the dead-letter subscription and the archive bucket
   --project ID      BigQuery and Pub/Sub project (default gcp:project of the stack)
   --dataset ID      BigQuery dataset (default the stack's datasetId, else pixel_NAME)
 ${DATA_USAGE}
@@ -367,6 +372,17 @@ export interface AuditLine {
   readonly counts: ErasureCounts;
 }
 
+/** Where a stopped archive erasure records its progress, so the same command resumes it. */
+export function archiveStateFile(paths: DataPaths): string {
+  return path.join(paths.dataDir, "erase-archive-state.ndjson");
+}
+
+function addArchiveReport(counts: ErasureCounts, report: ArchiveErasureReport): void {
+  counts.archiveObjects = report.scanned;
+  counts.archiveRewritten = report.rewritten;
+  counts.archiveEntries = report.removed;
+}
+
 /** The audit file: in the data directory, private like everything there, and ignored by git. */
 export function auditFile(paths: DataPaths): string {
   return path.join(paths.dataDir, "erase-audit.ndjson");
@@ -394,6 +410,7 @@ export async function whoErases(): Promise<AuditLine["who"]> {
 export interface EraseDependencies {
   readonly bigQuery: (project: string) => BigQuery;
   readonly pubsub: () => GoogleApi;
+  readonly storage: () => GoogleApi;
   readonly terminal: EraseTerminal;
   readonly now: () => Date;
   readonly who: () => Promise<AuditLine["who"]>;
@@ -402,6 +419,7 @@ export interface EraseDependencies {
 const PROCESS_DEPENDENCIES: EraseDependencies = {
   bigQuery: (project) => new BigQuery({ projectId: project }),
   pubsub: () => serviceApi("pubsub"),
+  storage: () => serviceApi("storage"),
   terminal: processTerminal(),
   now: () => new Date(),
   who: whoErases,
@@ -455,16 +473,32 @@ export async function runErase(parsed: ParsedArgs<typeof ERASE_ARGS>, dependenci
   const outputs = stackOutputNames(await readFile(request.outputs === "-" ? "/dev/stdin" : userPath(request.outputs!), "utf8"));
   if (!outputs.subscription) throw new UsageError("--outputs names no deadLetterSubscription: pass the outputs of this stack, `pulumi stack output --json`");
   const subscription = pubsubResource("subscriptions", outputs.subscription, project);
-  const target = `BigQuery ${project}.${dataset} and ${subscription}`;
+  const archive = outputs.archiveBucket;
+  const target = `BigQuery ${project}.${dataset}, ${subscription}${archive ? ` and gs://${archive}/${SINK_OBJECT_PREFIX}` : ""}`;
   const client = dependencies.bigQuery(project);
   const pubsub = dependencies.pubsub();
+  const eraseArchive = (dryRun: boolean) =>
+    eraseTenantFromArchive({
+      api: dependencies.storage(),
+      bucket: archive!,
+      prefix: SINK_OBJECT_PREFIX,
+      tenant: request.tenant,
+      settings,
+      ...(request.before ? { before: request.before } : {}),
+      dryRun,
+      statePath: archiveStateFile(request.paths),
+      ...(process.stderr.isTTY ? { progress: terminalProgress(process.stderr) } : {}),
+    });
 
   const plan = await planBigQueryErasure(client, settings, project, dataset, request.tenant, request.days);
   for (const table of plan.rows) counts.rows[table.table] = table.rows;
   counts.dayTables = plan.dayTables.length;
   counts.dayTableRows = plan.dayTables.reduce((sum, table) => sum + table.rows, 0);
   counts.deadLetters = await purgeDeadLetters(pubsub, subscription, settings, request.tenant, request.days, true);
-  if (!foundAnything(counts)) {
+  if (!archive) console.log("the stack keeps no archive (its outputs name no archiveBucket): there is none to erase");
+  // The archive is read once per run: in a dry run to count, otherwise after the confirmation, to rewrite.
+  if (archive && request.dryRun) addArchiveReport(counts, await eraseArchive(true));
+  if (!foundAnything(counts) && (!archive || request.dryRun)) {
     console.log(`tenant ${JSON.stringify(request.tenant)} has no data ${scope} in ${target}: nothing to erase`);
     await audit("nothing-found", target);
     return EXIT.ok;
@@ -475,6 +509,7 @@ export async function runErase(parsed: ParsedArgs<typeof ERASE_ARGS>, dependenci
     await audit("dry-run", target);
     return EXIT.ok;
   }
+  if (archive) console.log(`  archive: every object of gs://${archive}/${SINK_OBJECT_PREFIX} that holds the tenant's entries is rewritten without them`);
   if (!(await confirmed(request, dependencies.terminal))) {
     console.log("nothing was changed");
     Object.assign(counts, noErasure());
@@ -485,10 +520,18 @@ export async function runErase(parsed: ParsedArgs<typeof ERASE_ARGS>, dependenci
   Object.assign(counts, noErasure());
   const outcome = await applyBigQueryErasure(client, dataset, plan, counts);
   counts.deadLetters = await purgeDeadLetters(pubsub, subscription, settings, request.tenant, request.days, false);
+  // Last: the longest part, and the one a run stopped half way resumes from its state file.
+  if (archive) addArchiveReport(counts, await eraseArchive(false));
+  if (!foundAnything(counts) && outcome.streamingBuffer.length === 0) {
+    console.log(`tenant ${JSON.stringify(request.tenant)} has no data ${scope} in ${target}: nothing was erased`);
+    await audit("nothing-found", target);
+    return EXIT.ok;
+  }
   const rows = Object.entries(counts.rows).map(([table, removed]) => `${removed} rows of ${table}`);
   console.log(
     `erased tenant ${JSON.stringify(request.tenant)} ${scope}: ${counts.dayTables} day table(s) dropped (${counts.dayTableRows} rows), ` +
-      `${rows.length > 0 ? rows.join(", ") : "no rows deleted"}, ${counts.deadLetters} dead letter(s) removed`,
+      `${rows.length > 0 ? rows.join(", ") : "no rows deleted"}, ${counts.deadLetters} dead letter(s) removed` +
+      (archive ? `; archive: ${counts.archiveObjects} object(s) scanned, ${counts.archiveRewritten} rewritten, ${counts.archiveEntries} entries removed` : ""),
   );
   if (outcome.streamingBuffer.length > 0) {
     console.error(streamingBufferAdvice(outcome.streamingBuffer, dependencies.now(), eraseCommandLine(request)));

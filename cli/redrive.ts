@@ -65,8 +65,8 @@ export function parseRedriveArgs(argv: readonly string[]): RedriveCommand {
   return redriveCommandFrom(parseCommandLine(REDRIVE_ARGS, argv));
 }
 
-/** The two stack outputs redrive needs, from `pulumi stack output --json`. */
-export function stackOutputNames(json: string): { topic?: string; subscription?: string } {
+/** The stack outputs redrive and erase need, from `pulumi stack output --json`: the archive bucket without its gs://. */
+export function stackOutputNames(json: string): { topic?: string; subscription?: string; archiveBucket?: string } {
   let outputs: Record<string, unknown>;
   try {
     outputs = JSON.parse(json) as Record<string, unknown>;
@@ -76,7 +76,8 @@ export function stackOutputNames(json: string): { topic?: string; subscription?:
   const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
   const topic = text(outputs.requestLogTopic);
   const subscription = text(outputs.deadLetterSubscription);
-  return { ...(topic ? { topic } : {}), ...(subscription ? { subscription } : {}) };
+  const archiveBucket = text(outputs.archiveBucket)?.replace(/^gs:\/\//, "");
+  return { ...(topic ? { topic } : {}), ...(subscription ? { subscription } : {}), ...(archiveBucket ? { archiveBucket } : {}) };
 }
 
 /** A full resource path (`projects/p/topics/t`), from a full path or a short name in `project`. */

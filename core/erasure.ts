@@ -3,9 +3,9 @@
  * (cli/erase.ts), shared by BigQuery and the local DuckDB file. No I/O.
  */
 import type { CoreSettings } from "./config/coreSettings";
-import { parseUrl } from "./event";
 import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, parseTableSuffix, TENANT_COLUMN } from "./layout";
 import { rollupTables } from "./rollups";
+import { entryNamesTenant } from "./tenantErasure";
 import { parseTimestamp } from "./timestamp";
 import type { DayRange } from "./rollups";
 import type { SqlDialect } from "./views";
@@ -65,56 +65,40 @@ export function tenantRowsStatements(settings: CoreSettings, dialect: SqlDialect
   }));
 }
 
-/** A requestUrl's JSON string inside an entry whose text was cut and so is no longer JSON. */
-const REQUEST_URL_FIELD = /"requestUrl"\s*:\s*("(?:[^"\\]|\\.)*")/;
-
 /**
- * Whether a log entry (a spooled line, a stored refusal's entry, an archive line) names the tenant
- * as the core reads it (event.ts): a value of the tenant query parameter of httpRequest.requestUrl.
- * Every value counts, so a request naming two tenants (refused as ambiguous) goes with either. An
- * entry cut short, no longer JSON, is read for its requestUrl alone.
- */
-export function entryNamesTenant(text: string, settings: Pick<CoreSettings, "tenantAttribute">, tenant: string): boolean {
-  const url = requestUrlOf(text);
-  return url !== undefined && (parseUrl(url)?.searchParams.getAll(settings.tenantAttribute).includes(tenant) ?? false);
-}
-
-/**
- * Whether the erasure removes a log entry: it names the tenant, and its timestamp is of a day the
- * erasure covers. An entry without a readable timestamp has no day to keep it by, so it goes.
+ * Whether the erasure removes a log entry given as text (a spooled line, a stored refusal's entry,
+ * a dead letter): it names the tenant as tenantErasure.ts reads entries, and its timestamp is of a
+ * day the erasure covers. An entry without a readable timestamp has no day to keep it by, so it
+ * goes. A refusal's stored entry may have been cut short and be JSON no longer: its requestUrl and
+ * timestamp are then read from the text.
  */
 export function entryErased(text: string, settings: Pick<CoreSettings, "tenantAttribute">, tenant: string, days: DayRange): boolean {
-  if (!entryNamesTenant(text, settings, tenant)) return false;
-  const day = parseTimestamp(fieldOf(text, "timestamp", TIMESTAMP_FIELD))?.iso.slice(0, 10);
+  const entry = parsedOrCutEntry(text);
+  if (!entryNamesTenant(entry, tenant, settings.tenantAttribute)) return false;
+  const day = parseTimestamp((entry as { timestamp?: unknown } | null)?.timestamp)?.iso.slice(0, 10);
   return day === undefined || (day >= days.from && day <= days.to);
 }
 
-const TIMESTAMP_FIELD = /"timestamp"\s*:\s*("(?:[^"\\]|\\.)*")/;
+/** A JSON string field of an entry whose text was cut and so is no longer JSON. */
+const CUT_FIELD = (name: string) => new RegExp(`"${name}"\\s*:\\s*("(?:[^"\\\\]|\\\\.)*")`);
+const CUT_REQUEST_URL = CUT_FIELD("requestUrl");
+const CUT_TIMESTAMP = CUT_FIELD("timestamp");
 
-function requestUrlOf(text: string): string | undefined {
-  const url = fieldOf(text, "httpRequest", REQUEST_URL_FIELD);
-  return typeof url === "string" ? url : undefined;
+function parsedOrCutEntry(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { httpRequest: { requestUrl: cutField(text, CUT_REQUEST_URL) }, timestamp: cutField(text, CUT_TIMESTAMP) };
+  }
 }
 
-/**
- * A field of an entry: `key` of the parsed JSON (httpRequest's requestUrl for "httpRequest"), or,
- * when the text was cut and is no longer JSON, the string `pattern` finds.
- */
-function fieldOf(text: string, key: "timestamp" | "httpRequest", pattern: RegExp): unknown {
-  let entry: unknown;
+function cutField(text: string, pattern: RegExp): string | undefined {
+  const quoted = pattern.exec(text)?.[1];
   try {
-    entry = JSON.parse(text);
+    return quoted === undefined ? undefined : (JSON.parse(quoted) as string);
   } catch {
-    const quoted = pattern.exec(text)?.[1];
-    try {
-      return quoted === undefined ? undefined : (JSON.parse(quoted) as unknown);
-    } catch {
-      return undefined;
-    }
+    return undefined;
   }
-  if (typeof entry !== "object" || entry === null) return undefined;
-  const value = (entry as Record<string, unknown>)[key];
-  return key === "httpRequest" ? (value as { requestUrl?: unknown } | undefined)?.requestUrl : value;
 }
 
 /** What one run removed (or, dry, would remove): every count the report and the audit line give. */

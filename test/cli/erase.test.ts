@@ -23,6 +23,7 @@ import { segmentFileName } from "../../local/spool";
 import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
 import type { QueryOutcome } from "../../testkit/bigQueryStandIn";
 import { captureCommandOutput } from "../../testkit/console";
+import { GcsStandIn } from "../../testkit/gcsStandIn";
 import { acceptedEvent, DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { makeTempDir, removeDir } from "../../testkit/localPipeline";
 import { PubSubStandIn } from "../../testkit/pubsubStandIn";
@@ -195,15 +196,20 @@ describe("the whole command", () => {
   const bigQuery = new BigQueryStandIn();
   const subscription = "projects/test-project/subscriptions/pixel-dead-letters";
   const pubsub = new PubSubStandIn(subscription, "projects/test-project/topics/pixel-requests");
+  const gcs = new GcsStandIn();
+  const ARCHIVE = "pixel-archive";
+  const OBJECT = "requests/2026/01/01/10:00:00_10:59:59_S0.json";
   const model = new TenantRows();
   let dir: string;
   beforeAll(async () => {
     await bigQuery.start();
     await pubsub.start();
+    await gcs.start();
   });
   afterAll(async () => {
     await bigQuery.stop();
     await pubsub.stop();
+    await gcs.stop();
   });
   beforeEach(async () => {
     dir = await makeTempDir();
@@ -211,7 +217,9 @@ describe("the whole command", () => {
     pubsub.waiting.clear();
     model.rows.clear();
     bigQuery.answerQueriesWith(model.answer);
-    await writeFile(path.join(dir, "outputs.json"), JSON.stringify({ deadLetterSubscription: "pixel-dead-letters", requestLogTopic: "pixel-requests" }));
+    await writeFile(path.join(dir, "outputs.json"), JSON.stringify({ deadLetterSubscription: "pixel-dead-letters", requestLogTopic: "pixel-requests", archiveBucket: `gs://${ARCHIVE}` }));
+    gcs.buckets.clear();
+    gcs.put(ARCHIVE, OBJECT, ["acme", "acme_eu", "acme"].map((tenant) => `${JSON.stringify(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl(`user_id=${tenant}`) } }))}\n`).join(""));
     for (const tenant of ["acme", "acme_eu"]) {
       bigQuery.tables.set(dayTableName(DEV_SETTINGS, tenant, "2026-01-01"), { numRows: 3 });
       model.rows.set(ROLLUPS.totals, [...(model.rows.get(ROLLUPS.totals) ?? []), { tenant, day: "2026-01-01" }]);
@@ -222,7 +230,7 @@ describe("the whole command", () => {
   function dependencies(answers: string[] = [], isTTY = true): EraseDependencies & { asked: string[] } {
     const asked: string[] = [];
     const terminal: EraseTerminal = { isTTY, ask: async (question) => (asked.push(question), answers.shift() ?? "") };
-    return { asked, bigQuery: () => bigQuery.client(), pubsub: () => googleApi(pubsub.endpoint), terminal, now: () => NOW, who: async () => ({ user: "operator", account: "ops@example.com" }) };
+    return { asked, bigQuery: () => bigQuery.client(), pubsub: () => googleApi(pubsub.endpoint), storage: () => googleApi(gcs.endpoint), terminal, now: () => NOW, who: async () => ({ user: "operator", account: "ops@example.com" }) };
   }
 
   const argv = (...extra: string[]) => parseEraseArgs(["--stack", "dev", "--tenant", "acme", "--project", "test-project", "--outputs", path.join(dir, "outputs.json"), "--data-dir", dir, ...extra]);
@@ -233,8 +241,10 @@ describe("the whole command", () => {
     const text = output.stdout.join("\n");
     expect(text).toContain(`${dayTableName(DEV_SETTINGS, "acme", "2026-01-01")}  3 rows`);
     expect(text).toContain(`${ROLLUPS.totals}: 1 rows`);
+    expect(text).toContain("archive: 2 entries in 1 of 1 objects");
     expect(text).toContain("dry run: nothing was changed");
     expect(bigQuery.tables.size).toBe(2);
+    expect(gcs.buckets.get(ARCHIVE)!.get(OBJECT)!.toString()).toMatch(/user_id=acme"/);
     expect(model.rows.get(ROLLUPS.totals)).toHaveLength(2);
     expect((await auditLines())[0]).toMatchObject({ outcome: "dry-run", tenant: "acme", dryRun: true });
   });
@@ -256,21 +266,28 @@ describe("the whole command", () => {
     expect([...bigQuery.tables.keys()]).toEqual([dayTableName(DEV_SETTINGS, "acme_eu", "2026-01-01")]);
     expect(model.rows.get(ROLLUPS.totals)).toEqual([{ tenant: "acme_eu", day: "2026-01-01" }]);
     expect(pubsub.waiting.size).toBe(0);
-    expect(output.stdout.join("\n")).toMatch(/erased tenant "acme" of every day: 1 day table\(s\) dropped \(3 rows\), 1 rows of rollup_totals, 1 dead letter\(s\) removed/);
+    const archived = gcs.buckets.get(ARCHIVE)!.get(OBJECT)!.toString();
+    expect(archived).not.toMatch(/user_id=acme"/);
+    expect(archived).toMatch(/user_id=acme_eu"/);
+    expect(output.stdout.join("\n")).toMatch(
+      /erased tenant "acme" of every day: 1 day table\(s\) dropped \(3 rows\), 1 rows of rollup_totals, 1 dead letter\(s\) removed; archive: 1 object\(s\) scanned, 1 rewritten, 2 entries removed/,
+    );
 
     output.stdout.length = 0;
     expect(await runErase(argv("--yes"), dependencies())).toBe(0);
-    expect(output.stdout[0]).toMatch(/tenant "acme" has no data of every day in BigQuery test-project\.pixel_dev and .*: nothing to erase/);
+    expect(output.stdout.join("\n")).toMatch(/tenant "acme" has no data of every day in BigQuery test-project\.pixel_dev, .* and gs:\/\/pixel-archive\/requests\/: nothing was erased/);
 
     const [erased, second] = await auditLines();
     expect(erased).toMatchObject({ time: NOW.toISOString(), who: { user: "operator", account: "ops@example.com" }, stack: "dev", tenant: "acme", outcome: "erased", counts: { dayTables: 1, dayTableRows: 3, deadLetters: 1 } });
-    expect(second).toMatchObject({ outcome: "nothing-found", counts: { dayTables: 0, deadLetters: 0 } });
+    expect(erased).toMatchObject({ counts: { archiveObjects: 1, archiveRewritten: 1, archiveEntries: 2 } });
+    expect(second).toMatchObject({ outcome: "nothing-found", counts: { dayTables: 0, deadLetters: 0, archiveEntries: 0 } });
     expect(JSON.stringify(erased)).not.toMatch(/89\.160|Mozilla|shop\.example/);
   });
 
   test("an unknown tenant erases nothing and says so", async () => {
     expect(await runErase(parseEraseArgs(["--stack", "dev", "--tenant", "nobody", "--project", "test-project", "--outputs", path.join(dir, "outputs.json"), "--data-dir", dir, "--yes"]), dependencies())).toBe(0);
-    expect(output.stdout[0]).toMatch(/tenant "nobody" has no data of every day .*: nothing to erase/);
+    expect(output.stdout.join("\n")).toMatch(/tenant "nobody" has no data of every day .*: nothing was erased/);
+    expect(gcs.buckets.get(ARCHIVE)!.get(OBJECT)!.toString().match(/user_id=/g)).toHaveLength(3);
     expect(bigQuery.tables.size).toBe(2);
   });
 });
@@ -336,6 +353,9 @@ describe("--local, on a real DuckDB file and spool", () => {
       },
       pubsub: () => {
         throw new Error("--local never calls Pub/Sub");
+      },
+      storage: () => {
+        throw new Error("--local never calls Cloud Storage");
       },
       terminal: { isTTY: false, ask: () => Promise.reject(new Error("--local never asks")) },
       now: () => NOW,
