@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { BigQuery } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { entryErased, erasureDays, foundAnything, isTenantDayTable, noErasure, tenantRowsStatements } from "../core/erasure";
+import { allTenantsCoverage, entryErased, erasureDays, foundAnything, isTenantDayTable, noErasure, tenantRowsStatements } from "../core/erasure";
 import type { ErasureCounts } from "../core/erasure";
 import type { DayRange } from "../core/rollups";
 import { MAX_TENANT_BYTES } from "../core/tenant";
@@ -469,6 +469,18 @@ export async function runErase(parsed: ParsedArgs<typeof ERASE_ARGS>, dependenci
 
   const project = request.project ?? stack.project;
   if (!project) throw new UsageError(`Pulumi.${request.stack}.yaml sets no gcp:project: pass --project`);
+  const readers = stack.config.tenantReaders;
+  if (readers) {
+    const { account } = await dependencies.who();
+    const coverage = allTenantsCoverage(readers.allTenants, account);
+    const fix = `add "user:${account ?? "YOUR-ACCOUNT"}" (or a group you are in) to allTenantsReaders in Pulumi.${request.stack}.yaml and run pulumi up`;
+    if (coverage === "not-listed") {
+      throw new UsageError(
+        `${account} is not in allTenantsReaders: with tenantReaders set, BigQuery lets only the all-tenants row access policy's grantees delete rows, and shows anyone else too few to count. ${fix}, then erase again.`,
+      );
+    }
+    if (coverage === "maybe") console.error(`note: with tenantReaders set, the account that erases must be in allTenantsReaders (directly or through a group); if BigQuery refuses the DELETEs, ${fix}.`);
+  }
   const dataset = request.dataset ?? stack.config.datasetId;
   const outputs = stackOutputNames(await readFile(request.outputs === "-" ? "/dev/stdin" : userPath(request.outputs!), "utf8"));
   if (!outputs.subscription) throw new UsageError("--outputs names no deadLetterSubscription: pass the outputs of this stack, `pulumi stack output --json`");

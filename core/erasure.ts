@@ -127,3 +127,17 @@ export function noErasure(): ErasureCounts {
 export function foundAnything(counts: ErasureCounts): boolean {
   return counts.dayTables + counts.deadLetters + counts.refusals + counts.spoolLines + counts.archiveEntries + Object.values(counts.rows).reduce((sum, rows) => sum + rows, 0) > 0;
 }
+
+/**
+ * Whether `account` (gcloud's, e.g. "ops@example.com") is in the all-tenants row access policy,
+ * whose grantees are allTenantsReaders. With tenantReaders set, the rollups (and, partitioned, the
+ * event table) have row access policies: DML on them needs that TRUE filter, and a count by anyone
+ * else sees only the rows of their own policies, so a dry run would find too little. A group's
+ * members cannot be known here: "maybe" then.
+ */
+export function allTenantsCoverage(allTenantsReaders: readonly string[], account: string | undefined): "listed" | "maybe" | "not-listed" {
+  if (account === undefined) return "maybe";
+  const domain = account.slice(account.lastIndexOf("@") + 1);
+  if (allTenantsReaders.some((member) => member === `user:${account}` || member === `serviceAccount:${account}` || member === `domain:${domain}`)) return "listed";
+  return allTenantsReaders.some((member) => member.startsWith("group:")) ? "maybe" : "not-listed";
+}
