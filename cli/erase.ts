@@ -431,10 +431,12 @@ export async function runErase(parsed: ParsedArgs<typeof ERASE_ARGS>, dependenci
   const stack = readStack(request.stack);
   const settings = stack.settings;
   const counts = noErasure();
+  let asked: Promise<AuditLine["who"]> | undefined;
+  const who = () => (asked ??= dependencies.who());
   const audit = async (outcome: AuditLine["outcome"], target: string): Promise<void> =>
     writeAudit(auditFile(request.paths), {
       time: now.toISOString(),
-      who: await dependencies.who(),
+      who: await who(),
       stack: request.stack,
       target,
       tenant: request.tenant,
@@ -471,7 +473,7 @@ export async function runErase(parsed: ParsedArgs<typeof ERASE_ARGS>, dependenci
   if (!project) throw new UsageError(`Pulumi.${request.stack}.yaml sets no gcp:project: pass --project`);
   const readers = stack.config.tenantReaders;
   if (readers) {
-    const { account } = await dependencies.who();
+    const { account } = await who();
     const coverage = allTenantsCoverage(readers.allTenants, account);
     const fix = `add "user:${account ?? "YOUR-ACCOUNT"}" (or a group you are in) to allTenantsReaders in Pulumi.${request.stack}.yaml and run pulumi up`;
     if (coverage === "not-listed") {

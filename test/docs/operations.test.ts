@@ -23,5 +23,6 @@ describe("docs/operations.md", () => {
   it("shows both commands", () => {
     expect(operations).toContain("npm run replay -- --stack");
     expect(operations).toContain("npm run redrive -- --stack");
+    expect(operations).toContain("npm run erase -- --stack");
   });
 });
