@@ -24,6 +24,8 @@ import type { ArchiveErasureReport } from "./archiveErase";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { terminalProgress } from "./progress";
 import { pubsubResource, stackOutputNames } from "./redrive";
+import { DEFAULT_RETRY, withConflictRetry } from "./rollup";
+import type { RetryPolicy } from "./rollup";
 import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
 import { readStack } from "./stackFile";
@@ -180,7 +182,7 @@ export interface BigQueryOutcome {
  * already gone is no error (a second run, or another eraser). A DELETE refused for the streaming
  * buffer is reported, not thrown, and the rest goes on: a later run deletes those rows.
  */
-export async function applyBigQueryErasure(client: BigQuery, dataset: string, plan: BigQueryPlan, counts: ErasureCounts): Promise<BigQueryOutcome> {
+export async function applyBigQueryErasure(client: BigQuery, dataset: string, plan: BigQueryPlan, counts: ErasureCounts, retry: RetryPolicy = DEFAULT_RETRY): Promise<BigQueryOutcome> {
   await eachLimited(plan.dayTables, async (table) => {
     try {
       await client.dataset(dataset).table(table.name).delete();
@@ -195,7 +197,8 @@ export async function applyBigQueryErasure(client: BigQuery, dataset: string, pl
   for (const table of plan.rows) {
     if (table.rows === 0) continue;
     try {
-      counts.rows[table.table] = await queryNumber(client, `${table.delete};\nSELECT @@row_count AS row_count;`);
+      // The scheduled rollup query replaces recent days in transactions of its own: a DELETE it aborts is run again.
+      counts.rows[table.table] = await withConflictRetry(() => queryNumber(client, `${table.delete};\nSELECT @@row_count AS row_count;`), retry, (message) => console.error(message));
     } catch (error) {
       if (!STREAMING_BUFFER.test(error instanceof Error ? error.message : String(error))) throw error;
       streamingBuffer.push(table.table);

@@ -149,6 +149,26 @@ describe("against BigQuery (the loopback stand-in, through the real client)", ()
     expect(plan.rows.map((table) => table.table)).toEqual(Object.values(ROLLUPS));
   });
 
+  test("a DELETE aborted by a concurrent transaction (the scheduled rollup query) is run again", async () => {
+    const settings = settingsFor({ layout: "partitioned" });
+    seed(settings);
+    const plan = await planBigQueryErasure(bigQuery.client(), settings, "test-project", "pixel_dev", "acme", erasureDays());
+    let aborted = false;
+    bigQuery.answerQueriesWith((sql) => {
+      if (!aborted && sql.startsWith(`DELETE FROM \`test-project.pixel_dev.${ROLLUPS.counts}\``)) {
+        aborted = true;
+        return { error: "Transaction is aborted due to concurrent update against table test-project:pixel_dev.rollup_counts." };
+      }
+      return model.answer(sql);
+    });
+    const sleeps: number[] = [];
+    const counts = noErasure();
+    await applyBigQueryErasure(bigQuery.client(), "pixel_dev", plan, counts, { attempts: 3, firstDelayMs: 1000, sleep: async (ms) => void sleeps.push(ms) });
+    expect(sleeps).toEqual([1000]);
+    expect(counts.rows[ROLLUPS.counts]).toBe(4);
+    expect(output.stderr.join("\n")).toMatch(/another transaction changed the same rollup table/);
+  });
+
   test("rows in the streaming buffer: the DELETE is refused, the rest goes on, and the advice names when to run again", async () => {
     const settings = settingsFor({ layout: "partitioned" });
     seed(settings);

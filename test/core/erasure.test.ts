@@ -2,7 +2,9 @@ import fc from "fast-check";
 import { allTenantsCoverage, entryErased, erasureDays, isTenantDayTable, tenantRowsStatements } from "../../core/erasure";
 import { PARTITIONED_TABLE, ROLLUPS } from "../../core/layout";
 import { tableSuffix } from "../../core/tenant";
+import { bigQueryDialect } from "../../core/views";
 import { duckDbDialect } from "../../local/duckdbSchema";
+import { GoogleSqlAnalyzer, stackTables } from "../../testkit/googleSql";
 import { loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 import { settingsFor } from "../../testkit/settings";
 
@@ -86,4 +88,21 @@ test.each<[string, readonly string[], string | undefined, ReturnType<typeof allT
   ["an account gcloud does not name", ["user:ana@example.com"], undefined, "maybe"],
 ])("allTenantsCoverage: %s", (_, readers, account, expected) => {
   expect(allTenantsCoverage(readers, account)).toBe(expected);
+});
+
+describe("tenantRowsStatements in GoogleSQL (ZetaSQL's analyzer, BigQuery's language)", () => {
+  let analyzer: GoogleSqlAnalyzer;
+  beforeAll(async () => {
+    analyzer = await GoogleSqlAnalyzer.start();
+  });
+  afterAll(() => analyzer.close());
+
+  test.each([["partitioned"], ["per-tenant-day"]] as const)("every DELETE and count of the %s layout is valid against the stack's tables", async (layout) => {
+    const settings = settingsFor({ layout });
+    const statements = tenantRowsStatements(settings, bigQueryDialect("p", "d"), "o'brien\\", erasureDays("2026-01-02"));
+    for (const statement of statements) {
+      await analyzer.analyze(statement.delete, stackTables(settings, "p", "d"));
+      expect((await analyzer.analyze(statement.count, stackTables(settings, "p", "d"))).columns).toEqual([{ name: "row_count", type: "INT64" }]);
+    }
+  });
 });
