@@ -2,7 +2,7 @@
 // Removes one tenant's data from the warehouse, the rollups, the dead letters and the archive, or
 // from the local pipeline's files. docs/operations.md "Erasing a tenant" says what it covers.
 import { execFile } from "node:child_process";
-import { appendFile, mkdir, readFile, stat } from "node:fs/promises";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import * as path from "node:path";
 import { createInterface } from "node:readline/promises";
@@ -18,7 +18,7 @@ import { serviceApi } from "../functions/googleApi";
 import type { GoogleApi } from "../functions/googleApi";
 import { LocalDatabase } from "../local/database";
 import type { DataPaths } from "../local/paths";
-import { rewriteLoadedSegments, segmentFileName } from "../local/spool";
+import { rewriteLoadedSegments, unloadedBytes } from "../local/spool";
 import { eraseTenantFromArchive } from "./archiveErase";
 import type { ArchiveErasureReport } from "./archiveErase";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
@@ -288,7 +288,7 @@ export async function eraseLocal(paths: DataPaths, settings: CoreSettings, tenan
   });
   try {
     const checkpoint = await database.readCheckpoint();
-    const unloaded = await unloadedSpoolBytes(paths.spoolDir, checkpoint);
+    const unloaded = await unloadedBytes(paths.spoolDir, checkpoint);
     if (unloaded > 0) {
       throw new Error(
         `the spool in ${paths.spoolDir} holds ${unloaded} bytes of requests not loaded into ${paths.database} yet; the tenant's among them would come back after the erasure. ` +
@@ -305,19 +305,6 @@ export async function eraseLocal(paths: DataPaths, settings: CoreSettings, tenan
     counts.spoolLines += rewrite.removed;
   } finally {
     database.close();
-  }
-}
-
-/** The spool's bytes past the checkpoint: 0 once the loader has stored everything. */
-async function unloadedSpoolBytes(spoolDir: string, checkpoint: { segment: number; offset: number }): Promise<number> {
-  let bytes = 0;
-  for (let segment = checkpoint.segment; ; segment++) {
-    const size = await stat(path.join(spoolDir, segmentFileName(segment))).then(
-      (file) => file.size,
-      () => undefined,
-    );
-    if (size === undefined) return bytes;
-    bytes += size - (segment === checkpoint.segment ? checkpoint.offset : 0);
   }
 }
 

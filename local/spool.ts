@@ -222,7 +222,17 @@ export async function pruneSpool(dir: string, checkpoint: SpoolPosition, keepByt
   return deleted;
 }
 
-/** What rewriting the loaded segments found: the segments read, those rewritten, the lines removed, the lines not loaded yet. */
+/** The spool's bytes past the checkpoint: 0 once the loader has stored every line. */
+export async function unloadedBytes(dir: string, checkpoint: SpoolPosition): Promise<number> {
+  let bytes = 0;
+  for (const segment of (await listSegments(dir)).filter((number) => number >= checkpoint.segment)) {
+    const { size } = await stat(path.join(dir, segmentFileName(segment)));
+    bytes += size - (segment === checkpoint.segment ? checkpoint.offset : 0);
+  }
+  return bytes;
+}
+
+/** What rewriting the loaded segments found: the segments read, those rewritten, the lines removed. */
 export interface SpoolRewrite {
   readonly segments: number;
   readonly rewritten: number;

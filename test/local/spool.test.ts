@@ -1,6 +1,6 @@
 import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { comparePositions, readSpool, segmentFileName, SPOOL_START, SpoolWriter } from "../../local/spool";
+import { comparePositions, readSpool, rewriteLoadedSegments, segmentFileName, SPOOL_START, SpoolWriter, unloadedBytes } from "../../local/spool";
 import { countRows, freshDirectoryEachTest, query, spooledPixelLine } from "../../testkit/localPipeline";
 
 jest.setTimeout(120_000);
@@ -114,5 +114,32 @@ describe("recovery at start-up", () => {
     expect(restarted.recovered).toBe(0);
     expect(await countRows(local.dir)).toBe(3);
     expect(await query(local.dir, `SELECT count(*) AS n FROM refusals`)).toEqual([{ n: 0 }]);
+  });
+});
+
+describe("rewriteLoadedSegments and unloadedBytes (erase --local)", () => {
+  const write = (segment: number, text: string) => writeFile(path.join(local.dir, segmentFileName(segment)), text);
+  const read = (segment: number) => readFile(path.join(local.dir, segmentFileName(segment)), "utf8");
+
+  test("drops the chosen lines of loaded segments only, keeps a torn tail, and a dry run only counts", async () => {
+    await write(1, "keep 1\ndrop 1\nkeep 2\ntorn");
+    await write(2, "keep 3\n");
+    await write(3, "drop 2\n");
+    const drop = (line: string) => line.startsWith("drop");
+    expect(await rewriteLoadedSegments(local.dir, 3, drop, true)).toEqual({ segments: 2, rewritten: 1, removed: 1 });
+    expect(await read(1)).toBe("keep 1\ndrop 1\nkeep 2\ntorn");
+    expect(await rewriteLoadedSegments(local.dir, 3, drop, false)).toEqual({ segments: 2, rewritten: 1, removed: 1 });
+    expect(await read(1)).toBe("keep 1\nkeep 2\ntorn");
+    expect(await read(3)).toBe("drop 2\n");
+    expect((await readdir(local.dir)).sort()).toEqual([1, 2, 3].map(segmentFileName));
+    expect(await rewriteLoadedSegments(local.dir, 3, drop, false)).toEqual({ segments: 2, rewritten: 0, removed: 0 });
+  });
+
+  test("unloadedBytes: what lies past the checkpoint, over a gap in the segments too", async () => {
+    await write(1, "a\n");
+    await write(2, "bb\ncc\n");
+    await write(4, "dddd\n");
+    expect(await unloadedBytes(local.dir, { segment: 2, offset: 3 })).toBe(3 + 5);
+    expect(await unloadedBytes(local.dir, { segment: 5, offset: 0 })).toBe(0);
   });
 });
