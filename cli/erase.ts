@@ -450,7 +450,7 @@ export async function runErase(parsed: ParsedArgs<typeof ERASE_ARGS>, dependenci
       await audit("dry-run", target);
       return EXIT.ok;
     }
-    // The local pipeline is the operator's own machine: no confirmation, as the issue asks only for stacks that are not local.
+    // The local pipeline is data on this machine, erased by its own operator: no question, as with the other --local commands.
     const erased = noErasure();
     await eraseLocal(request.paths, settings, request.tenant, request.days, false, erased);
     Object.assign(counts, erased);
