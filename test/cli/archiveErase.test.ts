@@ -60,6 +60,13 @@ function tenantsIn(content: string): (string | null)[] {
     .map((line) => (line === NOT_JSON.trim() ? "not JSON" : new URL((JSON.parse(line) as { httpRequest: { requestUrl: string } }).httpRequest.requestUrl).searchParams.get("user_id")));
 }
 
+/** The archive as it was before any erasure (a stand-in that is never started). */
+function originalArchive(): GcsStandIn {
+  const copy = new GcsStandIn();
+  fill(copy);
+  return copy;
+}
+
 let gcs: GcsStandIn;
 let dir: string;
 beforeEach(async () => {
@@ -144,6 +151,21 @@ test("--before keeps to the hours before that day", async () => {
   const report = await erase({ before: "2026-01-06" });
   expect(report).toEqual({ scanned: 4, entries: 11, rewritten: 3, deleted: 1, removed: 5, removedRefused: 0, resumed: 0, skipped: 1 });
   expect(tenantsIn(contents(gcs)["requests/2026/01/06/00:00:00_00:59:59_S0.json"].content)).toEqual(["acme", "globex"]);
+});
+
+test("reports progress by bytes of the objects in range, with the entries read", async () => {
+  const calls: unknown[][] = [];
+  const progress = { start: (total: number) => calls.push(["start", total]), update: (read: number, entries: number) => calls.push(["update", read, entries]), stop: () => calls.push(["stop"]) };
+  await erase({ progress, before: "2026-01-06" });
+  const sizes = ["21:00:00_21:59:59_S0", "22:00:00_22:59:59_S0", "23:00:00_23:59:59_A1", "23:00:00_23:59:59_S0"].map((hour) => Buffer.byteLength(contents(originalArchive())[`requests/2026/01/05/${hour}.json`].content));
+  expect(calls).toEqual([
+    ["start", sizes.reduce((a, b) => a + b)],
+    ["update", sizes[0], 5],
+    ["update", sizes[0] + sizes[1], 7],
+    ["update", sizes[0] + sizes[1] + sizes[2], 9],
+    ["update", sizes[0] + sizes[1] + sizes[2] + sizes[3], 11],
+    ["stop"],
+  ]);
 });
 
 test("a dry run counts what would go and writes nothing, not even its state", async () => {
