@@ -293,6 +293,8 @@ async function openState(statePath: string, parameters: ErasureParameters): Prom
     await writeFile(statePath, `${header}\n`);
     return outcomes;
   }
+  // Ends a torn last line, so that the next outcome appended starts a line of its own.
+  if (!text.endsWith("\n")) await appendFile(statePath, "\n");
   const [first, ...lines] = text.split("\n");
   if (first !== header) {
     throw new Error(

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { eraseTenantFromArchive, hourOf, MAX_OBJECT_ATTEMPTS } from "../../cli/archiveErase";
@@ -192,9 +192,13 @@ test("a run stopped after k writes resumes and ends as an uninterrupted run does
     }
     const state = await readFile(path.join(dir, "state", "erase.jsonl"), "utf8");
     expect(state.trim().split("\n")).toHaveLength(1 + 3);
+    // A process killed while appending leaves a torn line, which the next run ends before it appends.
+    await appendFile(path.join(dir, "state", "erase.jsonl"), '{"object":"requests/2026/01/05/23:00:00_23:5');
+    gcs.failWritesAfter = gcs.writes + 1;
+    await expect(erase()).rejects.toThrow(/answered 503/);
     gcs.failWritesAfter = Infinity;
     const resumed = await erase();
-    expect(resumed).toEqual({ ...ACME_REPORT, resumed: 3 });
+    expect(resumed).toEqual({ ...ACME_REPORT, resumed: 4 });
     expect(contents(gcs)).toEqual(contents(uninterrupted));
   } finally {
     await uninterrupted.stop();
