@@ -1,7 +1,7 @@
 import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { eraseTenantFromArchive, hourOf, MAX_OBJECT_ATTEMPTS } from "../../cli/archiveErase";
+import { eraseTenantFromArchive, hourOf, MAX_OBJECT_ATTEMPTS, SINGLE_READ_BYTES } from "../../cli/archiveErase";
 import type { ArchiveErasure } from "../../cli/archiveErase";
 import { SINK_OBJECT_PREFIX } from "../../core/batchLoad";
 import { googleApi } from "../../functions/googleApi";
@@ -95,10 +95,23 @@ function erase(overrides: Partial<ArchiveErasure> = {}) {
 
 const ACME_REPORT = { scanned: 6, entries: 16, rewritten: 5, deleted: 1, removed: 7, removedRefused: 0, resumed: 0, skipped: 1 };
 
-test("rewrites each object that held acme's entries without them, and nothing else", async () => {
+test.each([
+  ["read once, the lines kept held in memory", SINGLE_READ_BYTES, 1],
+  ["read again to be written as a stream", 0, 2],
+])("rewrites each object that held acme's entries without them, and nothing else (%s)", async (_mode, singleReadBytes, readsPerRewrite) => {
   const before = contents(gcs);
   const generationsBefore = generations(gcs);
-  expect(await erase()).toEqual(ACME_REPORT);
+  const reads: Record<string, number> = {};
+  gcs.afterMediaRead = (_bucket, name) => void (reads[name] = (reads[name] ?? 0) + 1);
+  expect(await erase({ singleReadBytes })).toEqual(ACME_REPORT);
+  expect(reads).toEqual({
+    "requests/2026/01/05/21:00:00_21:59:59_S0.json": readsPerRewrite,
+    "requests/2026/01/05/22:00:00_22:59:59_S0.json": 1,
+    "requests/2026/01/05/23:00:00_23:59:59_S0.json": 1,
+    "requests/2026/01/05/23:00:00_23:59:59_A1.json": readsPerRewrite,
+    "requests/2026/01/06/00:00:00_00:59:59_S0.json": readsPerRewrite,
+    "requests/2026/01/06/01:00:00_01:59:59_S0.json": readsPerRewrite,
+  });
   const after = contents(gcs);
 
   expect(Object.fromEntries(Object.entries(after).map(([name, object]) => [name, tenantsIn(object.content)]))).toEqual({
@@ -126,7 +139,7 @@ test("rewrites each object that held acme's entries without them, and nothing el
 
   // Idempotent: a second run scans everything again and finds nothing; the state file is gone.
   await expect(stat(path.join(dir, "state", "erase.jsonl"))).rejects.toThrow(/ENOENT/);
-  expect(await erase()).toEqual({ ...ACME_REPORT, entries: 9, rewritten: 0, deleted: 0, removed: 0, scanned: 5 });
+  expect(await erase({ singleReadBytes })).toEqual({ ...ACME_REPORT, entries: 9, rewritten: 0, deleted: 0, removed: 0, scanned: 5 });
   expect(generations(gcs)).toEqual(generationsAfter);
 });
 
@@ -212,7 +225,7 @@ test("a stopped run's state is not resumed by an erasure with other parameters",
   await expect(erase({ before: "2026-01-06" })).rejects.toThrow(/other parameters/);
 });
 
-test("an object written while it is being erased is read again, never overwritten", async () => {
+test.each([SINGLE_READ_BYTES, 0])("an object written while it is being erased is read again, never overwritten (objects read once up to %s bytes)", async (singleReadBytes) => {
   const name = "requests/2026/01/05/21:00:00_21:59:59_S0.json";
   let concurrentWrites = 0;
   gcs.afterMediaRead = (bucket, object) => {
@@ -220,7 +233,7 @@ test("an object written while it is being erased is read again, never overwritte
     const current = gcs.buckets.get(bucket)?.get(object) as Buffer;
     gcs.put(bucket, object, Buffer.concat([current, Buffer.from(entry("globex", "late") + entry("acme", "late"))]));
   };
-  const report = await erase();
+  const report = await erase({ singleReadBytes });
   expect(report).toEqual({ ...ACME_REPORT, entries: ACME_REPORT.entries + 2, removed: ACME_REPORT.removed + 1 });
   expect(tenantsIn(contents(gcs)[name].content)).toEqual(["acme_eu", "not JSON", "acme-corp", null, "globex"]);
 });
