@@ -198,7 +198,7 @@ async function eraseFromObject(
         return { ...outcome, generation: null, deleted: true };
       }
       const content = scan.kept ?? filtered(await objects.read(object), newFilter());
-      const generation = await objects.replace(object, Readable.from(content), keptBytes, hourOf(listed.name) as string);
+      const generation = await objects.replace(object, content, keptBytes, hourOf(listed.name) as string);
       return { ...outcome, generation, deleted: false };
     });
     if (written !== CHANGED) return written;
@@ -220,6 +220,25 @@ async function* filtered(content: Readable, filter: TenantLineFilter): AsyncGene
   yield* filter.end();
 }
 
+type Lines = Iterable<Buffer> | AsyncIterable<Buffer>;
+
+/** Sent in chunks of about this size: a write per line would make a rewrite crawl. */
+const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
+async function* inChunks(lines: Lines): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  for await (const line of lines) {
+    pending.push(line);
+    size += line.length;
+    if (size < UPLOAD_CHUNK_BYTES) continue;
+    yield Buffer.concat(pending);
+    pending = [];
+    size = 0;
+  }
+  if (pending.length > 0) yield Buffer.concat(pending);
+}
+
 const CHANGED = Symbol("changed");
 
 /** The action's result, or CHANGED when a generation precondition failed (412) or the object is gone (404). */
@@ -238,7 +257,7 @@ interface ObjectApi {
   /** The object's content at exactly this generation (412 otherwise). */
   read(object: StoredObject): Promise<Readable>;
   /** Writes the object's new content, of this length, if it still has this generation (412 otherwise); its new generation. */
-  replace(object: StoredObject, content: Readable, length: number, customTime: string): Promise<string>;
+  replace(object: StoredObject, lines: Lines, length: number, customTime: string): Promise<string>;
   /** Deletes the object if it still has this generation (412 otherwise). */
   delete(object: StoredObject): Promise<void>;
 }
@@ -259,12 +278,12 @@ function objectApi(api: GoogleApi, bucket: string): ObjectApi {
     read(object) {
       return api.stream(`${objectPath(object.name)}?alt=media&${precondition(object)}`);
     },
-    async replace(object, content, length, customTime) {
+    async replace(object, lines, length, customTime) {
       // A multipart upload sets the content and the metadata in one request, so the new generation
       // carries its customTime from its first moment.
       const contentType = object.contentType ?? "application/json";
       const metadata = { name: object.name, contentType, customTime, ...(object.storageClass ? { storageClass: object.storageClass } : {}) };
-      const body = multipartBody(metadata, content, length, contentType);
+      const body = multipartBody(metadata, lines, length, contentType);
       const query = `uploadType=multipart&${precondition(object)}`;
       const written = await api.upload<{ generation: string }>(`/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?${query}`, body.content, body.type, body.length);
       return written.generation;
@@ -294,13 +313,13 @@ async function listObjects(api: GoogleApi, bucket: string, prefix: string): Prom
  * Cloud Storage's multipart upload: the metadata as JSON, then the content, streamed. The boundary
  * is random (122 bits), so no archived line, whoever sent the request, can hold it.
  */
-function multipartBody(metadata: object, content: Readable, contentLength: number, contentType: string): { content: Readable; type: string; length: number } {
+function multipartBody(metadata: object, lines: Lines, contentLength: number, contentType: string): { content: Readable; type: string; length: number } {
   const boundary = `erase-${randomUUID()}`;
   const head = Buffer.from(`--${boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n${JSON.stringify(metadata)}\r\n--${boundary}\r\nContent-Type: ${contentType}\r\n\r\n`);
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   async function* parts(): AsyncGenerator<Buffer> {
     yield head;
-    yield* content;
+    yield* inChunks(lines);
     yield tail;
   }
   return { content: Readable.from(parts()), type: `multipart/related; boundary=${boundary}`, length: head.length + contentLength + tail.length };
