@@ -16,7 +16,8 @@ import type { ReplayProgress } from "./progress";
  *
  * A rewritten object is not loaded again by the batch tier: its load jobs are named by bucket,
  * object name and table (core/batchLoad.ts loadJobId), not by generation, and BigQuery runs a job
- * id once. The rewrite carries `customTime` = the object's hour, and the archive's lifecycle rule
+ * id once (it answers for a job for six months; past that the load ledger's row for the object is
+ * the record that it was loaded). The rewrite carries `customTime` = the object's hour, and the archive's lifecycle rule
  * deletes by `daysSinceCustomTime`, so a rewrite never restarts the object's age. An object that
  * held nothing but the tenant's entries is deleted (with the same precondition) rather than kept
  * empty: nothing is left to keep, and a deletion, unlike a new empty generation, is no new object
@@ -337,19 +338,20 @@ async function openState(statePath: string, parameters: ErasureParameters): Prom
     throw error;
   });
   const outcomes = new Map<string, ObjectOutcome>();
-  if (text === undefined) {
+  // No state, or one that a run stopped before its first line was whole: a fresh start.
+  if (text === undefined || !text.includes("\n")) {
     await mkdir(path.dirname(statePath), { recursive: true });
     await writeFile(statePath, `${header}\n`);
     return outcomes;
   }
-  // Ends a torn last line, so that the next outcome appended starts a line of its own.
-  if (!text.endsWith("\n")) await appendFile(statePath, "\n");
   const [first, ...lines] = text.split("\n");
   if (first !== header) {
     throw new Error(
       `${statePath} holds a stopped erasure with other parameters (${first}); finish it by running it again with those, or delete the file to start this one.`,
     );
   }
+  // Ends a torn last line, so that the next outcome appended starts a line of its own.
+  if (!text.endsWith("\n")) await appendFile(statePath, "\n");
   for (const line of lines) {
     try {
       const outcome = JSON.parse(line) as ObjectOutcome;

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { eraseTenantFromArchive, hourOf, MAX_OBJECT_ATTEMPTS, SINGLE_READ_BYTES } from "../../cli/archiveErase";
@@ -223,6 +223,12 @@ test("a stopped run's state is not resumed by an erasure with other parameters",
   await expect(erase()).rejects.toThrow(/answered 503/);
   await expect(erase({ tenant: "acme_eu" })).rejects.toThrow(/erase\.jsonl holds a stopped erasure with other parameters .*"tenant":"acme".*delete the file/);
   await expect(erase({ before: "2026-01-06" })).rejects.toThrow(/other parameters/);
+});
+
+test("a state file torn before its first line was whole is a fresh start", async () => {
+  await mkdir(path.join(dir, "state"));
+  await writeFile(path.join(dir, "state", "erase.jsonl"), '{"erasure":{"bucket":"pixel-ar');
+  expect(await erase()).toEqual(ACME_REPORT);
 });
 
 test.each([SINGLE_READ_BYTES, 0])("an object written while it is being erased is read again, never overwritten (objects read once up to %s bytes)", async (singleReadBytes) => {
