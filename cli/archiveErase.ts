@@ -98,6 +98,9 @@ interface ErasureParameters {
 
 export async function eraseTenantFromArchive(options: ArchiveErasure): Promise<ArchiveErasureReport> {
   const { api, bucket, tenant, settings, dryRun } = options;
+  // The command checks what the user typed; these would otherwise erase the wrong entries quietly.
+  if (tenant === "") throw new Error("the tenant to erase is empty: name one");
+  if (options.before !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(options.before)) throw new Error(`before is ${JSON.stringify(options.before)}: give a day as YYYY-MM-DD`);
   const listed = await listObjects(api, bucket, options.prefix);
   const hourly = listed.filter((object) => hourOf(object.name) !== undefined);
   const inRange = hourly.filter((object) => options.before === undefined || (hourOf(object.name) as string) < `${options.before}T00:00:00Z`);

@@ -181,6 +181,16 @@ test("reports progress by bytes of the objects in range, with the entries read",
   ]);
 });
 
+test.each([
+  [{ tenant: "" }, "the tenant to erase is empty: name one"],
+  [{ before: "2026-1-6" }, 'before is "2026-1-6": give a day as YYYY-MM-DD'],
+])("refuses %p before it reads anything", async (overrides, message) => {
+  const reads: string[] = [];
+  gcs.afterMediaRead = (_bucket, name) => void reads.push(name);
+  await expect(erase(overrides)).rejects.toThrow(message);
+  expect(reads).toEqual([]);
+});
+
 test("a dry run counts what would go and writes nothing, not even its state", async () => {
   const before = contents(gcs);
   const generationsBefore = generations(gcs);
