@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
+import { Readable } from "node:stream";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { withoutTenantLines } from "../core/tenantErasure";
+import { TenantLineFilter } from "../core/tenantErasure";
 import { GoogleApiError } from "../functions/googleApi";
 import type { GoogleApi } from "../functions/googleApi";
 import type { ReplayProgress } from "./progress";
@@ -15,7 +16,8 @@ import type { ReplayProgress } from "./progress";
  *
  * A rewritten object is not loaded again by the batch tier: its load jobs are named by bucket,
  * object name and table (core/batchLoad.ts loadJobId), not by generation, and BigQuery runs a job
- * id once. The rewrite carries `customTime` = the object's hour, and the archive's lifecycle rule
+ * id once (it answers for a job for six months; past that the load ledger's row for the object is
+ * the record that it was loaded). The rewrite carries `customTime` = the object's hour, and the archive's lifecycle rule
  * deletes by `daysSinceCustomTime`, so a rewrite never restarts the object's age. An object that
  * held nothing but the tenant's entries is deleted (with the same precondition) rather than kept
  * empty: nothing is left to keep, and a deletion, unlike a new empty generation, is no new object
@@ -36,6 +38,8 @@ export interface ArchiveErasure {
   readonly statePath: string;
   /** Bytes of the archive read, and the entries among them. */
   readonly progress?: ReplayProgress;
+  /** Objects up to this size are read once, larger ones twice with less memory (default SINGLE_READ_BYTES). */
+  readonly singleReadBytes?: number;
 }
 
 export interface ArchiveErasureReport {
@@ -94,6 +98,9 @@ interface ErasureParameters {
 
 export async function eraseTenantFromArchive(options: ArchiveErasure): Promise<ArchiveErasureReport> {
   const { api, bucket, tenant, settings, dryRun } = options;
+  // The command checks what the user typed; these would otherwise erase the wrong entries quietly.
+  if (tenant === "") throw new Error("the tenant to erase is empty: name one");
+  if (options.before !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(options.before)) throw new Error(`before is ${JSON.stringify(options.before)}: give a day as YYYY-MM-DD`);
   const listed = await listObjects(api, bucket, options.prefix);
   const hourly = listed.filter((object) => hourOf(object.name) !== undefined);
   const inRange = hourly.filter((object) => options.before === undefined || (hourOf(object.name) as string) < `${options.before}T00:00:00Z`);
@@ -112,7 +119,7 @@ export async function eraseTenantFromArchive(options: ArchiveErasure): Promise<A
       if (done?.generation === object.generation) {
         entries += done.entries;
       } else {
-        const outcome = await eraseFromObject(objects, object, (content) => withoutTenantLines(content, tenant, settings), dryRun).catch((error: unknown) => {
+        const outcome = await eraseFromObject(objects, object, () => new TenantLineFilter(tenant, settings), { dryRun, singleReadBytes: options.singleReadBytes ?? SINGLE_READ_BYTES }).catch((error: unknown) => {
           throw new Error(
             `the erasure of ${tenant} from the archive stopped at gs://${bucket}/${object.name} (${index} of ${inRange.length} objects done): ${(error as Error).message}. ` +
               "Running the same erasure again resumes where it stopped.",
@@ -153,11 +160,17 @@ export function hourOf(objectName: string): string | undefined {
   return match ? `${match[1]}-${match[2]}-${match[3]}T${match[4]}:00:00Z` : undefined;
 }
 
-interface Erased {
-  readonly content: Buffer;
-  readonly entries: number;
-  readonly removed: number;
-  readonly removedRefused: number;
+/**
+ * Objects up to this size are read once: the lines they keep wait in memory for the write. Larger
+ * ones are read again to be written, as a stream, so memory holds a line rather than an object (the
+ * sink's files reach 3.5 GiB). A second read of a Coldline object pays its retrieval fee again.
+ */
+export const SINGLE_READ_BYTES = 64 * 1024 * 1024;
+
+/** What reading an object found: the counts, and the lines it keeps when they were held. */
+interface Scan {
+  readonly filter: TenantLineFilter;
+  readonly kept?: readonly Buffer[];
 }
 
 /**
@@ -165,24 +178,31 @@ interface Erased {
  * entries, on condition that it still has that generation. When it changed in between (412), it is
  * read again at its new generation; when it is gone, there is nothing left to erase.
  */
-async function eraseFromObject(objects: ObjectApi, listed: StoredObject, erase: (content: Buffer) => Erased, dryRun: boolean): Promise<ObjectOutcome> {
+async function eraseFromObject(
+  objects: ObjectApi,
+  listed: StoredObject,
+  newFilter: () => TenantLineFilter,
+  { dryRun, singleReadBytes }: { readonly dryRun: boolean; readonly singleReadBytes: number },
+): Promise<ObjectOutcome> {
   const gone: ObjectOutcome = { object: listed.name, generation: null, entries: 0, removed: 0, removedRefused: 0, rewritten: false, deleted: false };
   let current: StoredObject | undefined = listed;
   for (let attempt = 1; attempt <= MAX_OBJECT_ATTEMPTS && current; attempt++) {
-    const content = await ifUnchanged(() => objects.read(current as StoredObject));
-    if (content === CHANGED) {
+    const object: StoredObject = current;
+    const scan = await ifUnchanged(() => scanObject(objects, object, newFilter(), Number(object.size) <= singleReadBytes));
+    if (scan === CHANGED) {
       current = await objects.metadata(listed.name);
       continue;
     }
-    const erased = erase(content);
-    const outcome = { object: listed.name, entries: erased.entries, removed: erased.removed, removedRefused: erased.removedRefused, rewritten: erased.removed > 0 };
-    if (erased.removed === 0 || dryRun) return { ...outcome, generation: current.generation, deleted: erased.removed > 0 && erased.content.length === 0 };
+    const { entries, removed, removedRefused, keptBytes } = scan.filter;
+    const outcome = { object: listed.name, entries, removed, removedRefused, rewritten: removed > 0 };
+    if (removed === 0 || dryRun) return { ...outcome, generation: object.generation, deleted: removed > 0 && keptBytes === 0 };
     const written = await ifUnchanged(async () => {
-      if (erased.content.length === 0) {
-        await objects.delete(current as StoredObject);
+      if (keptBytes === 0) {
+        await objects.delete(object);
         return { ...outcome, generation: null, deleted: true };
       }
-      const generation = await objects.replace(current as StoredObject, erased.content, hourOf(listed.name) as string);
+      const content = scan.kept ?? filtered(await objects.read(object), newFilter());
+      const generation = await objects.replace(object, content, keptBytes, hourOf(listed.name) as string);
       return { ...outcome, generation, deleted: false };
     });
     if (written !== CHANGED) return written;
@@ -190,6 +210,37 @@ async function eraseFromObject(objects: ObjectApi, listed: StoredObject, erase: 
   }
   if (!current) return gone;
   throw new Error(`it changed ${MAX_OBJECT_ATTEMPTS} times while it was being rewritten, and nothing of it was overwritten`);
+}
+
+async function scanObject(objects: ObjectApi, object: StoredObject, filter: TenantLineFilter, holdLines: boolean): Promise<Scan> {
+  const kept: Buffer[] | undefined = holdLines ? [] : undefined;
+  for await (const line of filtered(await objects.read(object), filter)) kept?.push(line);
+  return { filter, kept };
+}
+
+/** The object's lines, as they arrive, without the tenant's. */
+async function* filtered(content: Readable, filter: TenantLineFilter): AsyncGenerator<Buffer> {
+  for await (const chunk of content) yield* filter.push(chunk as Buffer);
+  yield* filter.end();
+}
+
+type Lines = Iterable<Buffer> | AsyncIterable<Buffer>;
+
+/** Sent in chunks of about this size: a write per line would make a rewrite crawl. */
+const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
+async function* inChunks(lines: Lines): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  for await (const line of lines) {
+    pending.push(line);
+    size += line.length;
+    if (size < UPLOAD_CHUNK_BYTES) continue;
+    yield Buffer.concat(pending);
+    pending = [];
+    size = 0;
+  }
+  if (pending.length > 0) yield Buffer.concat(pending);
 }
 
 const CHANGED = Symbol("changed");
@@ -208,9 +259,9 @@ interface ObjectApi {
   /** The object's current metadata, or undefined when it no longer exists. */
   metadata(name: string): Promise<StoredObject | undefined>;
   /** The object's content at exactly this generation (412 otherwise). */
-  read(object: StoredObject): Promise<Buffer>;
-  /** Writes the object's new content if it still has this generation (412 otherwise); its new generation. */
-  replace(object: StoredObject, content: Buffer, customTime: string): Promise<string>;
+  read(object: StoredObject): Promise<Readable>;
+  /** Writes the object's new content, of this length, if it still has this generation (412 otherwise); its new generation. */
+  replace(object: StoredObject, lines: Lines, length: number, customTime: string): Promise<string>;
   /** Deletes the object if it still has this generation (412 otherwise). */
   delete(object: StoredObject): Promise<void>;
 }
@@ -228,19 +279,17 @@ function objectApi(api: GoogleApi, bucket: string): ObjectApi {
         throw error;
       }
     },
-    async read(object) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of await api.stream(`${objectPath(object.name)}?alt=media&${precondition(object)}`)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
+    read(object) {
+      return api.stream(`${objectPath(object.name)}?alt=media&${precondition(object)}`);
     },
-    async replace(object, content, customTime) {
+    async replace(object, lines, length, customTime) {
       // A multipart upload sets the content and the metadata in one request, so the new generation
       // carries its customTime from its first moment.
       const contentType = object.contentType ?? "application/json";
       const metadata = { name: object.name, contentType, customTime, ...(object.storageClass ? { storageClass: object.storageClass } : {}) };
-      const { body, type } = multipartBody(metadata, content, contentType);
+      const body = multipartBody(metadata, lines, length, contentType);
       const query = `uploadType=multipart&${precondition(object)}`;
-      const written = await api.upload<{ generation: string }>(`/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?${query}`, body, type);
+      const written = await api.upload<{ generation: string }>(`/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?${query}`, body.content, body.type, body.length);
       return written.generation;
     },
     async delete(object) {
@@ -264,16 +313,20 @@ async function listObjects(api: GoogleApi, bucket: string, prefix: string): Prom
   return objects.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Cloud Storage's multipart upload: the metadata as JSON, then the content, with a boundary the content does not hold. */
-function multipartBody(metadata: object, content: Buffer, contentType: string): { body: Buffer; type: string } {
-  let boundary = `erase-${randomUUID()}`;
-  while (content.includes(boundary)) boundary = `erase-${randomUUID()}`;
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n${JSON.stringify(metadata)}\r\n--${boundary}\r\nContent-Type: ${contentType}\r\n\r\n`),
-    content,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { body, type: `multipart/related; boundary=${boundary}` };
+/**
+ * Cloud Storage's multipart upload: the metadata as JSON, then the content, streamed. The boundary
+ * is random (122 bits), so no archived line, whoever sent the request, can hold it.
+ */
+function multipartBody(metadata: object, lines: Lines, contentLength: number, contentType: string): { content: Readable; type: string; length: number } {
+  const boundary = `erase-${randomUUID()}`;
+  const head = Buffer.from(`--${boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n${JSON.stringify(metadata)}\r\n--${boundary}\r\nContent-Type: ${contentType}\r\n\r\n`);
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  async function* parts(): AsyncGenerator<Buffer> {
+    yield head;
+    yield* inChunks(lines);
+    yield tail;
+  }
+  return { content: Readable.from(parts()), type: `multipart/related; boundary=${boundary}`, length: head.length + contentLength + tail.length };
 }
 
 /**
@@ -288,7 +341,8 @@ async function openState(statePath: string, parameters: ErasureParameters): Prom
     throw error;
   });
   const outcomes = new Map<string, ObjectOutcome>();
-  if (text === undefined) {
+  // No state, or one that a run stopped before its first line was whole: a fresh start.
+  if (text === undefined || !text.includes("\n")) {
     await mkdir(path.dirname(statePath), { recursive: true });
     await writeFile(statePath, `${header}\n`);
     return outcomes;
@@ -299,6 +353,8 @@ async function openState(statePath: string, parameters: ErasureParameters): Prom
       `${statePath} holds a stopped erasure with other parameters (${first}); finish it by running it again with those, or delete the file to start this one.`,
     );
   }
+  // Ends a torn last line, so that the next outcome appended starts a line of its own.
+  if (!text.endsWith("\n")) await appendFile(statePath, "\n");
   for (const line of lines) {
     try {
       const outcome = JSON.parse(line) as ObjectOutcome;

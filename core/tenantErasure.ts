@@ -17,49 +17,64 @@ export function entryNamesTenant(entry: unknown, tenant: string, tenantAttribute
   return parseUrl(requestUrl)?.searchParams.getAll(tenantAttribute).includes(tenant) ?? false;
 }
 
-/** What erasing a tenant did to a file of log entries, one JSON object a line. */
-export interface ErasedLines {
-  /** The file without the tenant's lines; every other line byte for byte, with its own line end. */
-  readonly content: Buffer;
-  /** Lines that are log entries (JSON), the tenant's or not. */
-  readonly entries: number;
-  /** The tenant's lines taken out. */
-  readonly removed: number;
-  /** Of those, the ones the core had refused (the rest were the tenant's rows). */
-  readonly removedRefused: number;
-}
-
 const NEWLINE = 0x0a;
 
 /**
- * A file of log entries (the archive's hourly objects, the local spool's segments) without the
- * tenant's entries. It works on bytes: the lines it keeps, JSON or not, are copied as they are,
- * whatever their encoding, so an erasure changes nothing but the tenant's lines.
+ * Takes a tenant's entries out of a file of log entries, one JSON object a line (the archive's
+ * hourly objects, the local spool's segments), as its chunks arrive: memory holds one line, not
+ * the file. It works on bytes: every line it keeps, JSON or not, is passed on as it came, with its
+ * own line end, whatever its encoding, so an erasure changes nothing but the tenant's lines.
  */
-export function withoutTenantLines(content: Buffer, tenant: string, settings: CoreSettings): ErasedLines {
-  const kept: Buffer[] = [];
-  let entries = 0;
-  let removed = 0;
-  let removedRefused = 0;
-  for (let start = 0; start < content.length; ) {
-    const newline = content.indexOf(NEWLINE, start);
-    const end = newline === -1 ? content.length : newline + 1;
-    const line = content.subarray(start, end);
-    start = end;
-    const entry = parseJson(line);
-    if (entry === undefined) {
-      kept.push(line);
-      continue;
+export class TenantLineFilter {
+  /** Lines that are log entries (JSON), the tenant's or not. */
+  entries = 0;
+  /** The tenant's lines taken out. */
+  removed = 0;
+  /** Of those, the ones the core had refused (the rest were the tenant's rows). */
+  removedRefused = 0;
+  /** Bytes of the lines kept. */
+  keptBytes = 0;
+  /** The start of a line that the next chunk ends. */
+  private partial: Buffer[] = [];
+
+  constructor(
+    private readonly tenant: string,
+    private readonly settings: CoreSettings,
+  ) {}
+
+  /** The lines this chunk ends, without the tenant's. */
+  push(chunk: Buffer): Buffer[] {
+    const kept: Buffer[] = [];
+    let start = 0;
+    for (let newline = chunk.indexOf(NEWLINE); newline !== -1; newline = chunk.indexOf(NEWLINE, start)) {
+      const end = chunk.subarray(start, newline + 1);
+      const line = this.partial.length === 0 ? end : Buffer.concat([...this.partial, end]);
+      this.partial = [];
+      if (this.keeps(line)) kept.push(line);
+      start = newline + 1;
     }
-    entries++;
-    if (!entryNamesTenant(entry, tenant, settings.tenantAttribute)) {
-      kept.push(line);
-      continue;
-    }
-    removed++;
-    if (!logEntryToEvent(entry as LoadBalancerLogEntry, settings).ok) removedRefused++;
+    if (start < chunk.length) this.partial.push(chunk.subarray(start));
+    return kept;
   }
-  return { content: removed === 0 ? content : Buffer.concat(kept), entries, removed, removedRefused };
+
+  /** The file's last line when it does not end with a newline, unless it is the tenant's. */
+  end(): Buffer[] {
+    const line = Buffer.concat(this.partial);
+    this.partial = [];
+    return line.length > 0 && this.keeps(line) ? [line] : [];
+  }
+
+  private keeps(line: Buffer): boolean {
+    const entry = parseJson(line);
+    if (entry !== undefined) this.entries++;
+    if (entry === undefined || !entryNamesTenant(entry, this.tenant, this.settings.tenantAttribute)) {
+      this.keptBytes += line.length;
+      return true;
+    }
+    this.removed++;
+    if (!logEntryToEvent(entry as LoadBalancerLogEntry, this.settings).ok) this.removedRefused++;
+    return false;
+  }
 }
 
 /** The line's JSON value, or undefined for a line that is not JSON (kept as it is). */

@@ -13,8 +13,11 @@ export interface GoogleApi {
   json<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T>;
   /** The body of a GET, as a stream: for downloads that may be gigabytes. */
   stream(path: string): Promise<Readable>;
-  /** POSTs a body as it is (an upload, e.g. Cloud Storage's multipart upload) and returns the parsed JSON answer. */
-  upload<T>(path: string, body: Buffer, contentType: string): Promise<T>;
+  /**
+   * POSTs a body as it comes, of exactly `contentLength` bytes (an upload, e.g. Cloud Storage's
+   * multipart upload, which may be gigabytes), and returns the parsed JSON answer.
+   */
+  upload<T>(path: string, body: Readable, contentType: string, contentLength: number): Promise<T>;
 }
 
 /** Whatever adds credentials to a request: google-auth-library's GoogleAuth or any of its clients. */
@@ -34,11 +37,13 @@ export class GoogleApiError extends Error {
 
 /** `root` is e.g. "https://pubsub.googleapis.com"; without `auth` requests carry no credentials, as emulators expect. */
 export function googleApi(root: string, auth?: RequestAuthorizer): GoogleApi {
-  async function send(method: string, path: string, body?: { readonly content: string | Buffer; readonly type: string }): Promise<Response> {
+  async function send(method: string, path: string, body?: { readonly content: string | Readable; readonly type: string; readonly length?: number }): Promise<Response> {
     const url = `${root}${path}`;
     const headers = new Headers(auth ? await auth.getRequestHeaders(url) : undefined);
     if (body !== undefined) headers.set("content-type", body.type);
-    const response = await fetch(url, { method, headers, body: body?.content });
+    // A streamed body is sent with its length rather than chunked: uploads need Content-Length.
+    if (body?.length !== undefined) headers.set("content-length", String(body.length));
+    const response = await fetch(url, { method, headers, body: body?.content, ...(body?.content instanceof Readable ? { duplex: "half" } : {}) });
     if (!response.ok) {
       throw new GoogleApiError(response.status, `${method} ${url} answered ${response.status}: ${errorMessage(await response.text())}`);
     }
@@ -48,8 +53,8 @@ export function googleApi(root: string, auth?: RequestAuthorizer): GoogleApi {
     async json<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
       return parseAnswer<T>(await send(method, path, body === undefined ? undefined : { content: JSON.stringify(body), type: "application/json" }));
     },
-    async upload<T>(path: string, body: Buffer, contentType: string): Promise<T> {
-      return parseAnswer<T>(await send("POST", path, { content: body, type: contentType }));
+    async upload<T>(path: string, body: Readable, contentType: string, contentLength: number): Promise<T> {
+      return parseAnswer<T>(await send("POST", path, { content: body, type: contentType, length: contentLength }));
     },
     async stream(path: string): Promise<Readable> {
       const response = await send("GET", path);

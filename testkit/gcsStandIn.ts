@@ -7,7 +7,7 @@ import { LoopbackStandIn } from "./loopbackStandIn";
  * header of each request, so a test can see the credentials were sent.
  * For the archive erasure it also keeps each object's generation (a counter over the whole
  * stand-in: every write makes a new one), contentType and customTime, and answers objects.get for
- * metadata, multipart and media uploads, deletes, and `ifGenerationMatch` on all of them (412 when
+ * metadata, multipart uploads, deletes, and `ifGenerationMatch` on all of them (412 when
  * the object has another generation, as Cloud Storage answers).
  */
 export class GcsStandIn extends LoopbackStandIn {
@@ -83,7 +83,7 @@ export class GcsStandIn extends LoopbackStandIn {
     const body = upload ? await readBody(request) : Buffer.alloc(0);
     const sent = upload ? uploadedObject(url.searchParams, request.headers["content-type"] ?? "", body) : undefined;
     if (upload && !sent) {
-      sendJson(response, 400, { error: { code: 400, message: `stand-in takes media and multipart uploads, got ${url.search}` } });
+      sendJson(response, 400, { error: { code: 400, message: `stand-in takes multipart uploads, got ${url.search}` } });
       return true;
     }
     const name = object ? decodeURIComponent(object[2]) : sent?.name;
@@ -133,9 +133,8 @@ export interface ObjectMetadata {
   readonly storageClass?: string;
 }
 
-/** The object a media (`?name=`) or multipart upload sends: its name, content and metadata. */
+/** The object a multipart upload sends: its name, content and metadata; undefined for any other upload. */
 function uploadedObject(query: URLSearchParams, contentType: string, body: Buffer): { name?: string; content: Buffer; metadata: Partial<ObjectMetadata> } | undefined {
-  if (query.get("uploadType") === "media") return { name: query.get("name") ?? undefined, content: body, metadata: { contentType } };
   const boundary = /boundary=("?)([^";]+)\1/.exec(contentType)?.[2];
   if (query.get("uploadType") !== "multipart" || !boundary) return undefined;
   // --b CRLF headers CRLF CRLF metadata CRLF --b CRLF headers CRLF CRLF content CRLF --b--
@@ -148,6 +147,7 @@ function uploadedObject(query: URLSearchParams, contentType: string, body: Buffe
     parts.push(part.subarray(part.indexOf("\r\n\r\n") + 4));
     at = next;
   }
+  if (parts.length !== 2) return undefined;
   const [metadata, content] = parts;
   const fields = JSON.parse(metadata.toString("utf8")) as { name?: string } & Partial<ObjectMetadata>;
   const { name, ...rest } = fields;

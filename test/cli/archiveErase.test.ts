@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { eraseTenantFromArchive, hourOf, MAX_OBJECT_ATTEMPTS } from "../../cli/archiveErase";
+import { eraseTenantFromArchive, hourOf, MAX_OBJECT_ATTEMPTS, SINGLE_READ_BYTES } from "../../cli/archiveErase";
 import type { ArchiveErasure } from "../../cli/archiveErase";
 import { SINK_OBJECT_PREFIX } from "../../core/batchLoad";
 import { googleApi } from "../../functions/googleApi";
@@ -60,6 +60,13 @@ function tenantsIn(content: string): (string | null)[] {
     .map((line) => (line === NOT_JSON.trim() ? "not JSON" : new URL((JSON.parse(line) as { httpRequest: { requestUrl: string } }).httpRequest.requestUrl).searchParams.get("user_id")));
 }
 
+/** The archive as it was before any erasure (a stand-in that is never started). */
+function originalArchive(): GcsStandIn {
+  const copy = new GcsStandIn();
+  fill(copy);
+  return copy;
+}
+
 let gcs: GcsStandIn;
 let dir: string;
 beforeEach(async () => {
@@ -88,10 +95,23 @@ function erase(overrides: Partial<ArchiveErasure> = {}) {
 
 const ACME_REPORT = { scanned: 6, entries: 16, rewritten: 5, deleted: 1, removed: 7, removedRefused: 0, resumed: 0, skipped: 1 };
 
-test("rewrites each object that held acme's entries without them, and nothing else", async () => {
+test.each([
+  ["read once, the lines kept held in memory", SINGLE_READ_BYTES, 1],
+  ["read again to be written as a stream", 0, 2],
+])("rewrites each object that held acme's entries without them, and nothing else (%s)", async (_mode, singleReadBytes, readsPerRewrite) => {
   const before = contents(gcs);
   const generationsBefore = generations(gcs);
-  expect(await erase()).toEqual(ACME_REPORT);
+  const reads: Record<string, number> = {};
+  gcs.afterMediaRead = (_bucket, name) => void (reads[name] = (reads[name] ?? 0) + 1);
+  expect(await erase({ singleReadBytes })).toEqual(ACME_REPORT);
+  expect(reads).toEqual({
+    "requests/2026/01/05/21:00:00_21:59:59_S0.json": readsPerRewrite,
+    "requests/2026/01/05/22:00:00_22:59:59_S0.json": 1,
+    "requests/2026/01/05/23:00:00_23:59:59_S0.json": 1,
+    "requests/2026/01/05/23:00:00_23:59:59_A1.json": readsPerRewrite,
+    "requests/2026/01/06/00:00:00_00:59:59_S0.json": readsPerRewrite,
+    "requests/2026/01/06/01:00:00_01:59:59_S0.json": readsPerRewrite,
+  });
   const after = contents(gcs);
 
   expect(Object.fromEntries(Object.entries(after).map(([name, object]) => [name, tenantsIn(object.content)]))).toEqual({
@@ -119,7 +139,7 @@ test("rewrites each object that held acme's entries without them, and nothing el
 
   // Idempotent: a second run scans everything again and finds nothing; the state file is gone.
   await expect(stat(path.join(dir, "state", "erase.jsonl"))).rejects.toThrow(/ENOENT/);
-  expect(await erase()).toEqual({ ...ACME_REPORT, entries: 9, rewritten: 0, deleted: 0, removed: 0, scanned: 5 });
+  expect(await erase({ singleReadBytes })).toEqual({ ...ACME_REPORT, entries: 9, rewritten: 0, deleted: 0, removed: 0, scanned: 5 });
   expect(generations(gcs)).toEqual(generationsAfter);
 });
 
@@ -146,6 +166,31 @@ test("--before keeps to the hours before that day", async () => {
   expect(tenantsIn(contents(gcs)["requests/2026/01/06/00:00:00_00:59:59_S0.json"].content)).toEqual(["acme", "globex"]);
 });
 
+test("reports progress by bytes of the objects in range, with the entries read", async () => {
+  const calls: unknown[][] = [];
+  const progress = { start: (total: number) => calls.push(["start", total]), update: (read: number, entries: number) => calls.push(["update", read, entries]), stop: () => calls.push(["stop"]) };
+  await erase({ progress, before: "2026-01-06" });
+  const sizes = ["21:00:00_21:59:59_S0", "22:00:00_22:59:59_S0", "23:00:00_23:59:59_A1", "23:00:00_23:59:59_S0"].map((hour) => Buffer.byteLength(contents(originalArchive())[`requests/2026/01/05/${hour}.json`].content));
+  expect(calls).toEqual([
+    ["start", sizes.reduce((a, b) => a + b)],
+    ["update", sizes[0], 5],
+    ["update", sizes[0] + sizes[1], 7],
+    ["update", sizes[0] + sizes[1] + sizes[2], 9],
+    ["update", sizes[0] + sizes[1] + sizes[2] + sizes[3], 11],
+    ["stop"],
+  ]);
+});
+
+test.each([
+  [{ tenant: "" }, "the tenant to erase is empty: name one"],
+  [{ before: "2026-1-6" }, 'before is "2026-1-6": give a day as YYYY-MM-DD'],
+])("refuses %p before it reads anything", async (overrides, message) => {
+  const reads: string[] = [];
+  gcs.afterMediaRead = (_bucket, name) => void reads.push(name);
+  await expect(erase(overrides)).rejects.toThrow(message);
+  expect(reads).toEqual([]);
+});
+
 test("a dry run counts what would go and writes nothing, not even its state", async () => {
   const before = contents(gcs);
   const generationsBefore = generations(gcs);
@@ -170,9 +215,13 @@ test("a run stopped after k writes resumes and ends as an uninterrupted run does
     }
     const state = await readFile(path.join(dir, "state", "erase.jsonl"), "utf8");
     expect(state.trim().split("\n")).toHaveLength(1 + 3);
+    // A process killed while appending leaves a torn line, which the next run ends before it appends.
+    await appendFile(path.join(dir, "state", "erase.jsonl"), '{"object":"requests/2026/01/05/23:00:00_23:5');
+    gcs.failWritesAfter = gcs.writes + 1;
+    await expect(erase()).rejects.toThrow(/answered 503/);
     gcs.failWritesAfter = Infinity;
     const resumed = await erase();
-    expect(resumed).toEqual({ ...ACME_REPORT, resumed: 3 });
+    expect(resumed).toEqual({ ...ACME_REPORT, resumed: 4 });
     expect(contents(gcs)).toEqual(contents(uninterrupted));
   } finally {
     await uninterrupted.stop();
@@ -186,7 +235,13 @@ test("a stopped run's state is not resumed by an erasure with other parameters",
   await expect(erase({ before: "2026-01-06" })).rejects.toThrow(/other parameters/);
 });
 
-test("an object written while it is being erased is read again, never overwritten", async () => {
+test("a state file torn before its first line was whole is a fresh start", async () => {
+  await mkdir(path.join(dir, "state"));
+  await writeFile(path.join(dir, "state", "erase.jsonl"), '{"erasure":{"bucket":"pixel-ar');
+  expect(await erase()).toEqual(ACME_REPORT);
+});
+
+test.each([SINGLE_READ_BYTES, 0])("an object written while it is being erased is read again, never overwritten (objects read once up to %s bytes)", async (singleReadBytes) => {
   const name = "requests/2026/01/05/21:00:00_21:59:59_S0.json";
   let concurrentWrites = 0;
   gcs.afterMediaRead = (bucket, object) => {
@@ -194,7 +249,7 @@ test("an object written while it is being erased is read again, never overwritte
     const current = gcs.buckets.get(bucket)?.get(object) as Buffer;
     gcs.put(bucket, object, Buffer.concat([current, Buffer.from(entry("globex", "late") + entry("acme", "late"))]));
   };
-  const report = await erase();
+  const report = await erase({ singleReadBytes });
   expect(report).toEqual({ ...ACME_REPORT, entries: ACME_REPORT.entries + 2, removed: ACME_REPORT.removed + 1 });
   expect(tenantsIn(contents(gcs)[name].content)).toEqual(["acme_eu", "not JSON", "acme-corp", null, "globex"]);
 });

@@ -3,12 +3,27 @@ import type { CoreSettings } from "../../core/config/coreSettings";
 import { logEntryToEvent } from "../../core/event";
 import type { LoadBalancerLogEntry } from "../../core/logEntry";
 import { encodeTenant } from "../../core/tenant";
-import { entryNamesTenant, withoutTenantLines } from "../../core/tenantErasure";
+import { entryNamesTenant, TenantLineFilter } from "../../core/tenantErasure";
 import { DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
 
 /** A log entry for this query string, as one line of a sink file. */
 function line(query: string, overrides: Record<string, unknown> = {}, insertId = query): string {
   return JSON.stringify(loadBalancerEntry({ insertId, httpRequest: { requestUrl: pixelUrl(query) }, ...overrides }));
+}
+
+/** The file through a filter, cut into chunks at these offsets; what it kept and its counts. */
+function withoutTenant(content: Buffer, tenant: string, settings: CoreSettings, cuts: readonly number[] = []) {
+  const filter = new TenantLineFilter(tenant, settings);
+  const kept: Buffer[] = [];
+  let start = 0;
+  for (const cut of [...cuts].sort((a, b) => a - b).map((at) => Math.min(at, content.length))) {
+    kept.push(...filter.push(content.subarray(start, Math.max(start, cut))));
+    start = Math.max(start, cut);
+  }
+  kept.push(...filter.push(content.subarray(start)), ...filter.end());
+  const joined = Buffer.concat(kept);
+  expect(filter.keptBytes).toBe(joined.length);
+  return { content: joined, entries: filter.entries, removed: filter.removed, removedRefused: filter.removedRefused };
 }
 
 const ALLOWLISTED: CoreSettings = { ...DEV_SETTINGS, tenantAllowlist: ["globex"] };
@@ -34,7 +49,7 @@ describe("erasing acme takes the entries whose request names acme, whatever the 
     ["an empty line", "", DEV_SETTINGS, "kept"],
   ])("%s", (_name, text, settings, expected) => {
     const content = Buffer.from(`${text}\n`);
-    const erased = withoutTenantLines(content, "acme", settings);
+    const erased = withoutTenant(content, "acme", settings);
     expect(erased.content.toString()).toBe(expected === "kept" ? content.toString() : "");
     expect(erased.removed).toBe(expected === "kept" ? 0 : 1);
     expect(erased.removedRefused).toBe(expected === "refused" ? 1 : 0);
@@ -56,11 +71,11 @@ const sinkFile = fc.record({
   lastNewline: fc.boolean(),
 });
 
-test("every line that is not the tenant's survives byte for byte, in order; all of the tenant's go", () => {
+test("every line that is not the tenant's survives byte for byte, in order, wherever the chunks end; all of the tenant's go", () => {
   fc.assert(
-    fc.property(sinkFile, fc.constantFrom(...TENANTS), ({ lines, lastNewline }, tenant) => {
+    fc.property(sinkFile, fc.constantFrom(...TENANTS), fc.array(fc.nat(4000), { maxLength: 6 }), ({ lines, lastNewline }, tenant, cuts) => {
       const withEnds = lines.map((entry, index) => ({ ...entry, bytes: index < lines.length - 1 || lastNewline ? Buffer.concat([entry.bytes, Buffer.from("\n")]) : entry.bytes }));
-      const erased = withoutTenantLines(Buffer.concat(withEnds.map((entry) => entry.bytes)), tenant, DEV_SETTINGS);
+      const erased = withoutTenant(Buffer.concat(withEnds.map((entry) => entry.bytes)), tenant, DEV_SETTINGS, cuts);
       expect(erased.content).toEqual(Buffer.concat(withEnds.filter((entry) => entry.tenant !== tenant).map((entry) => entry.bytes)));
       expect(erased.removed).toBe(lines.filter((entry) => entry.tenant === tenant).length);
     }),
