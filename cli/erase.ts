@@ -2,6 +2,7 @@
 // Removes one tenant's data from the warehouse, the rollups, the dead letters and the archive, or
 // from the local pipeline's files. docs/operations.md "Erasing a tenant" says what it covers.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import * as path from "node:path";
@@ -18,7 +19,7 @@ import { serviceApi } from "../functions/googleApi";
 import type { GoogleApi } from "../functions/googleApi";
 import { LocalDatabase } from "../local/database";
 import type { DataPaths } from "../local/paths";
-import { rewriteLoadedSegments, unloadedBytes } from "../local/spool";
+import { rewriteLoadedSegments, SPOOL_START, unloadedBytes } from "../local/spool";
 import { eraseTenantFromArchive } from "./archiveErase";
 import type { ArchiveErasureReport } from "./archiveErase";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
@@ -36,7 +37,7 @@ Removes one tenant's data: in BigQuery its day tables (per-tenant-day) or its ro
 events_partitioned (partitioned), its rows of every rollup table, its dead letters and its
 entries in the raw archive; with --local, its rows, rollups and refusals in the DuckDB file and
 its lines in the loaded spool.
-Asks before it changes anything, unless --yes. Every run adds a line to DIR/erase-audit.ndjson.
+Asks before it changes a stack's data, unless --yes. Every run adds a line to DIR/erase-audit.ndjson.
   --stack NAME      settings from Pulumi.NAME.yaml (required)
   --tenant TENANT   the tenant, exactly as in the pixel URL (required)
   --before DAY      only the data of UTC days before DAY (YYYY-MM-DD, not after today)
@@ -283,6 +284,8 @@ export async function purgeDeadLetters(pubsub: GoogleApi, subscription: string, 
  * would come in after the erasure.
  */
 export async function eraseLocal(paths: DataPaths, settings: CoreSettings, tenant: string, days: DayRange, dryRun: boolean, counts: ErasureCounts): Promise<void> {
+  // No database and no spool: nothing to erase, and no empty database to leave behind.
+  if (!existsSync(paths.database) && (await unloadedBytes(paths.spoolDir, SPOOL_START)) === 0) return;
   const database = await LocalDatabase.open(paths.database, settings).catch(async (error: unknown) => {
     throw await explainDatabaseInUse(error, paths, "erase --local changes the database and the spool: stop that server (Ctrl-C where it runs) and run the erase again.");
   });

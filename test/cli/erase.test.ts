@@ -412,6 +412,12 @@ describe("--local, on a real DuckDB file and spool", () => {
     expect(after.spool).toBe(5);
   });
 
+  test("a data directory without a database or spool has nothing to erase, and is left without one", async () => {
+    expect(await run()).toBe(0);
+    expect(output.stdout[0]).toMatch(/tenant "acme" has no data of every day .*: nothing to erase/);
+    expect(await readdir(dir)).toEqual(["erase-audit.ndjson"]);
+  });
+
   test("refuses while the spool holds requests not loaded yet", async () => {
     await seed();
     await writeFile(path.join(dir, "spool", segmentFileName(2)), `${entryLine("acme", "late")}\n`, { mode: 0o600 });
