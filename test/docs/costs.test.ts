@@ -126,4 +126,10 @@ describe("docs/costs.md, streaming and batch side by side", () => {
     expect(section).toContain(`adds ${dollars(3 * archiveMonthColdline, 3)} (busy batch ${ratio(busy.total + 3 * archiveMonthColdline)})`);
     expect(section).toContain(`adds ${dollars(11 * archiveMonthColdline, 3)} (busy batch ${ratio(busy.total + 11 * archiveMonthColdline)}, above the target)`);
   });
+
+  test("the README's summary gives the same batch figures", () => {
+    const readme = readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+    expect(readme).toContain(`about ${dollars(busy.total, 2)} per million at volume, ${ratio(busy.total)} the CDN's lookups`);
+    expect(readme).toContain(`about ${dollars(monthly, 2)} a month beyond the free tiers`);
+  });
 });
