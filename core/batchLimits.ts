@@ -9,12 +9,11 @@ export const LOAD_JOBS_PER_TABLE_PER_DAY = 1_500;
 export const LOAD_JOBS_PER_PROJECT_PER_DAY = 100_000;
 
 /**
- * Files the archive sink writes for one hour of log. Google documents hourly files, sharded: `…_S0.json`,
- * `…_S1.json`, and `…_A0.json`, `…_A1.json` for entries that arrive late, where "the number of file shards
- * written can change per time period depending on the volume of log entries"
- * (https://cloud.google.com/logging/docs/export/storage). It gives no number, so this is an assumption: two
- * on-time shards and two late ones. An archive that shows more files an hour lowers the tenant limit in
- * proportion (docs/operations.md#batch-loading-limits).
+ * Files the archive sink writes for one hour of log. Google documents hourly files, sharded, named with a shard
+ * number `S<n>` or `A<n>` (entries that arrived late), and says the number of shards of a period varies with the
+ * volume of its log entries (https://cloud.google.com/logging/docs/export/storage). It gives no number, so this
+ * is an assumption: two on-time shards and two late ones. An archive that shows more files an hour lowers the
+ * tenant limit in proportion (docs/operations.md#batch-loading-limits).
  */
 export const ASSUMED_SINK_FILES_PER_HOUR = 4;
 
