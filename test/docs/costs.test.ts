@@ -5,7 +5,7 @@ import { ASSUMED_SINK_FILES_PER_HOUR } from "../../core/batchLimits";
 const costs = readFileSync(path.join(__dirname, "..", "..", "docs", "costs.md"), "utf8");
 const section = costs.slice(costs.indexOf("## Streaming and batch side by side"), costs.indexOf("## Per report load"));
 
-/** The list prices and sizes the side-by-side table states, in US dollars. */
+/** The list prices and sizes the side-by-side tables state, in US dollars. */
 const GIB = 2 ** 30;
 const TIB = 2 ** 40;
 const PRICE = {
@@ -16,19 +16,22 @@ const PRICE = {
   classA: 0.005 / 1_000,
   classB: 0.0004 / 1_000,
   runRequest: 0.4 / 1_000_000,
-  // 1 vCPU and 512 MiB
+  // 1 vCPU and 512 MiB: the functionCpu and functionMemory defaults the loader and the sweep take.
   runSecond: 0.000024 + 0.5 * 0.0000025,
   streamingPerByte: 0.01 / 200e6,
   queryPerByte: 6.25 / TIB,
   schedulerJobMonth: 0.1,
+  forwardingRuleHour: 0.025,
 };
-const SIZE = { responseBytes: 0.5e3, archiveEntryBytes: 1.4e3, streamedRowMinBytes: 1e3, queryMinBytes: 10e6 };
-const ASSUMED = { loaderSecondsPerEntry: 150e-6, billedSecondsPerInvocation: 10, classBReadsPerFile: 3, bigQueryStoragePerMillion: 0.01 };
-const HOURS_PER_MONTH = 730;
+const SIZE = { responseBytes: 0.5e3, archiveEntryBytes: 1.4e3, streamedRowMinBytes: 1e3, queryMinBytes: 10e6, objectsPerListPage: 1_000 };
+const ASSUMED = { ledgerRowReadBytes: 110, loaderSecondsPerEntry: 150e-6, loaderRunSeconds: 15, sweepRunSeconds: 10, loaderReadsPerFile: 2, bigQueryStoragePerMillion: 0.01 };
+const HOURS_PER_MONTH = 720;
 const MILLION = 1_000_000;
 const FLOOR = PRICE.cdnLookup * MILLION;
+const TARGET = 1.15 * FLOOR;
 const STREAMING_OTHER = { busy: 0.11 + 0.4 + 0.16 + 0.05, sparse: 0.11 + 0.4 + 2.53 + 0.05 };
 
+// Per million events: the same for busy and sparse batch, since the loader works per file.
 const archiveMonthStandard = ((SIZE.archiveEntryBytes * MILLION) / GIB) * PRICE.standardPerGibMonth;
 const archiveMonthColdline = ((SIZE.archiveEntryBytes * MILLION) / GIB) * PRICE.coldlinePerGibMonth;
 const perEvent = {
@@ -38,98 +41,170 @@ const perEvent = {
   loader: MILLION * ASSUMED.loaderSecondsPerEntry * PRICE.runSecond,
   bigQueryStorage: ASSUMED.bigQueryStoragePerMillion,
 };
-// The sink's write and its notification; the loader's reads; the ledger's streamed row.
-const fileOperations = 2 * PRICE.classA + ASSUMED.classBReadsPerFile * PRICE.classB + SIZE.streamedRowMinBytes * PRICE.streamingPerByte;
-const perFile = fileOperations + PRICE.runRequest + ASSUMED.billedSecondsPerInvocation * PRICE.runSecond;
-const sweepInstance = PRICE.runRequest + ASSUMED.billedSecondsPerInvocation * PRICE.runSecond;
-const perSweep = sweepInstance + PRICE.classA + SIZE.queryMinBytes * PRICE.queryPerByte;
+const batchPerMillion = Object.values(perEvent).reduce((sum, value) => sum + value, 0);
+
+// A month's fixed costs of the batch tier.
 const filesPerMonth = HOURS_PER_MONTH * ASSUMED_SINK_FILES_PER_HOUR;
-const perEventTotal = Object.values(perEvent).reduce((sum, value) => sum + value, 0);
+const filesInAYear = 12 * filesPerMonth;
+const listPagesAfterAYear = Math.ceil(filesInAYear / SIZE.objectsPerListPage);
+const ledgerQuery = SIZE.queryMinBytes * PRICE.queryPerByte;
+const loaderRun = PRICE.runRequest + ASSUMED.loaderRunSeconds * PRICE.runSecond;
+// The sink's write and its notification; the loader's reads, its ledger query and its ledger row.
+const storageOperationsPerFile = 2 * PRICE.classA + ASSUMED.loaderReadsPerFile * PRICE.classB;
+const operationsPerFile = storageOperationsPerFile + ledgerQuery + SIZE.streamedRowMinBytes * PRICE.streamingPerByte;
+const sweepRun = PRICE.runRequest + ASSUMED.sweepRunSeconds * PRICE.runSecond + ledgerQuery;
+const listingPerThousandFiles = HOURS_PER_MONTH * PRICE.classA;
+const fixed = {
+  loaderRuns: filesPerMonth * loaderRun,
+  operations: filesPerMonth * operationsPerFile,
+  sweepRuns: HOURS_PER_MONTH * sweepRun,
+  listing: listPagesAfterAYear * listingPerThousandFiles,
+  scheduler: PRICE.schedulerJobMonth,
+};
+const fixedPerMonth = Object.values(fixed).reduce((sum, value) => sum + value, 0);
 
-function batch(eventsPerMonth: number) {
-  const millions = eventsPerMonth / MILLION;
-  const files = (filesPerMonth * perFile) / millions;
-  const sweep = (HOURS_PER_MONTH * perSweep + PRICE.schedulerJobMonth) / millions;
-  return { files, sweep, total: perEventTotal + files + sweep };
-}
-const busy = batch(HOURS_PER_MONTH * MILLION);
-const sparse = batch(MILLION);
-const monthly = filesPerMonth * perFile + HOURS_PER_MONTH * perSweep + PRICE.schedulerJobMonth;
-
-const dollars = (value: number, digits: number) => `$${value.toFixed(digits)}`;
+const dollars = (value: number, digits = 2) => `$${value.toFixed(digits)}`;
 const ratio = (value: number) => `${(value / FLOOR).toFixed(2)}×`;
+const count = (value: number) => value.toLocaleString("en-US");
 
-/** The cells of the side-by-side table's row whose first cell starts with `label`. */
-function row(label: string): string[] {
-  const line = section.split("\n").find((text) => text.replace(/\*\*/g, "").startsWith(`| ${label}`));
-  if (!line) throw new Error(`docs/costs.md has no row "${label}" in its side-by-side table`);
-  return line.split("|").slice(1, -1).map((cell) => cell.trim().replace(/\*\*/g, ""));
+/** The rows of the section's table whose header's first cell is `header`, as trimmed cells without bold. */
+function table(header: string): string[][] {
+  const lines = section.split("\n");
+  const start = lines.findIndex((line) => line.startsWith(`| ${header} |`));
+  if (start < 0) throw new Error(`docs/costs.md has no table headed "${header}" in its side-by-side section`);
+  const end = lines.findIndex((line, index) => index > start && !line.startsWith("|"));
+  return lines.slice(start + 2, end).map((line) => line.split("|").slice(1, -1).map((cell) => cell.trim().replace(/\*\*/g, "")));
 }
+function rowOf(rows: string[][], label: string): string[] {
+  const found = rows.find((cells) => cells[0].startsWith(label));
+  if (!found) throw new Error(`docs/costs.md has no row "${label}"`);
+  return found;
+}
+const perMillion = table("part, per million events");
+const fixedTable = table("fixed cost, a month");
 const COLUMN = { streamingBusy: 1, streamingSparse: 2, batchBusy: 3, batchSparse: 4 } as const;
+const STREAMING = 1;
+const BATCH = 2;
 
-describe("docs/costs.md, streaming and batch side by side", () => {
+describe("docs/costs.md, streaming and batch per million events", () => {
+  test.each([
+    ["Cloud CDN cache lookups", dollars(perEvent.cdn)],
+    ["Cloud CDN cache egress", dollars(perEvent.egress)],
+    ["Raw archive storage", dollars(perEvent.archive, 3)],
+    ["BigQuery storage", dollars(perEvent.bigQueryStorage)],
+  ])("%s is the same in all four columns, as recomputed", (label, cell) => {
+    const cells = rowOf(perMillion, label);
+    expect(Object.values(COLUMN).map((column) => cells[column])).toEqual([cell, cell, cell, cell]);
+  });
+
+  test.each([
+    ["Loader CPU and memory", dollars(perEvent.loader, 3)],
+    ["Cloud Storage operations that grow", "$0"],
+    ["BigQuery load jobs", "$0"],
+    ["total", dollars(batchPerMillion)],
+    ["× the CDN floor", ratio(batchPerMillion)],
+  ])("batch's %s is the same busy and sparse, as recomputed", (label, cell) => {
+    const cells = rowOf(perMillion, label);
+    expect([cells[COLUMN.batchBusy], cells[COLUMN.batchSparse]]).toEqual([cell, cell]);
+  });
+
+  test("the loader's price per second is the one stated", () => {
+    expect(rowOf(perMillion, "Loader CPU and memory")[5]).toContain(`$${PRICE.runSecond.toFixed(8)} per second of 1 vCPU and 512 MiB`);
+  });
+
+  test("each column's total is the sum of its lines, within their rounding", () => {
+    const lines = perMillion.filter((cells) => !cells[0].startsWith("total") && !cells[0].startsWith("× the CDN floor"));
+    for (const column of Object.values(COLUMN)) {
+      const sum = lines.reduce((total, cells) => total + (Number(/^\$([0-9.]+)/.exec(cells[column])?.[1]) || 0), 0);
+      // The lines are rounded (egress: $0.037 shown as $0.04), so their sum may differ from the total by a cent.
+      expect(Math.abs(Number(rowOf(perMillion, "total")[column].slice(1)) - sum)).toBeLessThanOrEqual(0.01);
+      expect(Math.abs(Number(rowOf(perMillion, "× the CDN floor")[column].slice(0, -1)) - sum / FLOOR)).toBeLessThanOrEqual(0.01);
+    }
+  });
+
+  test("the streaming columns are the first table's lines plus the archive", () => {
+    const streamingLines = rowOf(perMillion, "Pub/Sub, function requests");
+    expect([streamingLines[COLUMN.streamingBusy], streamingLines[COLUMN.streamingSparse]]).toEqual([dollars(STREAMING_OTHER.busy), dollars(STREAMING_OTHER.sparse)]);
+    expect(section).toContain(`its lines add up to ${dollars(0.75 + 0.04 + STREAMING_OTHER.busy + 0.01)} and ${dollars(0.75 + 0.04 + STREAMING_OTHER.sparse + 0.01)}`);
+    expect(rowOf(perMillion, "total")[COLUMN.streamingBusy]).toBe(dollars(0.75 + 0.04 + STREAMING_OTHER.busy + archiveMonthStandard + 0.01));
+    expect(rowOf(perMillion, "total")[COLUMN.streamingSparse]).toBe(dollars(0.75 + 0.04 + STREAMING_OTHER.sparse + archiveMonthStandard + 0.01));
+  });
+
+  test("batch is within 1.15× the floor, busy and sparse, and the doc says so", () => {
+    expect(batchPerMillion).toBeLessThanOrEqual(TARGET);
+    expect(section).toContain(`**Batch is at ${ratio(batchPerMillion)} the floor, busy or sparse: within the 1.15× target.**`);
+  });
+});
+
+describe("docs/costs.md, the batch tier's fixed monthly costs", () => {
   test("states the files an hour core/batchLimits.ts assumes", () => {
     expect(section).toContain(`**${ASSUMED_SINK_FILES_PER_HOUR} files an hour**`);
   });
 
   test.each([
-    ["Loader CPU and memory", dollars(perEvent.loader, 3), dollars(perEvent.loader, 3)],
-    ["Per archive file", `${dollars(busy.files, 3)} (${ASSUMED_SINK_FILES_PER_HOUR} files)`, `${dollars(sparse.files, 3)} (${filesPerMonth.toLocaleString("en-US")} files)`],
-    ["The sweep", dollars(busy.sweep, 4), dollars(sparse.sweep, 3)],
-    ["Raw archive storage", dollars(perEvent.archive, 3), dollars(perEvent.archive, 3)],
-    ["total", dollars(busy.total, 2), dollars(sparse.total, 2)],
-    ["× the CDN floor", ratio(busy.total), ratio(sparse.total)],
-  ])("the batch columns of %s are recomputed from the prices", (label, busyCell, sparseCell) => {
-    const cells = row(label);
-    expect([cells[COLUMN.batchBusy], cells[COLUMN.batchSparse]]).toEqual([busyCell, sparseCell]);
+    ["Loader runs", dollars(fixed.loaderRuns), [`${count(filesPerMonth)} files (${ASSUMED_SINK_FILES_PER_HOUR} an hour × ${HOURS_PER_MONTH})`, `${ASSUMED.loaderRunSeconds} s of an instance at 1 vCPU and 512 MiB ($${PRICE.runSecond.toFixed(8)} a second)`]],
+    ["Operations per sink file", dollars(fixed.operations), [`$${operationsPerFile.toFixed(7)} a file`, `${ASSUMED.loaderReadsPerFile} Class B`]],
+    [
+      "The sweep's hourly runs",
+      dollars(fixed.sweepRuns),
+      [
+        `${HOURS_PER_MONTH} runs at $${sweepRun.toFixed(5)}`,
+        `${ASSUMED.sweepRunSeconds} s of the instance`,
+        // The ledger grows by a row a file; the query reads three of its columns.
+        `about ${((filesPerMonth * ASSUMED.ledgerRowReadBytes) / 1e6).toFixed(1)} MB for each month of files, so the minimum holds for the first ${Math.floor(SIZE.queryMinBytes / (12 * filesPerMonth * ASSUMED.ledgerRowReadBytes))} years`,
+      ],
+    ],
+    ["The sweep's listing", `${dollars(fixed.listing)} with a year of files`, [`$${listingPerThousandFiles.toFixed(4)} a month for each 1,000 files`, `${listPagesAfterAYear} pages with a year's ${count(filesInAYear)} files`]],
+    ["The sweep's Cloud Scheduler job", dollars(fixed.scheduler), []],
+    ["the batch tier's own, total", dollars(fixedPerMonth), []],
+  ])("%s is recomputed from the prices", (label, cell, basis) => {
+    const cells = rowOf(fixedTable, label);
+    expect([cells[STREAMING], cells[BATCH]]).toEqual(["–", cell]);
+    for (const text of basis) expect(cells[3]).toContain(text);
   });
 
-  test("each column's total is the sum of its lines, within their rounding", () => {
-    const lines = section
-      .split("\n")
-      .filter((text) => text.startsWith("| ") && !text.startsWith("| part") && !text.startsWith("| **"))
-      .map((text) => text.split("|").slice(1, -1).map((cell) => cell.trim()));
-    for (const column of Object.values(COLUMN)) {
-      const sum = lines.reduce((total, cells) => total + (Number(/^\$([0-9.]+)/.exec(cells[column])?.[1]) || 0), 0);
-      // The lines are rounded (egress: $0.037 shown as $0.04), so their sum may differ from the total by a cent.
-      expect(Math.abs(Number(row("total")[column].slice(1)) - sum)).toBeLessThanOrEqual(0.01);
-      expect(Math.abs(Number(row("× the CDN floor")[column].slice(0, -1)) - sum / FLOOR)).toBeLessThanOrEqual(0.01);
-    }
+  test("the total is the sum of the batch tier's lines, within their rounding", () => {
+    const lines = fixedTable.filter((cells) => cells[STREAMING] === "–" && !cells[0].includes("total"));
+    const sum = lines.reduce((total, cells) => total + Number(/^\$([0-9.]+)/.exec(cells[BATCH])![1]), 0);
+    expect(lines).toHaveLength(Object.keys(fixed).length);
+    // Each line and the total are rounded to the cent: half a cent each at most.
+    expect(Math.abs(Number(rowOf(fixedTable, "the batch tier's own, total")[BATCH].slice(1)) - sum)).toBeLessThanOrEqual(0.005 * (lines.length + 1));
   });
 
-  test("the streaming columns are the first table's lines plus the archive", () => {
-    expect(row("total")[COLUMN.streamingBusy]).toBe(dollars(0.75 + 0.04 + STREAMING_OTHER.busy + archiveMonthStandard + 0.01, 2));
-    expect(row("total")[COLUMN.streamingSparse]).toBe(dollars(0.75 + 0.04 + STREAMING_OTHER.sparse + archiveMonthStandard + 0.01, 2));
+  test("the forwarding rules are the same fixed cost in both modes", () => {
+    const rule = dollars(PRICE.forwardingRuleHour * HOURS_PER_MONTH, 0);
+    const cells = rowOf(fixedTable, "The load balancer's forwarding rules");
+    expect(cells[3]).toContain(`$${PRICE.forwardingRuleHour} an hour each`);
+    expect([cells[STREAMING], cells[BATCH]]).toEqual([`${rule} to ${dollars(2 * PRICE.forwardingRuleHour * HOURS_PER_MONTH, 0)}`, `${rule} to ${dollars(2 * PRICE.forwardingRuleHour * HOURS_PER_MONTH, 0)}`]);
   });
 
-  test("busy batch is within 1.15× the floor, and the doc says sparse batch is not, with what it would take", () => {
-    expect(busy.total).toBeLessThanOrEqual(1.15 * FLOOR);
-    expect(sparse.total).toBeGreaterThan(1.15 * FLOOR);
-    expect(section).toContain(`**Busy, batch is at ${ratio(busy.total)} the floor: within the 1.15× target.**`);
-    expect(section).toContain(`**Sparse, batch is at ${ratio(sparse.total)} the floor: not within the target**`);
-    expect(section).toContain(`**${dollars(monthly, 2)} a month**`);
-    const breakEven = monthly / (1.15 * FLOOR - perEventTotal);
-    expect(section).toContain(`**${Math.round(breakEven)} million events a month**`);
-    expect(section).toContain(`some ${(Math.round((breakEven * MILLION) / HOURS_PER_MONTH / 1000) * 1000).toLocaleString("en-US")} an hour`);
+  test("the volumes from which they fade are recomputed", () => {
+    expect(section).toContain(`the batch tier's **${dollars(fixedPerMonth)} a month** is under 0.15× the floor (${dollars(0.15 * FLOOR)} per million)`);
+    const fixedUnderFifteenPercent = fixedPerMonth / (0.15 * FLOOR);
+    expect(section).toContain(`from about **${Math.round(fixedUnderFifteenPercent)} million events a month**, and batch as a whole`);
+    const wholeWithinTarget = fixedPerMonth / (TARGET - batchPerMillion);
+    expect(section).toContain(`within 1.15× the floor from about **${Math.round(wholeWithinTarget)} million events a month** (some ${count(Math.round((wholeWithinTarget * MILLION) / HOURS_PER_MONTH / 1000) * 1000)} an hour)`);
+    expect(section).toContain(`at 1 million events a month they are ${dollars(fixedPerMonth)} per million, beside ${dollars(PRICE.forwardingRuleHour * HOURS_PER_MONTH, 0)} of forwarding rule`);
   });
 
   test("within the free tiers only the Cloud Storage operations and the ledger's rows remain", () => {
-    const freeTierSeconds = (filesPerMonth + HOURS_PER_MONTH) * ASSUMED.billedSecondsPerInvocation;
-    expect(section).toContain(`${freeTierSeconds.toLocaleString("en-US")} vCPU-seconds and ${(filesPerMonth + HOURS_PER_MONTH).toLocaleString("en-US")} invocations`);
-    const withFreeTiers = perEventTotal + filesPerMonth * fileOperations + HOURS_PER_MONTH * PRICE.classA;
-    expect(section).toContain(`**${dollars(withFreeTiers, 2)} per million: ${ratio(withFreeTiers)}**`);
-    expect(section).toContain(`(${(withFreeTiers / FLOOR).toFixed(3)}× before rounding)`);
+    const runs = filesPerMonth + HOURS_PER_MONTH;
+    const vcpuSeconds = filesPerMonth * ASSUMED.loaderRunSeconds + HOURS_PER_MONTH * ASSUMED.sweepRunSeconds;
+    expect(section).toContain(`the loader's and the sweep's ${count(vcpuSeconds)} vCPU-seconds and ${count(runs)} runs`);
+    const remaining = filesPerMonth * (storageOperationsPerFile + SIZE.streamedRowMinBytes * PRICE.streamingPerByte) + fixed.listing;
+    expect(section).toContain(`**${dollars(remaining)} a month** with a year of files`);
   });
 
-  test("keeping the archive in Coldline longer adds to the busy figure as stated", () => {
+  test("keeping the archive in Coldline longer adds to the batch figure as stated", () => {
     expect(section).toContain(`${dollars(archiveMonthColdline, 3)} per million events a month in Coldline`);
-    expect(section).toContain(`adds ${dollars(3 * archiveMonthColdline, 3)} (busy batch ${ratio(busy.total + 3 * archiveMonthColdline)})`);
-    expect(section).toContain(`adds ${dollars(11 * archiveMonthColdline, 3)} (busy batch ${ratio(busy.total + 11 * archiveMonthColdline)}, above the target)`);
+    expect(section).toContain(`adds ${dollars(3 * archiveMonthColdline, 3)} per million events (batch ${ratio(batchPerMillion + 3 * archiveMonthColdline)})`);
+    expect(section).toContain(`adds ${dollars(11 * archiveMonthColdline, 3)} (batch ${ratio(batchPerMillion + 11 * archiveMonthColdline)}, above the target)`);
+    expect(section).toContain(`passes 1.15× once a month's events have spent ${Math.ceil((TARGET - batchPerMillion) / archiveMonthColdline)} months in Coldline`);
   });
 
   test("the README's summary gives the same batch figures", () => {
     const readme = readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
-    expect(readme).toContain(`about ${dollars(busy.total, 2)} per million at volume, ${ratio(busy.total)} the CDN's lookups`);
-    expect(readme).toContain(`about ${dollars(monthly, 2)} a month beyond the free tiers`);
+    expect(readme).toContain(`about ${dollars(batchPerMillion)} per million, ${ratio(batchPerMillion)} the CDN's lookups, however the events arrive`);
+    expect(readme).toContain(`plus about ${dollars(fixedPerMonth)} a month for its per-file and hourly machinery beyond the free tiers`);
   });
 });
