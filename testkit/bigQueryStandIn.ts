@@ -44,6 +44,19 @@ const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[
 const JOBS = /^\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
 const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/[^/]+$/;
 
+const TABLES = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables$/;
+const TABLE = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/([^/]+)$/;
+
+/** A table as tables.get answers for it: the fields the retention command reads and sets. */
+export interface StandInTable {
+  readonly tableId: string;
+  readonly type?: "TABLE" | "VIEW";
+  /** Milliseconds since the epoch, as a decimal string, as BigQuery gives it; absent: never expires. */
+  expirationTime?: string;
+  readonly numRows?: string;
+  readonly numBytes?: string;
+}
+
 /** How a query job ends: its one result row (`rows_written`), or BigQuery's error message. */
 export type QueryOutcome = { readonly rowsWritten: number } | { readonly error: string };
 
@@ -61,6 +74,10 @@ export class BigQueryStandIn extends LoopbackStandIn {
   readonly queries: string[] = [];
   private queryOutcomes: QueryOutcome[] = [];
   private faultPlan?: FaultPlan;
+  /** The dataset's tables, by id, for tables.list, tables.get and tables.patch (expirationTime only). */
+  readonly tables = new Map<string, StandInTable>();
+  /** How many tables one tables.list page holds at most, whatever maxResults asks: small, to test paging. */
+  tablesPageSize = 50;
   /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
   private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
 
@@ -97,6 +114,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = undefined;
     this.queries.length = 0;
     this.queryOutcomes = [];
+    this.tables.clear();
   }
 
   /**
@@ -118,6 +136,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.requests.push({ method: request.method ?? "", path, body });
     if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: unknown; configuration: { query: { query: string } } });
     if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response);
+    if (TABLES.test(path) || TABLE.test(path)) return this.answerTables(request, path, body, response);
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
       return;
@@ -152,6 +171,38 @@ export class BigQueryStandIn extends LoopbackStandIn {
         totalRows: "1",
       },
     });
+  }
+
+  /**
+   * tables.list, paged by a token that is the index of the page's first table (BigQuery lists in
+   * table id order); tables.get; tables.patch of expirationTime, which BigQuery refuses in the past.
+   */
+  private answerTables(request: IncomingMessage, path: string, body: unknown, response: ServerResponse): void {
+    const tableId = TABLE.exec(path)?.[1];
+    const resource = (table: StandInTable) => ({ kind: "bigquery#table", id: table.tableId, tableReference: { tableId: table.tableId }, type: table.type ?? "TABLE", ...table });
+    if (tableId === undefined && request.method === "GET") {
+      const query = new URL(request.url ?? "", "http://stand-in").searchParams;
+      const sorted = [...this.tables.values()].sort((a, b) => (a.tableId < b.tableId ? -1 : 1));
+      const start = Number(query.get("pageToken") ?? 0);
+      const end = start + Math.min(Number(query.get("maxResults") ?? this.tablesPageSize), this.tablesPageSize);
+      // tables.list gives no sizes: those take a tables.get.
+      const page = sorted.slice(start, end).map((table) => resource({ tableId: table.tableId, type: table.type, expirationTime: table.expirationTime }));
+      this.send(response, { status: 200, body: { kind: "bigquery#tableList", tables: page, totalItems: sorted.length, ...(end < sorted.length ? { nextPageToken: String(end) } : {}) } });
+      return;
+    }
+    const table = tableId === undefined ? undefined : this.tables.get(tableId);
+    if (!table) return this.send(response, { status: 404, body: { error: { code: 404, message: `Not found: Table ${tableId}` } } });
+    if (request.method === "GET") return this.send(response, { status: 200, body: resource(table) });
+    const expirationTime = (body as { expirationTime?: string | null } | undefined)?.expirationTime;
+    if (request.method === "PATCH" && expirationTime !== undefined) {
+      if (expirationTime !== null && Number(expirationTime) <= Date.now()) {
+        return this.send(response, { status: 400, body: { error: { code: 400, message: "Expiration time must be at least 1 seconds in the future" } } });
+      }
+      if (expirationTime === null) delete table.expirationTime;
+      else table.expirationTime = String(expirationTime);
+      return this.send(response, { status: 200, body: resource(table) });
+    }
+    this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${request.method} ${path}` } } });
   }
 
   private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {
