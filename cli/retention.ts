@@ -5,7 +5,9 @@ import { createInterface } from "node:readline/promises";
 import { BigQuery } from "@google-cloud/bigquery";
 import type { Dataset } from "@google-cloud/bigquery";
 import { oldestKeptDay } from "../core/config/retention";
-import { parseTableSuffix } from "../core/layout";
+import { PARTITIONED_TABLE, parseTableSuffix } from "../core/layout";
+import { rollupTables } from "../core/rollups";
+import type { CoreSettings } from "../core/config/coreSettings";
 import { isUtcDay } from "../core/views";
 import { defineCommand, EXIT, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
@@ -13,7 +15,8 @@ import { readStack } from "./stackFile";
 
 export const RETENTION_USAGE = `Usage: npm run retention -- --stack NAME [--dry-run] [--yes]
 Sets the expiration of every existing day table (<template>_<tenant>_<YYYYMMDD>) of the stack's
-dataset to its day plus the stack's retentionDays, as new day tables get from the dataset. It
+dataset to its day plus the stack's retentionDays, as new day tables get from the dataset, and
+reports the partitions (events_partitioned, the rollups) that the next pulumi up lets expire. It
 deletes no table itself: BigQuery does, at each table's expiration; a table already past it
 expires an hour after the run. Tables that already expire then are left alone, so a second run
 changes nothing.
@@ -126,6 +129,58 @@ export async function applyRetention(dataset: Dataset, options: { templateTable:
   return { dayTables, changes, atOnce, applied: !options.dryRun };
 }
 
+/** The partitions past the retention of one partitioned table: they expire at the stack's next update. */
+export interface ExpiringPartitions {
+  readonly table: string;
+  readonly days: number;
+  readonly first: string;
+  readonly last: string;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** The partitioned tables the program declares with the retention as their partition expiration: the rollups, and events_partitioned. */
+export function partitionedTables(settings: CoreSettings): string[] {
+  return [...(settings.layout === "partitioned" ? [PARTITIONED_TABLE] : []), ...rollupTables(settings).map((table) => table.name)];
+}
+
+/**
+ * The day partitions of `tables` before `oldestKept`, from INFORMATION_SCHEMA.PARTITIONS (which
+ * reads metadata and bills nothing), summed per table.
+ */
+export async function expiringPartitions(client: BigQuery, project: string, dataset: string, tables: readonly string[], oldestKept: string): Promise<ExpiringPartitions[]> {
+  const [job] = await client.createQueryJob({
+    query: `SELECT table_name, partition_id, CAST(total_rows AS STRING) AS total_rows, CAST(total_logical_bytes AS STRING) AS total_logical_bytes
+FROM \`${project}.${dataset}.INFORMATION_SCHEMA.PARTITIONS\`
+WHERE table_name IN UNNEST(@tables) AND REGEXP_CONTAINS(partition_id, r'^[0-9]{8}$') AND partition_id < @before
+ORDER BY table_name, partition_id`,
+    params: { tables: [...tables], before: oldestKept.replace(/-/g, "") },
+    jobPrefix: "retention_",
+  });
+  const [rows] = await job.getQueryResults();
+  const byTable = new Map<string, { days: number; first: string; last: string; rows: number; bytes: number }>();
+  for (const row of rows as { table_name: string; partition_id: string; total_rows: string | null; total_logical_bytes: string | null }[]) {
+    const partitionDay = `${row.partition_id.slice(0, 4)}-${row.partition_id.slice(4, 6)}-${row.partition_id.slice(6, 8)}`;
+    const entry = byTable.get(row.table_name) ?? { days: 0, first: partitionDay, last: partitionDay, rows: 0, bytes: 0 };
+    byTable.set(row.table_name, {
+      days: entry.days + 1,
+      first: partitionDay < entry.first ? partitionDay : entry.first,
+      last: partitionDay > entry.last ? partitionDay : entry.last,
+      rows: entry.rows + Number(row.total_rows ?? 0),
+      bytes: entry.bytes + Number(row.total_logical_bytes ?? 0),
+    });
+  }
+  return [...byTable].map(([table, entry]) => ({ table, ...entry }));
+}
+
+export function formatExpiringPartitions(partitions: readonly ExpiringPartitions[], oldestKept: string): string {
+  if (partitions.length === 0) return `no partition is older than ${oldestKept}.`;
+  return [
+    `partitions older than ${oldestKept}, which expire at the next pulumi up (the program sets their expiration):`,
+    ...partitions.map((entry) => `  ${entry.table}: ${entry.days} day(s), ${entry.first} to ${entry.last}, ${entry.rows} row(s), ${entry.bytes} byte(s)`),
+  ].join("\n");
+}
+
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 
 export function formatRetentionReport(report: RetentionReport, destination: string, retentionDays: number): string {
@@ -164,12 +219,13 @@ export const retentionCommand = defineCommand({
       return EXIT.ok;
     }
     const datasetId = values.dataset ?? config.datasetId;
-    const dataset = new BigQuery({ projectId: project }).dataset(datasetId);
+    const client = new BigQuery({ projectId: project });
+    const dataset = client.dataset(datasetId);
     const destination = `BigQuery ${project}.${datasetId}`;
-    const options = { templateTable: config.core.templateTable, retentionDays, now: Date.now() };
-    if (config.core.layout === "partitioned") {
-      console.log(`layout partitioned: events_partitioned and the rollups keep their partitions ${retentionDays} days, from the program; days before ${oldestKeptDay(config.retention, new Date())} expire at the next pulumi up. Day tables from an earlier per-tenant-day layout:`);
-    }
+    const now = Date.now();
+    const options = { templateTable: config.core.templateTable, retentionDays, now };
+    const oldestKept = oldestKeptDay(config.retention, new Date(now))!;
+    console.log(formatExpiringPartitions(await expiringPartitions(client, project, datasetId, partitionedTables(config.core), oldestKept), oldestKept));
     const plan = await applyRetention(dataset, { ...options, dryRun: true });
     if (values["dry-run"] || plan.changes.length === 0) {
       console.log(formatRetentionReport(plan, destination, retentionDays));

@@ -44,6 +44,18 @@ const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[
 const JOBS = /^\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
 const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/[^/]+$/;
 
+/** A getQueryResults answer holding these rows, every column a STRING. */
+function rowsResult(rows: readonly Record<string, string | null>[]): unknown {
+  const names = Object.keys(rows[0] ?? {});
+  return {
+    kind: "bigquery#getQueryResultsResponse",
+    jobComplete: true,
+    schema: { fields: names.map((name) => ({ name, type: "STRING", mode: "NULLABLE" })) },
+    rows: rows.map((row) => ({ f: names.map((name) => ({ v: row[name] })) })),
+    totalRows: String(rows.length),
+  };
+}
+
 const TABLES = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables$/;
 const TABLE = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/([^/]+)$/;
 
@@ -73,6 +85,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** The SQL of every query job, in order. */
   readonly queries: string[] = [];
   private queryOutcomes: QueryOutcome[] = [];
+  /** The result rows of the next query jobs that read rows (scriptQueryRows), before any scripted outcome. */
+  private queryRows: Record<string, string | null>[][] = [];
   private faultPlan?: FaultPlan;
   /** The dataset's tables, by id, for tables.list, tables.get and tables.patch (expirationTime only). */
   readonly tables = new Map<string, StandInTable>();
@@ -89,6 +103,14 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** How the next query jobs end, in order; afterwards each writes no rows. The stand-in runs no SQL. */
   scriptQueries(...outcomes: QueryOutcome[]): void {
     this.queryOutcomes = outcomes;
+  }
+
+  /**
+   * The rows the next query jobs return, one list per job, as text (BigQuery's JSON gives every
+   * value as a string): for reads such as INFORMATION_SCHEMA. Taken before scriptQueries' outcomes.
+   */
+  scriptQueryRows(...results: Record<string, string | null>[][]): void {
+    this.queryRows = results;
   }
 
   /** Decides every later insertAll with `plan` instead of the script. */
@@ -114,6 +136,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = undefined;
     this.queries.length = 0;
     this.queryOutcomes = [];
+    this.queryRows = [];
     this.tables.clear();
   }
 
@@ -156,6 +179,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
 
   /** jobs.getQueryResults: the next scripted outcome, as BigQuery answers a finished script or a failed one. */
   private queryResults(response: ServerResponse): void {
+    const rows = this.queryRows.shift();
+    if (rows) return this.send(response, { status: 200, body: rowsResult(rows) });
     const outcome = this.queryOutcomes.shift() ?? { rowsWritten: 0 };
     if ("error" in outcome) {
       this.send(response, { status: 400, body: { error: { code: 400, message: outcome.error, errors: [{ reason: "invalidQuery", message: outcome.error }] } } });

@@ -1,4 +1,6 @@
-import { applyRetention, dayTableChanges, formatRetentionReport, PAST_RETENTION_GRACE_MS } from "../../cli/retention";
+import { applyRetention, dayTableChanges, expiringPartitions, formatExpiringPartitions, formatRetentionReport, PAST_RETENTION_GRACE_MS, partitionedTables } from "../../cli/retention";
+import { PARTITIONED_TABLE, ROLLUPS } from "../../core/layout";
+import { settingsFor } from "../../testkit/settings";
 import { encodeTenant } from "../../core/tenant";
 import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
 
@@ -97,5 +99,37 @@ describe("against the BigQuery stand-in", () => {
     const again = await applyRetention(dataset(), { templateTable: "pixel", retentionDays: 365, now, dryRun: false });
     expect(again.changes).toEqual([]);
     expect(expirations()).toEqual(after);
+  });
+});
+
+describe("the partitions that expire at the next update", () => {
+  const bigQuery = new BigQueryStandIn();
+  beforeAll(() => bigQuery.start());
+  afterAll(() => bigQuery.stop());
+  beforeEach(() => bigQuery.reset());
+
+  test("are the rollups' in both layouts, and events_partitioned's in the partitioned one", () => {
+    expect(partitionedTables(settingsFor()).sort()).toEqual([...Object.values(ROLLUPS)].sort());
+    expect(partitionedTables(settingsFor({ layout: "partitioned" }))[0]).toBe(PARTITIONED_TABLE);
+  });
+
+  test("are read from INFORMATION_SCHEMA.PARTITIONS before the oldest kept day, and summed per table", async () => {
+    bigQuery.scriptQueryRows([
+      { table_name: PARTITIONED_TABLE, partition_id: "20240101", total_rows: "10", total_logical_bytes: "1000" },
+      { table_name: PARTITIONED_TABLE, partition_id: "20240102", total_rows: "5", total_logical_bytes: "500" },
+      { table_name: ROLLUPS.counts, partition_id: "20240101", total_rows: "2", total_logical_bytes: null },
+    ]);
+    const partitions = await expiringPartitions(bigQuery.client(), "p", "pixel_dev", [PARTITIONED_TABLE, ROLLUPS.counts], "2024-11-06");
+    expect(partitions).toEqual([
+      { table: PARTITIONED_TABLE, days: 2, first: "2024-01-01", last: "2024-01-02", rows: 15, bytes: 1500 },
+      { table: ROLLUPS.counts, days: 1, first: "2024-01-01", last: "2024-01-01", rows: 2, bytes: 0 },
+    ]);
+    expect(bigQuery.queries).toEqual([expect.stringContaining("FROM `p.pixel_dev.INFORMATION_SCHEMA.PARTITIONS`")]);
+    const job = bigQuery.requests.find((request) => request.method === "POST" && request.path.endsWith("/jobs"))!.body as { configuration: { query: { queryParameters: { name: string; parameterValue: unknown }[] } } };
+    expect(job.configuration.query.queryParameters.find((parameter) => parameter.name === "before")?.parameterValue).toEqual({ value: "20241106" });
+    expect(formatExpiringPartitions(partitions, "2024-11-06")).toBe(
+      `partitions older than 2024-11-06, which expire at the next pulumi up (the program sets their expiration):\n  ${PARTITIONED_TABLE}: 2 day(s), 2024-01-01 to 2024-01-02, 15 row(s), 1500 byte(s)\n  ${ROLLUPS.counts}: 1 day(s), 2024-01-01 to 2024-01-01, 2 row(s), 0 byte(s)`,
+    );
+    expect(formatExpiringPartitions([], "2024-11-06")).toBe("no partition is older than 2024-11-06.");
   });
 });
