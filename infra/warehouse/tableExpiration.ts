@@ -56,7 +56,8 @@ export function partitionExpiration(retention: Pick<RetentionSettings, "days">):
  * view) when the dataset has a default table expiration: the provider cannot create a table
  * without one there, as it sends no expirationTime for 0 (terraform-provider-google#6509). A query
  * job runs the DDL once per creation of the table: its id holds the table's creation time, so a
- * table created again is cleared again.
+ * table created again is cleared again. A job cannot be deleted: removing the resource only drops
+ * it from the state.
  */
 export function clearInheritedExpiration(
   name: string,
