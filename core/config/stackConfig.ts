@@ -115,7 +115,7 @@ export function stackConfigWarnings(config: Pick<StackConfig, "core" | "retentio
 function retentionWarnings({ retention }: Pick<StackConfig, "retention">): string[] {
   if (retention.chosen) return [];
   return [
-    `pixel-pipeline:retentionDays is not set, so data is kept ${retention.days} days: on a stack deployed before this setting existed, the next pulumi up makes BigQuery and the archive delete every day older than that. Set it, to ${retention.days} or to "${RETENTION_FOREVER}" to keep everything, and run npm run retention -- --dry-run to see what would go (docs/deploy.md#upgrading-to-a-retention).`,
+    `pixel-pipeline:retentionDays is not set, so data is kept ${retention.days} days: on a stack deployed before this setting existed, the next pulumi up makes BigQuery expire the partitions (rollups, events_partitioned), and the archive delete the files, of every day older than that. Set it, to ${retention.days} or to "${RETENTION_FOREVER}" to keep everything, and run npm run retention -- --dry-run to see what would go (docs/deploy.md#upgrading-to-a-retention).`,
   ];
 }
 

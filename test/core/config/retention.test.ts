@@ -56,7 +56,7 @@ describe("the preview warning", () => {
   const warnings = (raw: RawConfig) => stackConfigWarnings(validateStackConfig({ attributes, tenantAllowlist: "acme", ...raw }, TEST_STACK_CONTEXT));
 
   test("is given while retentionDays is not set, and says what the next update deletes and how to keep everything", () => {
-    expect(warnings({})).toEqual([expect.stringMatching(/^pixel-pipeline:retentionDays is not set, so data is kept 760 days: on a stack deployed before this setting existed, the next pulumi up .* delete every day older than that\. Set it, to 760 or to "forever" to keep everything, and run npm run retention -- --dry-run/)]);
+    expect(warnings({})).toEqual([expect.stringMatching(/^pixel-pipeline:retentionDays is not set, so data is kept 760 days: on a stack deployed before this setting existed, the next pulumi up makes BigQuery expire the partitions \(rollups, events_partitioned\), and the archive delete the files, of every day older than that\. Set it, to 760 or to "forever" to keep everything, and run npm run retention -- --dry-run/)]);
     expect(warnings({ retentionDays: "" })).toHaveLength(1);
   });
 
