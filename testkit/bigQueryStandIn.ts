@@ -44,6 +44,31 @@ const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[
 const JOBS = /^\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
 const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/[^/]+$/;
 
+/** A getQueryResults answer holding these rows, every column a STRING. */
+function rowsResult(rows: readonly Record<string, string | null>[]): unknown {
+  const names = Object.keys(rows[0] ?? {});
+  return {
+    kind: "bigquery#getQueryResultsResponse",
+    jobComplete: true,
+    schema: { fields: names.map((name) => ({ name, type: "STRING", mode: "NULLABLE" })) },
+    rows: rows.map((row) => ({ f: names.map((name) => ({ v: row[name] })) })),
+    totalRows: String(rows.length),
+  };
+}
+
+const TABLES = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables$/;
+const TABLE = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/([^/]+)$/;
+
+/** A table as tables.get answers for it: the fields the retention command reads and sets. */
+export interface StandInTable {
+  readonly tableId: string;
+  readonly type?: "TABLE" | "VIEW";
+  /** Milliseconds since the epoch, as a decimal string, as BigQuery gives it; absent: never expires. */
+  expirationTime?: string;
+  readonly numRows?: string;
+  readonly numBytes?: string;
+}
+
 /** How a query job ends: its one result row (`rows_written`), or BigQuery's error message. */
 export type QueryOutcome = { readonly rowsWritten: number } | { readonly error: string };
 
@@ -60,7 +85,13 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** The SQL of every query job, in order. */
   readonly queries: string[] = [];
   private queryOutcomes: QueryOutcome[] = [];
+  /** The result rows of the next query jobs that read rows (scriptQueryRows), before any scripted outcome. */
+  private queryRows: Record<string, string | null>[][] = [];
   private faultPlan?: FaultPlan;
+  /** The dataset's tables, by id, for tables.list, tables.get and tables.patch (expirationTime only). */
+  readonly tables = new Map<string, StandInTable>();
+  /** How many tables one tables.list page holds at most, whatever maxResults asks: small, to test paging. */
+  tablesPageSize = 50;
   /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
   private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
 
@@ -72,6 +103,14 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** How the next query jobs end, in order; afterwards each writes no rows. The stand-in runs no SQL. */
   scriptQueries(...outcomes: QueryOutcome[]): void {
     this.queryOutcomes = outcomes;
+  }
+
+  /**
+   * The rows the next query jobs return, one list per job, as text (BigQuery's JSON gives every
+   * value as a string): for reads such as INFORMATION_SCHEMA. Taken before scriptQueries' outcomes.
+   */
+  scriptQueryRows(...results: Record<string, string | null>[][]): void {
+    this.queryRows = results;
   }
 
   /** Decides every later insertAll with `plan` instead of the script. */
@@ -97,6 +136,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = undefined;
     this.queries.length = 0;
     this.queryOutcomes = [];
+    this.queryRows = [];
+    this.tables.clear();
   }
 
   /**
@@ -118,6 +159,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.requests.push({ method: request.method ?? "", path, body });
     if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: unknown; configuration: { query: { query: string } } });
     if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response);
+    if (TABLES.test(path) || TABLE.test(path)) return this.answerTables(request, path, body, response);
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
       return;
@@ -137,6 +179,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
 
   /** jobs.getQueryResults: the next scripted outcome, as BigQuery answers a finished script or a failed one. */
   private queryResults(response: ServerResponse): void {
+    const rows = this.queryRows.shift();
+    if (rows) return this.send(response, { status: 200, body: rowsResult(rows) });
     const outcome = this.queryOutcomes.shift() ?? { rowsWritten: 0 };
     if ("error" in outcome) {
       this.send(response, { status: 400, body: { error: { code: 400, message: outcome.error, errors: [{ reason: "invalidQuery", message: outcome.error }] } } });
@@ -152,6 +196,38 @@ export class BigQueryStandIn extends LoopbackStandIn {
         totalRows: "1",
       },
     });
+  }
+
+  /**
+   * tables.list, paged by a token that is the index of the page's first table (BigQuery lists in
+   * table id order); tables.get; tables.patch of expirationTime, which BigQuery refuses in the past.
+   */
+  private answerTables(request: IncomingMessage, path: string, body: unknown, response: ServerResponse): void {
+    const tableId = TABLE.exec(path)?.[1];
+    const resource = (table: StandInTable) => ({ kind: "bigquery#table", id: table.tableId, tableReference: { tableId: table.tableId }, type: table.type ?? "TABLE", ...table });
+    if (tableId === undefined && request.method === "GET") {
+      const query = new URL(request.url ?? "", "http://stand-in").searchParams;
+      const sorted = [...this.tables.values()].sort((a, b) => (a.tableId < b.tableId ? -1 : 1));
+      const start = Number(query.get("pageToken") ?? 0);
+      const end = start + Math.min(Number(query.get("maxResults") ?? this.tablesPageSize), this.tablesPageSize);
+      // tables.list gives no sizes: those take a tables.get.
+      const page = sorted.slice(start, end).map((table) => resource({ tableId: table.tableId, type: table.type, expirationTime: table.expirationTime }));
+      this.send(response, { status: 200, body: { kind: "bigquery#tableList", tables: page, totalItems: sorted.length, ...(end < sorted.length ? { nextPageToken: String(end) } : {}) } });
+      return;
+    }
+    const table = tableId === undefined ? undefined : this.tables.get(tableId);
+    if (!table) return this.send(response, { status: 404, body: { error: { code: 404, message: `Not found: Table ${tableId}` } } });
+    if (request.method === "GET") return this.send(response, { status: 200, body: resource(table) });
+    const expirationTime = (body as { expirationTime?: string | null } | undefined)?.expirationTime;
+    if (request.method === "PATCH" && expirationTime !== undefined) {
+      if (expirationTime !== null && Number(expirationTime) <= Date.now()) {
+        return this.send(response, { status: 400, body: { error: { code: 400, message: "Expiration time must be at least 1 seconds in the future" } } });
+      }
+      if (expirationTime === null) delete table.expirationTime;
+      else table.expirationTime = String(expirationTime);
+      return this.send(response, { status: 200, body: resource(table) });
+    }
+    this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${request.method} ${path}` } } });
   }
 
   private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {
