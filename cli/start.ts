@@ -44,7 +44,7 @@ export const startCommand = defineCommand({
     if (!/^\d{1,9}$/.test(values["max-refusals"])) {
       throw new UsageError(`--max-refusals (or ${MAX_REFUSALS_VARIABLE}) must be a whole number of refusals to keep, such as ${DEFAULT_MAX_REFUSALS}, got ${JSON.stringify(values["max-refusals"])}`);
     }
-    const { settings } = readStack(values.stack);
+    const { settings, config } = readStack(values.stack);
     const paths = pathsFrom(values);
     const pipeline = await startPipeline({
       settings,
@@ -52,6 +52,7 @@ export const startCommand = defineCommand({
       port: Number(values.port),
       paths,
       maxRefusals: Number(values["max-refusals"]),
+      retentionDays: config.retention.days,
       log: jsonLineLogger,
       warn: (message) => console.error(`warning: ${message}`),
     }).catch(async (error: unknown) => {

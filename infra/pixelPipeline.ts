@@ -13,6 +13,7 @@ import { RawArchive } from "./operations/rawArchive";
 import { ProjectApis } from "./projectApis";
 import { AnalyticsViews } from "./warehouse/analyticsViews";
 import { EventWarehouse } from "./warehouse/eventWarehouse";
+import { givesTablesExpiration } from "./warehouse/tableExpiration";
 import { LookerAccess } from "./warehouse/lookerAccess";
 import { Rollups, RollupSchedule } from "./warehouse/rollups";
 import * as reporting from "./warehouse/reporting";
@@ -84,6 +85,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
         core,
         deletionProtection: args.deletionProtection,
         requirePartitionFilter: args.warehouse.requirePartitionFilter,
+        retention: args.retention,
       },
       stage,
     );
@@ -137,6 +139,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
         core,
         settings: args.warehouse,
         deletionProtection: args.deletionProtection,
+        retention: args.retention,
         eventSource: warehouse.eventSource,
         tenantReaders: args.tenantReaders,
         allRowsMembers: lookerMembers,
@@ -155,6 +158,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
         tenantReaders: args.tenantReaders,
         allRowsMembers: [rollups.runnerMember, ...lookerMembers],
         rollupTables: rollups.tables,
+        ...(givesTablesExpiration(core.layout, args.retention) ? { clearInheritedExpiration: { location: args.datasetLocation } } : {}),
       },
       stage,
     );

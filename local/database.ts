@@ -69,6 +69,13 @@ const REFUSALS_KEPT_AFTER_TRIM = 0.9;
 /** The spool's order, which message_id (`<segment>:<offset>`) names, backwards: the newest first. */
 const NEWEST_FIRST = `CAST(split_part(message_id, ':', 1) AS BIGINT) DESC, CAST(split_part(message_id, ':', 2) AS BIGINT) DESC`;
 
+/** What a prune removed: events, rollup rows and refusals of the days before the oldest kept. */
+export interface PruneReport {
+  readonly events: number;
+  readonly rollupRows: number;
+  readonly refusals: number;
+}
+
 export interface DatabaseBounds {
   /** Refusals kept, dead letters aside; older ones are deleted (refusalBounds.ts DEFAULT_MAX_REFUSALS). */
   readonly maxRefusals: number;
@@ -226,6 +233,25 @@ export class LocalDatabase {
   /** Moves the spool checkpoint, to an equivalent position (erase: past a fully loaded segment, so it can be rewritten). */
   async moveCheckpoint(position: SpoolPosition): Promise<void> {
     await this.loader.run(`INSERT OR REPLACE INTO spool_checkpoint VALUES (1, $1, $2)`, [position.segment, position.offset]);
+  }
+
+  /**
+   * Deletes, in one transaction, the events and rollup rows of the UTC days before `oldestKept`
+   * (YYYY-MM-DD), and the refusals (dead letters included: they hold raw requests) of requests made
+   * before it, as the cloud's expirations do. Refusals without a request time are kept: the refusal
+   * bound trims them.
+   */
+  async prune(oldestKept: string): Promise<PruneReport> {
+    const before = dateLiteral(oldestKept, duckDbDialect);
+    const report = { events: 0, rollupRows: 0, refusals: 0 };
+    await this.transaction(async () => {
+      report.events = Number((await this.loader.run(`DELETE FROM ${PARTITIONED_TABLE} WHERE ${EVENT_DATE_COLUMN} < ${before}`)).rowsChanged);
+      for (const table of rollupTables(this.settings)) {
+        report.rollupRows += Number((await this.loader.run(`DELETE FROM ${quoteIdentifier(table.name)} WHERE ${quoteIdentifier(table.partitionColumn)} < ${before}`)).rowsChanged);
+      }
+      report.refusals = Number((await this.loader.run(`DELETE FROM refusals WHERE request_timestamp < CAST(${before} AS TIMESTAMP)`)).rowsChanged);
+    });
+    return report;
   }
 
   /**

@@ -7,10 +7,11 @@ import { withClientAsStored } from "../core/privacy";
 import { parseTimestamp } from "../core/timestamp";
 import { handlePixelMessage, RowRejectedError, unstoredOutcome } from "../functions/handler";
 import type { RowWriter } from "../functions/handler";
-import type { LocalDatabase, RefusalRecord, StoredEvent } from "./database";
+import type { LocalDatabase, PruneReport, RefusalRecord, StoredEvent } from "./database";
 import { toPubSubMessage } from "./logEntry";
 import { DEAD_LETTER_REASONS, REFUSAL_ENTRY_BYTES } from "./refusalBounds";
-import { comparePositions, pruneSpool, readSpool, segmentFileName } from "./spool";
+import { comparePositions, pruneSpool, pruneSpoolBefore, readSpool, segmentFileName } from "./spool";
+import { oldestKeptDay } from "../core/config/retention";
 import type { SpoolLine, SpoolPosition } from "./spool";
 
 /**
@@ -45,6 +46,8 @@ export interface LoaderOptions {
   readonly settings: CoreSettings;
   /** Loaded spool segments kept beyond this total are deleted (spool.ts KEEP_LOADED_BYTES). */
   readonly keepLoadedBytes?: number;
+  /** The stack's retentionDays, for pruneExpired; undefined keeps everything. */
+  readonly retentionDays?: number;
   /** The spool writer's durable end: the loader never reads past it. */
   readonly durableEnd: () => SpoolPosition;
   /** Where refusals and dead letters are reported, after the batch that stored them commits. */
@@ -100,6 +103,26 @@ export class Loader {
       return await this.catchUp();
     } finally {
       this.paused = false;
+    }
+  }
+
+  /**
+   * Deletes what is past the retention, as the cloud's expirations do: the events, rollup rows and
+   * refusals of the days before the oldest kept, and the loaded spool segments written before it
+   * (they hold full IPs, and a replay would bring the rows back). Between loads, as the database
+   * has one writing connection. Resolves with what went, or undefined when data is kept for ever.
+   */
+  async pruneExpired(now: number = Date.now()): Promise<(PruneReport & { oldestKept: string; segments: number }) | undefined> {
+    const oldestKept = oldestKeptDay({ days: this.options.retentionDays }, new Date(now));
+    if (oldestKept === undefined) return undefined;
+    await this.stop();
+    try {
+      const report = await this.options.database.prune(oldestKept);
+      const segments = await pruneSpoolBefore(this.options.spoolDir, this.checkpoint, Date.parse(oldestKept));
+      return { ...report, oldestKept, segments: segments.length };
+    } finally {
+      this.paused = false;
+      this.wake();
     }
   }
 

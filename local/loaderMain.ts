@@ -27,12 +27,16 @@ function serve(): void {
 
   let durableEnd: SpoolPosition = SPOOL_START;
   let opened: Promise<Opened> | undefined;
+  let pruning: NodeJS.Timeout | undefined;
   const ready = (): Promise<Opened> => opened ?? Promise.reject(new Error("the database is not open"));
   const run = async (call: LoaderCall): Promise<unknown> => {
     switch (call.method) {
       case "open":
         opened = open(call.options, () => durableEnd);
-        await opened;
+        await prune((await opened).loader);
+        // Daily after the start: a server that runs for months keeps only the retention's days.
+        pruning = setInterval(() => void (sequence = sequence.then(() => opened?.then(({ loader }) => prune(loader)), () => undefined)), PRUNE_EVERY_MS);
+        pruning.unref();
         return undefined;
       case "drain":
         durableEnd = call.end;
@@ -42,6 +46,7 @@ function serve(): void {
       case "query":
         return (await ready()).database.query(call.sql);
       case "close": {
+        clearInterval(pruning);
         const { loader, database } = await ready();
         await loader.stop();
         database.close();
@@ -67,6 +72,21 @@ function serve(): void {
       (error: Error) => send({ id, error: { name: String(error?.name), message: String(error?.message ?? error) } }, () => last(true) && process.disconnect()),
     );
   });
+}
+
+/** How often a running loader prunes what is past the retention. */
+const PRUNE_EVERY_MS = 24 * 60 * 60 * 1000;
+
+/** Prunes, and says what went: a warning, as a failure is, so that it shows where the server runs. */
+async function prune(loader: Loader): Promise<void> {
+  try {
+    const pruned = await loader.pruneExpired();
+    if (pruned && pruned.events + pruned.rollupRows + pruned.refusals + pruned.segments > 0) {
+      send({ warn: `retention: removed the days before ${pruned.oldestKept}: ${pruned.events} events, ${pruned.rollupRows} rollup rows, ${pruned.refusals} refusals, ${pruned.segments} loaded spool segments` });
+    }
+  } catch (error) {
+    send({ warn: `pruning what is past the retention failed, tried again in a day: ${String(error)}` });
+  }
 }
 
 async function open({ lookUpCountries, ...options }: OpenOptions, durableEnd: () => SpoolPosition): Promise<Opened> {

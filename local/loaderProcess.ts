@@ -15,6 +15,8 @@ export interface LoaderProcessOptions {
   readonly keepLoadedBytes?: number;
   /** Refusals kept in the database; older ones are dropped (refusalBounds.ts DEFAULT_MAX_REFUSALS). */
   readonly maxRefusals?: number;
+  /** The stack's retentionDays: older days are pruned on start and daily (loaderMain.ts). Undefined keeps everything. */
+  readonly retentionDays?: number;
   /** Refusals and dead letters, after the batch that stored them commits. */
   readonly log: (line: LogLine) => void;
   /** Problems the loader recovers from itself. */
@@ -186,9 +188,9 @@ export class LoaderProcess {
     // A message that could not be sent: its process is exiting, and the exit is handled below.
     child.on("error", () => undefined);
     child.once("exit", (code, signal) => this.exited(child, signal ?? `code ${code}`));
-    const { settings, database, spoolDir, keepLoadedBytes, maxRefusals } = this.options;
+    const { settings, database, spoolDir, keepLoadedBytes, maxRefusals, retentionDays } = this.options;
     const { countries, ...portableSettings } = settings;
-    await this.call({ method: "open", options: { settings: portableSettings, lookUpCountries: countries !== undefined, database, spoolDir, keepLoadedBytes, maxRefusals } });
+    await this.call({ method: "open", options: { settings: portableSettings, lookUpCountries: countries !== undefined, database, spoolDir, keepLoadedBytes, maxRefusals, retentionDays } });
   }
 
   /** Tells the loader the latest durable end, unless it knows it, then gathers the next ones for NOTICE_GAP_MS. */

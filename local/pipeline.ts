@@ -60,6 +60,8 @@ export interface PipelineOptions {
   readonly spool?: SpoolOptions & { readonly keepLoadedBytes?: number };
   /** Refusals kept in the database (refusalBounds.ts DEFAULT_MAX_REFUSALS unless set). */
   readonly maxRefusals?: number;
+  /** The stack's retentionDays: the loader prunes older days on start and daily. Undefined keeps everything. */
+  readonly retentionDays?: number;
 }
 
 export interface RunningPipeline {
@@ -126,7 +128,7 @@ function createLimitedServer(handle: (request: IncomingMessage, response: Server
 
 async function start(options: PipelineOptions, server: Server) {
   const { settings, paths, warn } = options;
-  const loader = await LoaderProcess.start({ settings, database: paths.database, spoolDir: paths.spoolDir, keepLoadedBytes: options.spool?.keepLoadedBytes, maxRefusals: options.maxRefusals, log: options.log, warn });
+  const loader = await LoaderProcess.start({ settings, database: paths.database, spoolDir: paths.spoolDir, keepLoadedBytes: options.spool?.keepLoadedBytes, maxRefusals: options.maxRefusals, retentionDays: options.retentionDays, log: options.log, warn });
   const spool = await SpoolWriter.open(paths.spoolDir, options.spool).catch(async (error: unknown) => {
     await loader.close();
     throw error;

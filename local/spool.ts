@@ -275,6 +275,24 @@ export async function rewriteLoadedSegments(dir: string, loadedBefore: number, d
   return { segments, rewritten, removed };
 }
 
+/**
+ * Deletes the loaded segments (before the checkpoint's segment) last written before `cutoffMs`:
+ * every entry in them arrived before it. They hold full client IPs, and a replay of them would
+ * bring back rows the retention removed. Resolves with the names deleted.
+ */
+export async function pruneSpoolBefore(dir: string, checkpoint: SpoolPosition, cutoffMs: number): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const segment of await listSegments(dir)) {
+    if (segment >= checkpoint.segment) break;
+    const name = segmentFileName(segment);
+    const { mtimeMs } = await stat(path.join(dir, name));
+    if (mtimeMs >= cutoffMs) continue;
+    await rm(path.join(dir, name), { force: true });
+    deleted.push(name);
+  }
+  return deleted;
+}
+
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {

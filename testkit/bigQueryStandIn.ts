@@ -43,8 +43,31 @@ interface StandInRow {
 const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[^/]+\/insertAll$/;
 const JOBS = /^\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
 const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/([^/]+)$/;
-const TABLES = /^\/bigquery\/v2\/projects\/([^/]+)\/datasets\/([^/]+)\/tables$/;
+
+/** A getQueryResults answer holding these rows, every column a STRING. */
+function rowsResult(rows: readonly Record<string, string | null>[]): unknown {
+  const names = Object.keys(rows[0] ?? {});
+  return {
+    kind: "bigquery#getQueryResultsResponse",
+    jobComplete: true,
+    schema: { fields: names.map((name) => ({ name, type: "STRING", mode: "NULLABLE" })) },
+    rows: rows.map((row) => ({ f: names.map((name) => ({ v: row[name] })) })),
+    totalRows: String(rows.length),
+  };
+}
+
+const TABLES = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables$/;
 const TABLE = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/([^/]+)$/;
+
+/** A table as tables.get answers for it: the fields the retention command reads and sets. */
+export interface StandInTable {
+  readonly tableId: string;
+  readonly type?: "TABLE" | "VIEW";
+  /** Milliseconds since the epoch, as a decimal string, as BigQuery gives it; absent: never expires. */
+  expirationTime?: string;
+  readonly numRows?: string;
+  readonly numBytes?: string;
+}
 
 /** How a query job ends: its one result row (`rows_written`), or BigQuery's error message. */
 export type QueryOutcome = { readonly rowsWritten: number } | { readonly error: string };
@@ -62,13 +85,15 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** The SQL of every query job, in order. */
   readonly queries: string[] = [];
   private queryOutcomes: QueryOutcome[] = [];
-  private faultPlan?: FaultPlan;
-  /** Tables of the dataset by id, with their rows: what tables.list pages through, tables.get describes and tables.delete drops. */
-  readonly tables = new Map<string, { numRows: number }>();
-  /** Tables per tables.list page when the client asks for no size: small, so a test sees the pages. */
-  tablesPageSize = 3;
+  /** The result rows of the next query jobs that read rows (scriptQueryRows), before any scripted outcome. */
+  private queryRows: Record<string, string | null>[][] = [];
   private queryAnswerer?: (sql: string) => QueryOutcome;
   private readonly jobQueries = new Map<string, string>();
+  private faultPlan?: FaultPlan;
+  /** The dataset's tables, by id, for tables.list, tables.get and tables.patch (expirationTime only). */
+  readonly tables = new Map<string, StandInTable>();
+  /** How many tables one tables.list page holds at most, whatever maxResults asks: small, to test paging. */
+  tablesPageSize = 50;
   /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
   private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
 
@@ -82,9 +107,17 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.queryOutcomes = outcomes;
   }
 
-  /** Answers every later query job from its SQL (a test's model of the tables), instead of the script. */
+  /** Answers every later query job from its SQL (a test's model of the tables) instead of scriptQueries' outcomes. */
   answerQueriesWith(answer: (sql: string) => QueryOutcome): void {
     this.queryAnswerer = answer;
+  }
+
+  /**
+   * The rows the next query jobs return, one list per job, as text (BigQuery's JSON gives every
+   * value as a string): for reads such as INFORMATION_SCHEMA. Taken before scriptQueries' outcomes.
+   */
+  scriptQueryRows(...results: Record<string, string | null>[][]): void {
+    this.queryRows = results;
   }
 
   /** Decides every later insertAll with `plan` instead of the script. */
@@ -110,6 +143,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = undefined;
     this.queries.length = 0;
     this.queryOutcomes = [];
+    this.queryRows = [];
     this.tables.clear();
     this.queryAnswerer = undefined;
     this.jobQueries.clear();
@@ -134,7 +168,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.requests.push({ method: request.method ?? "", path, body });
     if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: unknown; configuration: { query: { query: string } } });
     if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response, QUERY_RESULTS.exec(path)![1]);
-    if (TABLES.test(path) || TABLE.test(path)) return this.tableRequest(request.method ?? "", path, new URL(request.url ?? "", "http://stand-in").searchParams, response);
+    if (TABLES.test(path) || TABLE.test(path)) return this.answerTables(request, path, body, response);
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
       return;
@@ -156,6 +190,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
 
   /** jobs.getQueryResults: the next scripted outcome, as BigQuery answers a finished script or a failed one. */
   private queryResults(response: ServerResponse, jobId: string): void {
+    const rows = this.queryRows.shift();
+    if (rows) return this.send(response, { status: 200, body: rowsResult(rows) });
     const sql = this.jobQueries.get(jobId);
     const outcome = (this.queryAnswerer && sql !== undefined ? this.queryAnswerer(sql) : this.queryOutcomes.shift()) ?? { rowsWritten: 0 };
     if ("error" in outcome) {
@@ -174,29 +210,41 @@ export class BigQueryStandIn extends LoopbackStandIn {
     });
   }
 
-  /** tables.list (paged by maxResults and pageToken, in name order), tables.get and tables.delete over `tables`. */
-  private tableRequest(method: string, path: string, query: URLSearchParams, response: ServerResponse): void {
-    const listed = TABLES.exec(path);
-    if (listed && method === "GET") {
-      const names = [...this.tables.keys()].sort();
+  /**
+   * tables.list, paged by a token that is the index of the page's first table (BigQuery lists in
+   * table id order); tables.get; tables.delete; tables.patch of expirationTime, which BigQuery refuses in the past.
+   */
+  private answerTables(request: IncomingMessage, path: string, body: unknown, response: ServerResponse): void {
+    const tableId = TABLE.exec(path)?.[1];
+    const resource = (table: StandInTable) => ({ kind: "bigquery#table", id: table.tableId, tableReference: { tableId: table.tableId }, type: table.type ?? "TABLE", ...table });
+    if (tableId === undefined && request.method === "GET") {
+      const query = new URL(request.url ?? "", "http://stand-in").searchParams;
+      const sorted = [...this.tables.values()].sort((a, b) => (a.tableId < b.tableId ? -1 : 1));
       const start = Number(query.get("pageToken") ?? 0);
-      const end = start + Number(query.get("maxResults") ?? this.tablesPageSize);
-      const tables = names.slice(start, end).map((tableId) => ({ kind: "bigquery#table", id: `${listed[1]}:${listed[2]}.${tableId}`, tableReference: { projectId: listed[1], datasetId: listed[2], tableId } }));
-      this.send(response, { status: 200, body: { kind: "bigquery#tableList", tables, totalItems: names.length, ...(end < names.length ? { nextPageToken: String(end) } : {}) } });
+      const end = start + Math.min(Number(query.get("maxResults") ?? this.tablesPageSize), this.tablesPageSize);
+      // tables.list gives no sizes: those take a tables.get.
+      const page = sorted.slice(start, end).map((table) => resource({ tableId: table.tableId, type: table.type, expirationTime: table.expirationTime }));
+      this.send(response, { status: 200, body: { kind: "bigquery#tableList", tables: page, totalItems: sorted.length, ...(end < sorted.length ? { nextPageToken: String(end) } : {}) } });
       return;
     }
-    const tableId = TABLE.exec(path)?.[1] ?? "";
-    const table = this.tables.get(tableId);
-    if (!table || (method !== "GET" && method !== "DELETE")) {
-      this.send(response, { status: 404, body: { error: { code: 404, message: `Not found: Table ${tableId}`, errors: [{ reason: "notFound", message: `Not found: Table ${tableId}` }] } } });
-      return;
-    }
-    if (method === "DELETE") {
-      this.tables.delete(tableId);
+    const table = tableId === undefined ? undefined : this.tables.get(tableId);
+    if (!table) return this.send(response, { status: 404, body: { error: { code: 404, message: `Not found: Table ${tableId}` } } });
+    if (request.method === "GET") return this.send(response, { status: 200, body: resource(table) });
+    if (request.method === "DELETE") {
+      this.tables.delete(table.tableId);
       response.writeHead(204).end();
       return;
     }
-    this.send(response, { status: 200, body: { kind: "bigquery#table", tableReference: { tableId }, numRows: String(table.numRows) } });
+    const expirationTime = (body as { expirationTime?: string | null } | undefined)?.expirationTime;
+    if (request.method === "PATCH" && expirationTime !== undefined) {
+      if (expirationTime !== null && Number(expirationTime) <= Date.now()) {
+        return this.send(response, { status: 400, body: { error: { code: 400, message: "Expiration time must be at least 1 seconds in the future" } } });
+      }
+      if (expirationTime === null) delete table.expirationTime;
+      else table.expirationTime = String(expirationTime);
+      return this.send(response, { status: 200, body: resource(table) });
+    }
+    this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${request.method} ${path}` } } });
   }
 
   private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {

@@ -121,7 +121,7 @@ export interface TestPipeline extends RunningPipeline {
   readonly warnings: string[];
 }
 
-type TestPipelineOptions = Partial<Pick<PipelineOptions, "host" | "port" | "spool" | "maxRefusals">>;
+type TestPipelineOptions = Partial<Pick<PipelineOptions, "host" | "port" | "spool" | "maxRefusals" | "retentionDays">>;
 
 /** The pipeline in this process, on a free loopback port unless `options` say otherwise. */
 export async function startTestPipeline(dataDir: string, settings: CoreSettings = settingsFor(), options: TestPipelineOptions = {}): Promise<TestPipeline> {

@@ -226,6 +226,7 @@ export function addedSinceDeployed(deployed: DeployedStack): string[] {
   const readers = deployedReaders(deployed);
   return [
     ...addedWithRollups(deployed),
+    ...addedWithRetention(deployed),
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PixelPipeline::pixel`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:ProjectApis$pulumi-nodejs:dynamic:Resource::pixel-apis-usable`,
     `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:PushDelivery$gcp:projects/serviceIdentity:ServiceIdentity::pixel-delivery-pubsub-agent`,
@@ -237,6 +238,20 @@ export function addedSinceDeployed(deployed: DeployedStack): string[] {
     `urn:pulumi:${stack}::pixel-pipeline::${secret}$gcp:secretmanager/secretIamMember:SecretIamMember::pixel-collector-visitor-key-reader`,
     ...views.map((view) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/table:Table::${view}`),
     ...views.flatMap((view) => readers.map((member) => `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:AnalyticsViews$gcp:bigquery/iamMember:IamMember::${view}-${memberResourceName(member)}`)),
+  ];
+}
+
+/**
+ * What the retention adds to a per-tenant-day stack that keeps data for a time: the query jobs that
+ * clear the expiration the dataset would give the template and each view (infra/warehouse/tableExpiration.ts).
+ */
+function addedWithRetention(deployed: DeployedStack): string[] {
+  const { stack, config } = deployed;
+  if (config["pixel-pipeline:layout"] === "partitioned" || config["pixel-pipeline:retentionDays"] === "forever") return [];
+  const prefix = `urn:pulumi:${stack}::pixel-pipeline::pixel:infra:`;
+  return [
+    `${prefix}EventWarehouse$gcp:bigquery/job:Job::pixel-events-template-keep`,
+    ...Object.values(VIEWS).map((view) => `${prefix}AnalyticsViews$gcp:bigquery/job:Job::pixel-analytics-${view.replace(/_/g, "-")}-keep`),
   ];
 }
 

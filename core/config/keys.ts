@@ -68,10 +68,18 @@ export const CONFIG_KEYS = {
   lookerConnection: { type: "string", default: NOT_SET, description: "Grant Looker read-only access: service-account (one the program creates) or serviceAccount:<email> (such as Looker (Google Cloud core)'s agent); empty: none." },
   requirePartitionFilter: { type: "boolean", default: true, description: "Partitioned layout: refuse queries and DML on events_partitioned without an event_date filter, instead of billing a full scan." },
 
+  // Retention: how long what is stored is kept, and how long BigQuery keeps what was deleted (docs/privacy.md).
+  retentionDays: {
+    default: NOT_SET,
+    description: 'Rows, rollups, the archive and the local database keep each UTC day this many days (1 to 3650), or "forever"; empty: 760 (25 months), and pulumi preview warns.',
+  },
+  timeTravelHours: { type: "integer", default: 48, description: "How long BigQuery can still read back deleted or changed tables and rows (48 to 168, in whole days)." },
+
   // Operations: archive, log storage, monitoring, the edge policy.
   archive: { type: "boolean", default: true, description: "Keep every request log entry in a private archive bucket, for npm run replay." },
   archiveColdAfterDays: { type: "integer", default: 30, description: "Archived files move to Coldline this many days after they were written." },
-  archiveDeleteAfterDays: { default: NOT_SET, description: "Archived files are deleted this many days after they were written; empty: kept for ever." },
+  archiveDeleteAfterDays: { default: NOT_SET, description: "Archived files are deleted this many days after they were written (at most retentionDays); empty: after retentionDays." },
+  archiveSoftDeleteDays: { type: "integer", default: 7, description: "Deleted or rewritten archive files stay recoverable this many days (Cloud Storage soft delete): 0, or 7 to 90." },
   excludeRequestLogsFromDefaultBucket: { default: NOT_SET, description: "Keep the request logs out of the _Default log bucket (true or false); empty: the value of archive." },
   monitoring: { type: "boolean", default: true, description: "Declare the log-based metrics, alert policies and dashboard." },
   alertEmail: { type: "string", default: NOT_SET, description: "Also send alerts to this e-mail address." },

@@ -2,13 +2,20 @@ import { parseIPv4, parseIPv6 } from "../ip";
 import { ConfigProblems, isAbsent, RawConfig, readBoolean, readInteger, readString, readStringList } from "./fields";
 import { CONFIG_KEYS, isDeclaredDefault } from "./keys";
 import type { ConfigKey } from "./keys";
+import type { RetentionSettings } from "./retention";
 
 /** The raw archive: every request log entry, kept in a private bucket for replay. */
 export interface ArchiveSettings {
   /** Objects move to Coldline this many days after they were written. */
   readonly coldAfterDays: number;
-  /** Objects are deleted this many days after they were written; undefined keeps them for ever. */
+  /**
+   * Objects are deleted this many days after they were written, or, for an object an erasure
+   * rewrote, after the hour its customTime holds; undefined keeps them for ever. archiveDeleteAfterDays
+   * when set, else the retention.
+   */
   readonly deleteAfterDays?: number;
+  /** Deleted and overwritten objects stay recoverable this many days (Cloud Storage soft delete); 0 turns it off. */
+  readonly softDeleteDays: number;
 }
 
 export interface MonitoringSettings {
@@ -40,6 +47,7 @@ export interface OperationsSettings {
 export const DEFAULT_OPERATIONS_SETTINGS = {
   archive: CONFIG_KEYS.archive.default,
   archiveColdAfterDays: CONFIG_KEYS.archiveColdAfterDays.default,
+  archiveSoftDeleteDays: CONFIG_KEYS.archiveSoftDeleteDays.default,
   monitoring: CONFIG_KEYS.monitoring.default,
   alertBacklogMinutes: CONFIG_KEYS.alertBacklogMinutes.default,
 } as const;
@@ -49,6 +57,7 @@ export const OPERATIONS_CONFIG_KEYS: readonly ConfigKey[] = [
   "archive",
   "archiveColdAfterDays",
   "archiveDeleteAfterDays",
+  "archiveSoftDeleteDays",
   "excludeRequestLogsFromDefaultBucket",
   "monitoring",
   "alertEmail",
@@ -59,19 +68,26 @@ export const OPERATIONS_CONFIG_KEYS: readonly ConfigKey[] = [
 
 /** Ten years: a lifecycle age beyond that is a typo. */
 const MAX_DAYS = 3650;
+/** Cloud Storage's soft-delete retention: none, or 7 to 90 days. */
+const MIN_SOFT_DELETE_DAYS = 7;
+const MAX_SOFT_DELETE_DAYS = 90;
 /** Cloud Armor allows at most 10 ranges per basic rule; a few dozen rules stay well inside its per-policy limits. */
 export const MAX_DENIED_IP_RANGES = 100;
 export const MAX_DENIED_REGIONS = 50;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const REGION_CODE = /^[A-Z]{2}$/;
 
-/** Reads the operations keys, adding every problem to `problems`; defaults keep a fresh stack archived and monitored. */
-export function readOperationsSettings(raw: RawConfig, problems: ConfigProblems): OperationsSettings {
+/**
+ * Reads the operations keys, adding every problem to `problems`; defaults keep a fresh stack
+ * archived and monitored. The archive's entries are deleted with the retention unless
+ * archiveDeleteAfterDays is set.
+ */
+export function readOperationsSettings(raw: RawConfig, retention: Pick<RetentionSettings, "days">, problems: ConfigProblems): OperationsSettings {
   const archiveOn = readBoolean(raw, "archive", problems, DEFAULT_OPERATIONS_SETTINGS.archive);
   const monitoringOn = readBoolean(raw, "monitoring", problems, DEFAULT_OPERATIONS_SETTINGS.monitoring);
-  const archive = readArchive(raw, problems);
+  const archive = readArchive(raw, retention, problems);
   const monitoring = readMonitoring(raw, problems);
-  if (!archiveOn) reportUnused(raw, ["archiveColdAfterDays", "archiveDeleteAfterDays"], "archive", problems);
+  if (!archiveOn) reportUnused(raw, ["archiveColdAfterDays", "archiveDeleteAfterDays", "archiveSoftDeleteDays"], "archive", problems);
   if (!monitoringOn) reportUnused(raw, ["alertEmail", "alertBacklogMinutes"], "monitoring", problems);
   const edgeSecurity = readEdgeSecurity(raw, problems);
   return {
@@ -83,23 +99,61 @@ export function readOperationsSettings(raw: RawConfig, problems: ConfigProblems)
   };
 }
 
-function readArchive(raw: RawConfig, problems: ConfigProblems): ArchiveSettings {
+/**
+ * archiveDeleteAfterDays, when set, wins over the retention for the archive, but may only shorten
+ * it: the archive holds full client IPs, and a replay of an entry older than the retention would
+ * bring back a row the retention removed. A shorter archive is allowed: it only limits how far
+ * back rows can be rebuilt (replay), which is a choice, not a loss.
+ */
+function readArchive(raw: RawConfig, retention: Pick<RetentionSettings, "days">, problems: ConfigProblems): ArchiveSettings {
   const coldAfterDays = readInteger(raw, "archiveColdAfterDays", problems, {
     fallback: DEFAULT_OPERATIONS_SETTINGS.archiveColdAfterDays,
     min: 1,
     max: MAX_DAYS,
   });
-  if (isAbsent(raw.archiveDeleteAfterDays)) return { coldAfterDays };
-  const before = problems.messages.length;
-  const deleteAfterDays = readInteger(raw, "archiveDeleteAfterDays", problems, { fallback: 0, min: 2, max: MAX_DAYS });
-  if (problems.messages.length > before) return { coldAfterDays };
-  if (deleteAfterDays <= coldAfterDays) {
+  const softDeleteDays = readSoftDeleteDays(raw, problems);
+  const deleteAfterDays = readDeleteAfterDays(raw, retention, problems);
+  if (deleteAfterDays === undefined) return { coldAfterDays, softDeleteDays };
+  if (deleteAfterDays.days <= coldAfterDays) {
     problems.add(
-      "archiveDeleteAfterDays",
-      `${deleteAfterDays} must be more than archiveColdAfterDays (${coldAfterDays}): raise it, or lower archiveColdAfterDays, or remove it to keep the archive for ever.`,
+      deleteAfterDays.key,
+      deleteAfterDays.key === "archiveDeleteAfterDays"
+        ? `${deleteAfterDays.days} must be more than archiveColdAfterDays (${coldAfterDays}): raise it, or lower archiveColdAfterDays, or remove it to keep the archive as long as retentionDays.`
+        : `${deleteAfterDays.days} also deletes archived files, which must outlast archiveColdAfterDays (${coldAfterDays}): lower archiveColdAfterDays, or raise retentionDays.`,
     );
   }
-  return { coldAfterDays, deleteAfterDays };
+  return { coldAfterDays, deleteAfterDays: deleteAfterDays.days, softDeleteDays };
+}
+
+function readDeleteAfterDays(
+  raw: RawConfig,
+  retention: Pick<RetentionSettings, "days">,
+  problems: ConfigProblems,
+): { key: "archiveDeleteAfterDays" | "retentionDays"; days: number } | undefined {
+  if (isAbsent(raw.archiveDeleteAfterDays)) return retention.days === undefined ? undefined : { key: "retentionDays", days: retention.days };
+  const before = problems.messages.length;
+  const days = readInteger(raw, "archiveDeleteAfterDays", problems, { fallback: 0, min: 2, max: MAX_DAYS });
+  if (problems.messages.length > before) return undefined;
+  if (retention.days !== undefined && days > retention.days) {
+    problems.add(
+      "archiveDeleteAfterDays",
+      `${days} keeps archived entries, with their full IPs, longer than retentionDays (${retention.days}) keeps their rows, and a replay would bring those rows back: lower it to at most ${retention.days}, remove it, or raise retentionDays.`,
+    );
+  }
+  return { key: "archiveDeleteAfterDays", days };
+}
+
+function readSoftDeleteDays(raw: RawConfig, problems: ConfigProblems): number {
+  const days = readInteger(raw, "archiveSoftDeleteDays", problems, {
+    fallback: DEFAULT_OPERATIONS_SETTINGS.archiveSoftDeleteDays,
+    min: 0,
+    max: MAX_SOFT_DELETE_DAYS,
+  });
+  if (days > 0 && days < MIN_SOFT_DELETE_DAYS) {
+    problems.add("archiveSoftDeleteDays", `${days} is not a soft-delete retention Cloud Storage accepts: use 0 (off) or ${MIN_SOFT_DELETE_DAYS} to ${MAX_SOFT_DELETE_DAYS}.`);
+    return DEFAULT_OPERATIONS_SETTINGS.archiveSoftDeleteDays;
+  }
+  return days;
 }
 
 function readMonitoring(raw: RawConfig, problems: ConfigProblems): MonitoringSettings {

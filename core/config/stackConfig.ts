@@ -14,6 +14,7 @@ import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "./keys";
 import { OperationsSettings, readOperationsSettings } from "./operations";
 import { readTenantReaders, TenantReaders } from "./tenantReaders";
 import { readWarehouseSettings, WarehouseSettings } from "./warehouse";
+import { readRetentionSettings, RETENTION_FOREVER, RetentionSettings } from "./retention";
 import { LookerSettings, readLookerSettings } from "./looker";
 
 /** How the collector function runs; the limits follow Cloud Run's CPU, memory and concurrency rules. */
@@ -68,6 +69,8 @@ export interface StackConfig {
   readonly tenantReaders?: TenantReaders;
   /** The rollups' schedule and window, and the event table's partition filter. */
   readonly warehouse: WarehouseSettings;
+  /** How long rows, rollups and archived entries are kept, and BigQuery's time travel window (docs/privacy.md). */
+  readonly retention: RetentionSettings;
   readonly looker: LookerSettings;
   /** Raw archive, log exclusion, monitoring and the edge policy (docs/operations.md). */
   readonly operations: OperationsSettings;
@@ -101,8 +104,22 @@ export const DEFAULT_STACK_SETTINGS = {
  * What a valid configuration still leaves open, for `pulumi preview` to say before anything is
  * deployed. Without an allowlist or signed URLs anyone can invent tenants.
  */
-export function stackConfigWarnings(config: Pick<StackConfig, "core">): string[] {
-  const { core } = config;
+export function stackConfigWarnings(config: Pick<StackConfig, "core" | "retention">): string[] {
+  return [...openTenantsWarnings(config), ...retentionWarnings(config)];
+}
+
+/**
+ * The default retention is also applied to stacks deployed before the setting existed: their
+ * next update would set expirations that delete every day older than it.
+ */
+function retentionWarnings({ retention }: Pick<StackConfig, "retention">): string[] {
+  if (retention.chosen) return [];
+  return [
+    `pixel-pipeline:retentionDays is not set, so data is kept ${retention.days} days: on a stack deployed before this setting existed, the next pulumi up makes BigQuery expire the partitions (rollups, events_partitioned), and the archive delete the files, of every day older than that. Set it, to ${retention.days} or to "${RETENTION_FOREVER}" to keep everything, and run npm run retention -- --dry-run to see what would go (docs/deploy.md#upgrading-to-a-retention).`,
+  ];
+}
+
+function openTenantsWarnings({ core }: Pick<StackConfig, "core">): string[] {
   if (core.tenantAllowlist || core.signedUrls) return [];
   const cost =
     core.layout === "per-tenant-day"
@@ -165,6 +182,8 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
   });
   const signingKeys = core.signedUrls ? readSigningKeys(raw, core, problems) : undefined;
   const tenantReaders = readTenantReaders(raw, core, problems);
+  const warehouse = readWarehouseSettings(raw, core, problems);
+  const retention = readRetentionSettings(raw, warehouse.rollupLateDays, problems);
   const config = {
     stack: context.stack,
     project,
@@ -183,9 +202,10 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
     secretPlacement: readSecretPlacement(raw, region, problems),
     ...(signingKeys ? { signingKeys } : {}),
     ...(tenantReaders ? { tenantReaders } : {}),
-    warehouse: readWarehouseSettings(raw, core, problems),
+    warehouse,
+    retention,
     looker: readLookerSettings(raw, problems),
-    operations: readOperationsSettings(raw, problems),
+    operations: readOperationsSettings(raw, retention, problems),
   };
   if (!problems.isEmpty) throw new ConfigError(problems.messages);
   return config;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { archiveLifecycleRules } from "./archiveLifecycle";
+import { archiveLifecycleRules, archiveSoftDeletePolicy } from "./archiveLifecycle";
 import type { ArchiveSettings } from "../../core/config/operations";
 
 export interface RawArchiveArgs {
@@ -31,6 +31,7 @@ export class RawArchive extends pulumi.ComponentResource {
         uniformBucketLevelAccess: true,
         publicAccessPrevention: "enforced",
         lifecycleRules: archiveLifecycleRules(args.settings),
+        softDeletePolicy: archiveSoftDeletePolicy(args.settings),
         forceDestroy: !args.deletionProtection,
       },
       { parent: this },

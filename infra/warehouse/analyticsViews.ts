@@ -8,6 +8,7 @@ import { allReaders } from "../../core/config/tenantReaders";
 import type { TenantReaders } from "../../core/config/tenantReaders";
 import { memberResourceName } from "./tenantAccess";
 import { tenantRowPolicies } from "./tenantRowPolicies";
+import { clearInheritedExpiration } from "./tableExpiration";
 
 export interface AnalyticsViewsArgs {
   readonly project: string;
@@ -22,6 +23,11 @@ export interface AnalyticsViewsArgs {
   readonly allRowsMembers?: readonly pulumi.Input<string>[];
   /** The tables the daily views read (Rollups): BigQuery refuses a view over a table that does not exist yet. */
   readonly rollupTables: readonly gcp.bigquery.Table[];
+  /**
+   * Set when the dataset gives new tables an expiration (tableExpiration.ts): each view's is
+   * cleared by a query job in the dataset's location.
+   */
+  readonly clearInheritedExpiration?: { readonly location: string };
 }
 
 /**
@@ -58,6 +64,9 @@ export class AnalyticsViews extends pulumi.ComponentResource {
         { parent: this, dependsOn: [views.at(-1)?.table ?? args.eventSource, ...args.rollupTables] },
       );
       views.push({ name: view.name, table });
+      if (args.clearInheritedExpiration) {
+        clearInheritedExpiration(`${name}-${view.name.replace(/_/g, "-")}-keep`, table, { kind: "VIEW", location: args.clearInheritedExpiration.location }, this);
+      }
     }
 
     if (args.tenantReaders) {

@@ -3,6 +3,8 @@ import * as gcp from "@pulumi/gcp";
 import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, partitionedSchema, TENANT_COLUMN } from "../../core/layout";
 import { templateSchema } from "../../core/schema";
 import type { CoreSettings } from "../../core/config/coreSettings";
+import type { RetentionSettings } from "../../core/config/retention";
+import { clearInheritedExpiration, datasetExpirations, givesTablesExpiration, partitionExpiration } from "./tableExpiration";
 
 export interface EventWarehouseArgs {
   readonly datasetId: string;
@@ -12,6 +14,8 @@ export interface EventWarehouseArgs {
   readonly deletionProtection: boolean;
   /** Partitioned layout: BigQuery refuses queries and DML on the table that do not filter on event_date. */
   readonly requirePartitionFilter: boolean;
+  /** How long the day tables and the partitions are kept, and the time travel window. */
+  readonly retention: RetentionSettings;
 }
 
 /**
@@ -36,6 +40,7 @@ export class EventWarehouse extends pulumi.ComponentResource {
         datasetId: args.datasetId,
         location: args.location,
         isCaseInsensitive: false,
+        ...datasetExpirations(args.core.layout, args.retention),
         deleteContentsOnDestroy: !args.deletionProtection,
         description:
           args.core.layout === "partitioned"
@@ -55,6 +60,10 @@ export class EventWarehouse extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // The day tables are created from it: it must outlive them.
+    if (givesTablesExpiration(args.core.layout, args.retention)) {
+      clearInheritedExpiration(`${name}-template-keep`, template, { kind: "TABLE", location: args.location }, this);
+    }
 
     // A query for some days of some tenants reads only their partitions and blocks, not the table.
     const partitioned =
@@ -65,7 +74,7 @@ export class EventWarehouse extends pulumi.ComponentResource {
               datasetId: dataset.datasetId,
               tableId: PARTITIONED_TABLE,
               schema: JSON.stringify(partitionedSchema(args.core.attributes)),
-              timePartitioning: { type: "DAY", field: EVENT_DATE_COLUMN },
+              timePartitioning: { type: "DAY", field: EVENT_DATE_COLUMN, ...partitionExpiration(args.retention) },
               // An unfiltered query is refused instead of billed for every day ever stored.
               requirePartitionFilter: args.requirePartitionFilter,
               clusterings: [TENANT_COLUMN, ...(args.core.eventTypeAttribute ? [args.core.eventTypeAttribute] : [])],

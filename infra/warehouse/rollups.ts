@@ -3,6 +3,8 @@ import * as gcp from "@pulumi/gcp";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import type { TenantReaders } from "../../core/config/tenantReaders";
 import type { WarehouseSettings } from "../../core/config/warehouse";
+import type { RetentionSettings } from "../../core/config/retention";
+import { partitionExpiration } from "./tableExpiration";
 import { allReaders } from "../../core/config/tenantReaders";
 import { bigQueryRollupScript, rollupTables } from "../../core/rollups";
 import type { DayBound, DayRange } from "../../core/rollups";
@@ -26,6 +28,8 @@ interface RollupTarget {
 
 export interface RollupsArgs extends RollupTarget {
   readonly deletionProtection: boolean;
+  /** A rollup day is kept as long as the events it counts. */
+  readonly retention: RetentionSettings;
   /** The table the events are stored in (EventWarehouse.eventSource): the partitioned table, or the template beside the day tables. */
   readonly eventSource: gcp.bigquery.Table;
   /** Who may read which tenant's rollup rows. */
@@ -70,7 +74,7 @@ export class Rollups extends pulumi.ComponentResource {
             tableId: definition.name,
             schema: JSON.stringify(definition.schema),
             // A report's date range reads its days' partitions, and its tenant filter their blocks.
-            timePartitioning: { type: "DAY", field: definition.partitionColumn },
+            timePartitioning: { type: "DAY", field: definition.partitionColumn, ...partitionExpiration(args.retention) },
             clusterings: [...definition.clusterColumns],
             deletionProtection: args.deletionProtection,
             description: definition.description,

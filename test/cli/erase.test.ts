@@ -93,6 +93,7 @@ describe("against BigQuery (the loopback stand-in, through the real client)", ()
   afterAll(() => bigQuery.stop());
   beforeEach(() => {
     bigQuery.reset();
+    bigQuery.tablesPageSize = 3;
     model.rows.clear();
     model.buffered.clear();
     bigQuery.answerQueriesWith(model.answer);
@@ -100,10 +101,10 @@ describe("against BigQuery (the loopback stand-in, through the real client)", ()
 
   /** Every neighbour has day tables of two days, and rows in the partitioned table and a rollup. */
   function seed(settings: CoreSettings): void {
-    for (const name of [settings.templateTable, "events", "events_dedup", ...Object.values(ROLLUPS), PARTITIONED_TABLE, `${settings.templateTable}_acme`]) bigQuery.tables.set(name, { numRows: 0 });
+    for (const name of [settings.templateTable, "events", "events_dedup", ...Object.values(ROLLUPS), PARTITIONED_TABLE, `${settings.templateTable}_acme`]) bigQuery.tables.set(name, { tableId: name, numRows: "0" });
     for (const tenant of NEIGHBOURS) {
       for (const day of ["2026-01-01", "2026-01-02"]) {
-        bigQuery.tables.set(dayTableName(settings, tenant, day), { numRows: 10 });
+        bigQuery.tables.set(dayTableName(settings, tenant, day), { tableId: dayTableName(settings, tenant, day), numRows: "10" });
         for (const table of [PARTITIONED_TABLE, ROLLUPS.counts]) model.rows.set(table, [...(model.rows.get(table) ?? []), { tenant, day }, { tenant, day }]);
       }
     }
@@ -241,7 +242,7 @@ describe("the whole command", () => {
     gcs.buckets.clear();
     gcs.put(ARCHIVE, OBJECT, ["acme", "acme_eu", "acme"].map((tenant) => `${JSON.stringify(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl(`user_id=${tenant}`) } }))}\n`).join(""));
     for (const tenant of ["acme", "acme_eu"]) {
-      bigQuery.tables.set(dayTableName(DEV_SETTINGS, tenant, "2026-01-01"), { numRows: 3 });
+      bigQuery.tables.set(dayTableName(DEV_SETTINGS, tenant, "2026-01-01"), { tableId: dayTableName(DEV_SETTINGS, tenant, "2026-01-01"), numRows: "3" });
       model.rows.set(ROLLUPS.totals, [...(model.rows.get(ROLLUPS.totals) ?? []), { tenant, day: "2026-01-01" }]);
     }
   });

@@ -1,12 +1,14 @@
 import { ConfigProblems, RawConfig } from "../../../core/config/fields";
 import { isIpRange, OperationsSettings, readOperationsSettings } from "../../../core/config/operations";
 import { KNOWN_CONFIG_KEYS } from "../../../core/config/keys";
+import { readRetentionSettings } from "../../../core/config/retention";
 import { validateStackConfig } from "../../../core/config/stackConfig";
 import { configProblems, TEST_STACK_CONTEXT } from "../../../testkit/settings";
 
 function read(raw: RawConfig): { settings: OperationsSettings; problems: string[] } {
   const problems = new ConfigProblems();
-  return { settings: readOperationsSettings(raw, problems), problems: problems.messages };
+  const retention = readRetentionSettings(raw, 2, problems);
+  return { settings: readOperationsSettings(raw, retention, problems), problems: problems.messages };
 }
 
 describe("defaults: a fresh stack is archived, monitored and stores its request logs once", () => {
@@ -17,7 +19,8 @@ describe("defaults: a fresh stack is archived, monitored and stores its request 
   });
 
   test("no problems", () => expect(problems).toEqual([]));
-  test("the archive is on, cold after 30 days, kept for ever", () => expect(settings.archive).toEqual({ coldAfterDays: 30 }));
+  test("the archive is on, cold after 30 days, deleted with the retention (760 days), recoverable for 7 days", () =>
+    expect(settings.archive).toEqual({ coldAfterDays: 30, deleteAfterDays: 760, softDeleteDays: 7 }));
   test("the request logs are excluded from _Default", () => expect(settings.excludeRequestLogsFromDefaultBucket).toBe(true));
   test("monitoring is on, without e-mail, alerting on a 30-minute backlog", () => expect(settings.monitoring).toEqual({ backlogAlertMinutes: 30 }));
   test("there is no edge policy", () => expect(settings.edgeSecurity).toBeUndefined());
@@ -31,7 +34,14 @@ describe.each<[string, RawConfig, Partial<OperationsSettings>]>([
   ["archive off", { archive: "false" }, { archive: undefined, excludeRequestLogsFromDefaultBucket: false }],
   ["archive off, exclusion asked for", { archive: false, excludeRequestLogsFromDefaultBucket: "true" }, { archive: undefined, excludeRequestLogsFromDefaultBucket: true }],
   ["exclusion off", { excludeRequestLogsFromDefaultBucket: "false" }, { excludeRequestLogsFromDefaultBucket: false }],
-  ["colder later, deleted after a year", { archiveColdAfterDays: "90", archiveDeleteAfterDays: "365" }, { archive: { coldAfterDays: 90, deleteAfterDays: 365 } }],
+  ["colder later, deleted after a year", { archiveColdAfterDays: "90", archiveDeleteAfterDays: "365" }, { archive: { coldAfterDays: 90, deleteAfterDays: 365, softDeleteDays: 7 } }],
+  ["kept as long as the retention", { retentionDays: "400" }, { archive: { coldAfterDays: 30, deleteAfterDays: 400, softDeleteDays: 7 } }],
+  ["kept for ever with the retention", { retentionDays: "forever" }, { archive: { coldAfterDays: 30, softDeleteDays: 7 } }],
+  ["kept for ever, the archive for a year", { retentionDays: "forever", archiveDeleteAfterDays: "365" }, { archive: { coldAfterDays: 30, deleteAfterDays: 365, softDeleteDays: 7 } }],
+  ["the archive shorter than the rows", { retentionDays: "760", archiveDeleteAfterDays: "90" }, { archive: { coldAfterDays: 30, deleteAfterDays: 90, softDeleteDays: 7 } }],
+  ["the archive exactly as long as the rows", { retentionDays: "400", archiveDeleteAfterDays: "400" }, { archive: { coldAfterDays: 30, deleteAfterDays: 400, softDeleteDays: 7 } }],
+  ["soft delete off", { archiveSoftDeleteDays: "0" }, { archive: { coldAfterDays: 30, deleteAfterDays: 760, softDeleteDays: 0 } }],
+  ["soft delete for 90 days", { archiveSoftDeleteDays: 90 }, { archive: { coldAfterDays: 30, deleteAfterDays: 760, softDeleteDays: 90 } }],
   ["monitoring off", { monitoring: "false" }, { monitoring: undefined }],
   ["an e-mail and a longer backlog", { alertEmail: "oncall@example.com", alertBacklogMinutes: "60" }, { monitoring: { alertEmail: "oncall@example.com", backlogAlertMinutes: 60 } }],
   [
@@ -44,7 +54,7 @@ describe.each<[string, RawConfig, Partial<OperationsSettings>]>([
   ["archive off, its default as text", { archive: "false", archiveColdAfterDays: "30" }, { archive: undefined }],
   ["archive off, its default as a number", { archive: false, archiveColdAfterDays: 30 }, { archive: undefined }],
   ["monitoring off, its default", { monitoring: "false", alertBacklogMinutes: "30" }, { monitoring: undefined }],
-  ["deleted the day after it goes cold", { archiveColdAfterDays: "30", archiveDeleteAfterDays: "31" }, { archive: { coldAfterDays: 30, deleteAfterDays: 31 } }],
+  ["deleted the day after it goes cold", { archiveColdAfterDays: "30", archiveDeleteAfterDays: "31" }, { archive: { coldAfterDays: 30, deleteAfterDays: 31, softDeleteDays: 7 } }],
   ["as many ranges and regions as the policy takes", { edgeDeniedIpRanges: ipRanges(100), edgeDeniedRegions: regionCodes(50) }, { edgeSecurity: { deniedIpRanges: ipRanges(100), deniedRegions: regionCodes(50) } }],
 ])("%s", (_, raw, expected) => {
   test("is read without problems", () => {
@@ -69,6 +79,12 @@ describe.each<[RawConfig, RegExp]>([
   [{ edgeDeniedIpRanges: "203.0.113.0/33" }, /^pixel-pipeline:edgeDeniedIpRanges\[0\]: "203\.0\.113\.0\/33" is not an IP address or CIDR range/],
   [{ edgeDeniedIpRanges: ["10.0.0.1", "example.com"] }, /^pixel-pipeline:edgeDeniedIpRanges\[1\]: "example\.com"/],
   [{ archiveDeleteAfterDays: "30" }, /^pixel-pipeline:archiveDeleteAfterDays: 30 must be more than archiveColdAfterDays \(30\)/],
+  [{ archiveDeleteAfterDays: "761" }, /^pixel-pipeline:archiveDeleteAfterDays: 761 keeps archived entries, with their full IPs, longer than retentionDays \(760\) keeps their rows.*raise retentionDays\.$/],
+  [{ retentionDays: "365", archiveDeleteAfterDays: "400" }, /^pixel-pipeline:archiveDeleteAfterDays: 400 keeps archived entries.*at most 365/],
+  [{ retentionDays: "30" }, /^pixel-pipeline:retentionDays: 30 also deletes archived files, which must outlast archiveColdAfterDays \(30\): lower archiveColdAfterDays, or raise retentionDays\.$/],
+  [{ archiveSoftDeleteDays: "3" }, /^pixel-pipeline:archiveSoftDeleteDays: 3 is not a soft-delete retention Cloud Storage accepts: use 0 \(off\) or 7 to 90\.$/],
+  [{ archiveSoftDeleteDays: "91" }, /^pixel-pipeline:archiveSoftDeleteDays: expected a whole number from 0 to 90/],
+  [{ archive: "false", archiveSoftDeleteDays: "30" }, /^pixel-pipeline:archiveSoftDeleteDays: has no effect while archive is false/],
   [{ edgeDeniedIpRanges: ipRanges(101) }, /^pixel-pipeline:edgeDeniedIpRanges: lists 101 ranges; at most 100 are supported: merge them into wider ranges\.$/],
   [{ edgeDeniedRegions: ["fr"] }, /^pixel-pipeline:edgeDeniedRegions\[0\]: "fr" is not a region code/],
   [{ edgeDeniedRegions: regionCodes(51) }, /^pixel-pipeline:edgeDeniedRegions: lists 51 regions; at most 50 are supported\.$/],
@@ -108,7 +124,7 @@ describe("in the stack config", () => {
     const config = validateStackConfig({ attributes, alertEmail: "oncall@example.com", archiveColdAfterDays: "60" }, TEST_STACK_CONTEXT);
     expect(KNOWN_CONFIG_KEYS).toEqual(expect.arrayContaining(["archive", "alertEmail", "edgeDeniedIpRanges", "excludeRequestLogsFromDefaultBucket"]));
     expect(config.operations).toEqual({
-      archive: { coldAfterDays: 60 },
+      archive: { coldAfterDays: 60, deleteAfterDays: 760, softDeleteDays: 7 },
       excludeRequestLogsFromDefaultBucket: true,
       monitoring: { alertEmail: "oncall@example.com", backlogAlertMinutes: 30 },
     });

@@ -265,7 +265,8 @@ test("every problem in the stack is reported at once, each with its key", () => 
 });
 
 describe("warnings about a valid configuration", () => {
-  const { validate: configWith } = stackConfigReader({ attributes: { user_id: "STRING" } }, { ...TEST_STACK_CONTEXT, providerRegion: "us-central1" });
+  // A retention set on purpose: its own warning is tested in retention.test.ts.
+  const { validate: configWith } = stackConfigReader({ attributes: { user_id: "STRING" }, retentionDays: 760 }, { ...TEST_STACK_CONTEXT, providerRegion: "us-central1" });
 
   test.each([
     [{}, /each new tenant creates BigQuery tables/],

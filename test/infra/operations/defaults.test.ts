@@ -30,12 +30,17 @@ describe("raw archive", () => {
     });
   });
 
-  test("the bucket is private, in the stack's region, Coldline after 30 days and never deleted by a rule", () => {
+  test("the bucket is private, in the stack's region, Coldline after 30 days and deleted with the default retention", () => {
     expect(archiveBucket().inputs).toMatchObject({
       location: "europe-west1",
       uniformBucketLevelAccess: true,
       publicAccessPrevention: "enforced",
-      lifecycleRules: [{ action: { type: "SetStorageClass", storageClass: "COLDLINE" }, condition: { age: 30, matchesStorageClasses: ["STANDARD"] } }],
+      lifecycleRules: [
+        { action: { type: "SetStorageClass", storageClass: "COLDLINE" }, condition: { age: 30, matchesStorageClasses: ["STANDARD"] } },
+        { action: { type: "Delete" }, condition: { age: 760 } },
+        { action: { type: "Delete" }, condition: { daysSinceCustomTime: 760 } },
+      ],
+      softDeletePolicy: { retentionDurationSeconds: 7 * 24 * 60 * 60 },
     });
   });
 

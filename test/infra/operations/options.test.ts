@@ -34,6 +34,7 @@ test("the archive turns cold after 14 days, is deleted after a year, and survive
   expect(archive.inputs.lifecycleRules).toEqual([
     { action: { type: "SetStorageClass", storageClass: "COLDLINE" }, condition: { age: 14, matchesStorageClasses: ["STANDARD"] } },
     { action: { type: "Delete" }, condition: { age: 365 } },
+    { action: { type: "Delete" }, condition: { daysSinceCustomTime: 365 } },
   ]);
   expect(archive.inputs.forceDestroy).toBe(false);
 });
