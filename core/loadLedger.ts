@@ -19,13 +19,6 @@ import { googleSqlString } from "./views";
 export const MAX_LOAD_ATTEMPTS = 5;
 
 /**
- * Objects larger than this are dead at once, before a byte is read: the loader streams with
- * bounded memory, but it must read the whole file within the function's timeout. The sink's
- * hourly shards stay far below it (about 1.4 KB per request: a million requests is 1.3 GiB).
- */
-export const MAX_LOAD_OBJECT_BYTES = 2 * 1024 ** 3;
-
-/**
  * The sweep leaves an object alone until it is this old, so that it does not race the object's
  * own event: Eventarc delivers within seconds, and its first retries come within minutes. An
  * object the event path is still retrying has `failed` rows and is neither loaded nor dead; the
@@ -144,9 +137,9 @@ export interface ListedObject {
   readonly createdAt: Date;
 }
 
-export interface SweepPlan {
+export interface SweepPlan<T extends ListedObject> {
   /** The objects this run loads, oldest name first. */
-  readonly load: readonly ListedObject[];
+  readonly load: readonly T[];
   /** Objects that need loading beyond this run's bound. */
   readonly remaining: number;
 }
@@ -157,14 +150,14 @@ export interface SweepPlan {
  * ledger starts with the batch tier: a stack that streamed before has archive files whose rows
  * are already in BigQuery, and an empty ledger means no object has been seen yet.
  */
-export function planSweep(
+export function planSweep<T extends ListedObject>(
   bucket: string,
-  listed: readonly ListedObject[],
+  listed: readonly T[],
   histories: ReadonlyMap<string, ObjectHistory>,
   ledgerStart: Date | undefined,
   now: Date,
   maxObjects = SWEEP_MAX_OBJECTS,
-): SweepPlan {
+): SweepPlan<T> {
   if (ledgerStart === undefined) return { load: [], remaining: 0 };
   const due = listed
     .filter((object) => isSinkObject(object.name))
@@ -177,11 +170,14 @@ export function planSweep(
 /** Which of the ledger's rows a history query reads: one object's, or those of every object under a gs:// prefix. */
 export type LedgerSelection = { readonly object: string } | { readonly objectsUnder: string };
 
-/** The ledger's rows counted by object and outcome, with the time of each group's first row, in BigQuery's SQL. */
-export function ledgerHistoryQuery(project: string, dataset: string, selection: LedgerSelection): string {
+/**
+ * The ledger's rows counted by object and outcome, with the time of each group's first row, in
+ * BigQuery's SQL. The table is named by dataset only: the query job runs in the project that holds it.
+ */
+export function ledgerHistoryQuery(dataset: string, selection: LedgerSelection): string {
   const where = "object" in selection ? `object = ${googleSqlString(selection.object)}` : `STARTS_WITH(object, ${googleSqlString(selection.objectsUnder)})`;
   return `SELECT object, outcome, COUNT(*) AS attempts, MIN(recorded_at) AS first_recorded_at
-FROM \`${project}.${dataset}.${LOAD_LEDGER_TABLE}\`
+FROM \`${dataset}.${LOAD_LEDGER_TABLE}\`
 WHERE ${where}
 GROUP BY object, outcome`;
 }

@@ -47,9 +47,18 @@ const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/[^/]+$/;
 /** How a query job ends: its one result row (`rows_written`), or BigQuery's error message. */
 export type QueryOutcome = { readonly rowsWritten: number } | { readonly error: string };
 
+/** A query's result as getQueryResults sends it: the columns, then each row's values as text (TIMESTAMP: microseconds). */
+export interface QueryAnswer {
+  readonly fields: readonly { readonly name: string; readonly type: string }[];
+  readonly rows: readonly (readonly (string | null)[])[];
+}
+
+/** Answers a query job from its SQL (an emulation the test chooses), or undefined for "no such query". */
+export type QueryResponder = (sql: string) => QueryAnswer | undefined;
+
 /**
  * A loopback HTTP server that answers like BigQuery's tabledata.insertAll and, for query jobs,
- * jobs.insert and jobs.getQueryResults (scripted outcomes: it runs no SQL); it records every
+ * jobs.insert and jobs.getQueryResults (scripted outcomes, or a test's responder: it runs no SQL); it records every
  * request and answers 404 to anything else, so a test sees any other call.
  */
 export class BigQueryStandIn extends LoopbackStandIn {
@@ -61,6 +70,11 @@ export class BigQueryStandIn extends LoopbackStandIn {
   readonly queries: string[] = [];
   private queryOutcomes: QueryOutcome[] = [];
   private faultPlan?: FaultPlan;
+  private queryResponder?: QueryResponder;
+  /** Each query job's SQL, by job id, for its getQueryResults. */
+  private readonly jobQueries = new Map<string, string>();
+  /** The table each stored row went to, by insertId. */
+  private readonly storedTables = new Map<string, string>();
   /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
   private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
 
@@ -72,6 +86,16 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** How the next query jobs end, in order; afterwards each writes no rows. The stand-in runs no SQL. */
   scriptQueries(...outcomes: QueryOutcome[]): void {
     this.queryOutcomes = outcomes;
+  }
+
+  /** Answers every later query job with `responder` instead of the scripted outcomes. */
+  answerQueries(responder: QueryResponder): void {
+    this.queryResponder = responder;
+  }
+
+  /** The rows insertAll stored into the table (any templateSuffix aside), in the order stored. */
+  rowsIn(table: string): unknown[] {
+    return [...this.stored].filter(([insertId]) => this.storedTables.get(insertId) === table).map(([, json]) => json);
   }
 
   /** Decides every later insertAll with `plan` instead of the script. */
@@ -97,6 +121,9 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = undefined;
     this.queries.length = 0;
     this.queryOutcomes = [];
+    this.queryResponder = undefined;
+    this.jobQueries.clear();
+    this.storedTables.clear();
   }
 
   /**
@@ -116,8 +143,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
     const path = (request.url ?? "").split("?")[0];
     const body = text ? (JSON.parse(text) as { rows?: StandInRow[] }) : undefined;
     this.requests.push({ method: request.method ?? "", path, body });
-    if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: unknown; configuration: { query: { query: string } } });
-    if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response);
+    if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: { jobId?: string }; configuration: { query: { query: string } } });
+    if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response, decodeURIComponent(path.split("/").pop() ?? ""));
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
       return;
@@ -130,13 +157,15 @@ export class BigQueryStandIn extends LoopbackStandIn {
   }
 
   /** jobs.insert of a query: recorded, and done at once. */
-  private startJob(response: ServerResponse, job: { jobReference: unknown; configuration: { query: { query: string } } }): void {
+  private startJob(response: ServerResponse, job: { jobReference: { jobId?: string }; configuration: { query: { query: string } } }): void {
     this.queries.push(job.configuration.query.query);
+    if (job.jobReference.jobId !== undefined) this.jobQueries.set(job.jobReference.jobId, job.configuration.query.query);
     this.send(response, { status: 200, body: { kind: "bigquery#job", jobReference: job.jobReference, configuration: job.configuration, status: { state: "DONE" } } });
   }
 
-  /** jobs.getQueryResults: the next scripted outcome, as BigQuery answers a finished script or a failed one. */
-  private queryResults(response: ServerResponse): void {
+  /** jobs.getQueryResults: the responder's answer, or the next scripted outcome, as BigQuery answers a finished script or a failed one. */
+  private queryResults(response: ServerResponse, jobId: string): void {
+    if (this.queryResponder) return this.respondToQuery(response, this.queryResponder, this.jobQueries.get(jobId) ?? "");
     const outcome = this.queryOutcomes.shift() ?? { rowsWritten: 0 };
     if ("error" in outcome) {
       this.send(response, { status: 400, body: { error: { code: 400, message: outcome.error, errors: [{ reason: "invalidQuery", message: outcome.error }] } } });
@@ -154,6 +183,24 @@ export class BigQueryStandIn extends LoopbackStandIn {
     });
   }
 
+  private respondToQuery(response: ServerResponse, responder: QueryResponder, sql: string): void {
+    const answer = responder(sql);
+    if (answer === undefined) {
+      this.send(response, { status: 400, body: { error: { code: 400, message: `stand-in cannot answer: ${sql}`, errors: [{ reason: "invalidQuery", message: "unknown query" }] } } });
+      return;
+    }
+    this.send(response, {
+      status: 200,
+      body: {
+        kind: "bigquery#getQueryResultsResponse",
+        jobComplete: true,
+        schema: { fields: answer.fields.map((field) => ({ ...field, mode: "NULLABLE" })) },
+        rows: answer.rows.map((values) => ({ f: values.map((v) => ({ v })) })),
+        totalRows: String(answer.rows.length),
+      },
+    });
+  }
+
   private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {
     if (answer === "drop") {
       request.socket.destroy();
@@ -161,7 +208,12 @@ export class BigQueryStandIn extends LoopbackStandIn {
     }
     const insertErrors = answer === "store_then_drop" ? undefined : (answer.body as { insertErrors?: unknown[] }).insertErrors;
     if (answer === "store_then_drop" || (answer.status === 200 && !insertErrors)) {
-      for (const row of rows) if (!this.stored.has(row.insertId)) this.stored.set(row.insertId, row.json);
+      const table = /\/tables\/([^/]+)\/insertAll/.exec(request.url ?? "")?.[1] ?? "";
+      for (const row of rows) {
+        if (this.stored.has(row.insertId)) continue;
+        this.stored.set(row.insertId, row.json);
+        this.storedTables.set(row.insertId, decodeURIComponent(table));
+      }
     }
     if (answer === "store_then_drop") request.socket.destroy();
     else this.send(response, answer);

@@ -105,10 +105,10 @@ describe("ledgerHistoryQuery", () => {
     await analyzer?.close();
   });
 
-  const ledgerTable = (path: string) => (path === `my-project.pixel_dev.${LOAD_LEDGER_TABLE}` ? LOAD_LEDGER_SCHEMA : undefined);
+  const ledgerTable = (path: string) => (path === `pixel_dev.${LOAD_LEDGER_TABLE}` ? LOAD_LEDGER_SCHEMA : undefined);
 
   test.each([{ object: `gs://${BUCKET}/${SHARD}` }, { objectsUnder: `gs://${BUCKET}/requests/` }, { object: "gs://b/it's a \\ name\n.json" }])("reads the ledger's counts for %j, as Google's analyzer accepts it", async (selection) => {
-    const analysis = await analyzer.analyze(ledgerHistoryQuery("my-project", "pixel_dev", selection), ledgerTable);
+    const analysis = await analyzer.analyze(ledgerHistoryQuery("pixel_dev", selection), ledgerTable);
     expect(analysis.columns).toEqual([
       { name: "object", type: "STRING" },
       { name: "outcome", type: "STRING" },
