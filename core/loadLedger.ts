@@ -46,8 +46,12 @@ export const LOAD_FAILURE_REASONS = {
 
 export type LoadFailureReason = keyof typeof LOAD_FAILURE_REASONS;
 
-/** Why an object is dead, in the alert line's `cause` and the ledger row's detail. */
-export type DeathCause = "too_large" | "load_job_failed" | "attempts_exhausted";
+/**
+ * Why an object is dead, in the alert line's `cause`: over the engine's size bound, refused by
+ * BigQuery (its load job failed, and its id is spent), or failed on MAX_LOAD_ATTEMPTS attempts.
+ */
+export const DEATH_CAUSES = ["too_large", "load_job_failed", "attempts_exhausted"] as const;
+export type DeathCause = (typeof DEATH_CAUSES)[number];
 
 /** One JSON line about an archive object; Cloud Logging reads `severity` and `message` from it. */
 export interface LoadLogLine {
@@ -146,9 +150,11 @@ export interface SweepPlan<T extends ListedObject> {
 
 /**
  * Which listed objects the sweep loads: sink objects older than the grace period that the ledger
- * records neither loaded nor dead, and only those written since the ledger's first row. The
- * ledger starts with the batch tier: a stack that streamed before has archive files whose rows
- * are already in BigQuery, and an empty ledger means no object has been seen yet.
+ * records neither loaded nor dead, written since the batch tier began. The ledger starts with it:
+ * a stack that streamed before has archive files whose rows are already in BigQuery, and an empty
+ * ledger means no object has been seen yet. The horizon is the ledger's first row less the grace
+ * period, since objects written just before the first load (its hour's other shards) had their
+ * events in flight too.
  */
 export function planSweep<T extends ListedObject>(
   bucket: string,
@@ -161,7 +167,7 @@ export function planSweep<T extends ListedObject>(
   if (ledgerStart === undefined) return { load: [], remaining: 0 };
   const due = listed
     .filter((object) => isSinkObject(object.name))
-    .filter((object) => object.createdAt.getTime() >= ledgerStart.getTime() && now.getTime() - object.createdAt.getTime() >= SWEEP_GRACE_MS)
+    .filter((object) => object.createdAt.getTime() >= ledgerStart.getTime() - SWEEP_GRACE_MS && now.getTime() - object.createdAt.getTime() >= SWEEP_GRACE_MS)
     .filter((object) => needsLoading(histories.get(objectUrl(bucket, object.name)) ?? NO_HISTORY))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { load: due.slice(0, maxObjects), remaining: Math.max(0, due.length - maxObjects) };

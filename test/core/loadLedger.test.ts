@@ -74,7 +74,8 @@ describe("planSweep", () => {
     ["one already loaded", false, listed("requests/2026/01/06/01:00:00_01:59:59_S0.json"), [count("requests/2026/01/06/01:00:00_01:59:59_S0.json", "loaded", 1)]],
     ["a dead one", false, listed("requests/2026/01/06/01:00:00_01:59:59_S0.json"), [count("requests/2026/01/06/01:00:00_01:59:59_S0.json", "dead", 1)]],
     ["one within the grace period", false, listed("requests/2026/01/06/01:00:00_01:59:59_S0.json", new Date(now.getTime() - SWEEP_GRACE_MS + 1)), []],
-    ["one written before the ledger's first row", false, listed("requests/2026/01/05/01:00:00_01:59:59_S0.json", new Date(T0.getTime() - 1)), []],
+    ["one written within the grace period before the ledger's first row", true, listed("requests/2026/01/06/01:00:00_01:59:59_S1.json", new Date(T0.getTime() - SWEEP_GRACE_MS)), []],
+    ["one written longer before the ledger's first row", false, listed("requests/2026/01/05/01:00:00_01:59:59_S0.json", new Date(T0.getTime() - SWEEP_GRACE_MS - 1)), []],
     ["an object outside the sink's prefix", false, listed("dead-letters/2026/01/06/x.json"), []],
     ["a sink folder's other file", false, listed("requests/2026/01/06/notes.txt"), []],
   ])("%s: loaded %s", (_name, expected, object, counts) => {
