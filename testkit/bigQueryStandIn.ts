@@ -236,9 +236,11 @@ export class BigQueryStandIn extends LoopbackStandIn {
   private startJob(response: ServerResponse, job: { jobReference: { jobId?: string }; configuration: { query: { query: string } } }): void {
     const jobId = job.jobReference.jobId;
     if (jobId !== undefined && (this.queryJobIds.has(jobId) || this.loadJobs.has(jobId))) return this.send(response, alreadyExists(jobId));
-    if (jobId !== undefined) this.queryJobIds.add(jobId);
+    if (jobId !== undefined) {
+      this.queryJobIds.add(jobId);
+      this.jobQueries.set(jobId, job.configuration.query.query);
+    }
     this.queries.push(job.configuration.query.query);
-    if (job.jobReference.jobId !== undefined) this.jobQueries.set(job.jobReference.jobId, job.configuration.query.query);
     this.send(response, { status: 200, body: { kind: "bigquery#job", jobReference: job.jobReference, configuration: job.configuration, status: { state: "DONE" } } });
   }
 
