@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { isSinkObject, LOAD_LEDGER_TABLE } from "./batchLoad";
+import { ARCHIVE_OBJECT_DEAD_REASON, isSinkObject, LOAD_LEDGER_TABLE } from "./batchLoad";
 import type { LoadOutcome } from "./batchLoad";
 import { googleSqlString } from "./views";
 
@@ -36,11 +36,11 @@ export const SWEEP_TIME_BUDGET_MS = 5 * 60 * 1000;
 
 /**
  * The reasons the batch tier logs, beside the parser's refusal reasons and DELIVERY_FAILURE_REASONS.
- * Monitoring matches `jsonPayload.reason` against these names: `archive_object_dead` is the alert.
+ * Monitoring matches `jsonPayload.reason` against these names: ARCHIVE_OBJECT_DEAD_REASON is the alert.
  */
 export const LOAD_FAILURE_REASONS = {
   archive_load_failed: "One attempt to load an archive object failed (Cloud Storage or BigQuery unavailable, a read error); Eventarc or the next sweep tries it again.",
-  archive_object_dead:
+  [ARCHIVE_OBJECT_DEAD_REASON]:
     "An archive object will not be loaded without a person: over the size bound, refused by BigQuery (its load job failed), or failed on every attempt. Its rows are not in BigQuery.",
 } as const;
 

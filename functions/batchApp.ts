@@ -1,5 +1,5 @@
 import * as functions from "@google-cloud/functions-framework";
-import { isSinkObject, SINK_OBJECT_PREFIX } from "../core/batchLoad";
+import { ARCHIVE_OBJECT_DEAD_REASON, isSinkObject, SINK_OBJECT_PREFIX } from "../core/batchLoad";
 import type { LoadOutcome } from "../core/batchLoad";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { LogLine } from "../core/delivery";
@@ -135,7 +135,7 @@ async function attemptLoad(object: Pick<BucketObject, "name" | "size" | "generat
     const detail = error instanceof Error ? error.message : String(error);
     await batch.ledger.record({ ...row, outcome: failure.outcome, detail, recordedAt: now() });
     if (failure.outcome === "dead") {
-      batch.log({ severity: "ERROR", message: `archive object dead: ${failure.cause}; its rows are not loaded`, reason: "archive_object_dead", cause: failure.cause, ...row, detail });
+      batch.log({ severity: "ERROR", message: `archive object dead: ${failure.cause}; its rows are not loaded`, reason: ARCHIVE_OBJECT_DEAD_REASON, cause: failure.cause, ...row, detail });
       return { outcome: "dead", retry: false, detail };
     }
     batch.log({ severity: "WARNING", message: "archive object not loaded; it will be tried again", reason: "archive_load_failed", ...row, detail });

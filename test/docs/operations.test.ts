@@ -30,7 +30,8 @@ describe("docs/operations.md", () => {
 });
 
 describe("docs/operations.md, batch loading", () => {
-  const section = operations.slice(operations.indexOf("## Batch loading: the ledger and dead objects\n"), operations.indexOf("## Monitoring\n"));
+  const start = operations.indexOf("## Batch loading: the ledger and dead objects\n");
+  const section = operations.slice(start, operations.indexOf("\n## ", start + 1));
 
   it("has the section", () => {
     expect(section.length).toBeGreaterThan(1000);
@@ -53,6 +54,7 @@ describe("docs/operations.md, batch loading", () => {
     expect(section).toContain(`the loader's size bound (${DEFAULT_MAX_OBJECT_BYTES / 1024 ** 3} GiB`);
     expect(section).toContain(`On the ${MAX_LOAD_ATTEMPTS}th failed attempt`);
     expect(section).toContain(`dead, with the alert, on its ${MAX_LOAD_ATTEMPTS}th`);
+    expect(section).toContain(`Objects that failed ${MAX_LOAD_ATTEMPTS} times`);
     expect(section).toContain(`at least ${SWEEP_GRACE_MS / 3_600_000} hour old`);
     expect(section).toContain(`at most ${SWEEP_MAX_OBJECTS} objects and ${SWEEP_TIME_BUDGET_MS / 60_000} minutes per run`);
     expect(section).toContain(`names under \`${SINK_OBJECT_PREFIX}\` ending in \`.json\``);
