@@ -32,6 +32,7 @@ export interface BatchFunctions {
   readonly archiveBucket: string;
   /** The engine's refusal lines and the batch tier's own, one JSON line each. */
   readonly log: (line: LogLine | LoadLogLine) => void;
+  /** The time the ledger records and the sweep's grace and budget are measured by; the system clock by default. */
   readonly now?: () => Date;
   /** The engine's size bound (its default unless given). */
   readonly maxObjectBytes?: number;
@@ -48,6 +49,7 @@ export class ObjectNotLoadedError extends Error {
 
 /** What one attempt came to, and whether the event should be delivered again. */
 interface Attempt {
+  readonly attempt: number;
   readonly outcome: LoadOutcome;
   readonly retry: boolean;
   readonly detail?: string;
@@ -79,9 +81,8 @@ export async function loadFinalizedObject(data: StorageObjectData | undefined, b
     batch.log({ severity: "INFO", message: history.loaded ? "already loaded: nothing to do" : "recorded dead: not loaded again", object: url, generation: data?.generation });
     return;
   }
-  const attempt = nextAttempt(history);
   const result = await attemptLoad({ name, size: Number(data?.size ?? 0), generation: data?.generation }, history, batch);
-  if (result.retry) throw new ObjectNotLoadedError(url, attempt, result.detail ?? "");
+  if (result.retry) throw new ObjectNotLoadedError(url, result.attempt, result.detail ?? "");
 }
 
 /**
@@ -89,8 +90,7 @@ export async function loadFinalizedObject(data: StorageObjectData | undefined, b
  * after a day of failures), within a bound per run, and says how many remain.
  */
 export async function sweepArchive(batch: BatchFunctions): Promise<void> {
-  const now = batch.now ?? (() => new Date());
-  const started = now();
+  const started = clock(batch);
   const counts = await batch.ledger.counts({ objectsUnder: objectUrl(batch.archiveBucket, SINK_OBJECT_PREFIX) });
   const start = ledgerStart(counts);
   if (start === undefined) {
@@ -101,14 +101,12 @@ export async function sweepArchive(batch: BatchFunctions): Promise<void> {
   const histories = objectHistories(counts);
   const plan = planSweep(batch.archiveBucket, listed, histories, start, started, batch.sweepMaxObjects ?? SWEEP_MAX_OBJECTS);
   const tally: Record<LoadOutcome, number> = { loaded: 0, failed: 0, dead: 0 };
-  let tried = 0;
   for (const object of plan.load) {
-    if (now().getTime() - started.getTime() > SWEEP_TIME_BUDGET_MS) break;
+    if (clock(batch).getTime() - started.getTime() > SWEEP_TIME_BUDGET_MS) break;
     const result = await attemptLoad(object, histories.get(objectUrl(batch.archiveBucket, object.name)) ?? NO_HISTORY, batch);
     tally[result.outcome] += 1;
-    tried += 1;
   }
-  const remaining = plan.remaining + plan.load.length - tried;
+  const remaining = plan.remaining + plan.load.length - (tally.loaded + tally.failed + tally.dead);
   batch.log({
     severity: tally.failed + tally.dead > 0 || remaining > 0 ? "WARNING" : "INFO",
     message: `sweep: ${tally.loaded} loaded, ${tally.failed} failed, ${tally.dead} dead; ${remaining} left for the next run`,
@@ -118,7 +116,6 @@ export async function sweepArchive(batch: BatchFunctions): Promise<void> {
 
 /** One attempt at an object, recorded in the ledger whatever its outcome. */
 async function attemptLoad(object: Pick<BucketObject, "name" | "size" | "generation">, history: ObjectHistory, batch: BatchFunctions): Promise<Attempt> {
-  const now = batch.now ?? (() => new Date());
   const url = objectUrl(batch.archiveBucket, object.name);
   const attempt = nextAttempt(history);
   const row = { object: url, generation: object.generation, attempt };
@@ -133,13 +130,13 @@ async function attemptLoad(object: Pick<BucketObject, "name" | "size" | "generat
   } catch (error) {
     const failure = classifyFailure(error, attempt);
     const detail = error instanceof Error ? error.message : String(error);
-    await batch.ledger.record({ ...row, outcome: failure.outcome, detail, recordedAt: now() });
+    await batch.ledger.record({ ...row, outcome: failure.outcome, detail, recordedAt: clock(batch) });
     if (failure.outcome === "dead") {
       batch.log({ severity: "ERROR", message: `archive object dead: ${failure.cause}; its rows are not loaded`, reason: ARCHIVE_OBJECT_DEAD_REASON, cause: failure.cause, ...row, detail });
-      return { outcome: "dead", retry: false, detail };
+      return { attempt, outcome: "dead", retry: false, detail };
     }
     batch.log({ severity: "WARNING", message: "archive object not loaded; it will be tried again", reason: "archive_load_failed", ...row, detail });
-    return { outcome: "failed", retry: failure.retry, detail };
+    return { attempt, outcome: "failed", retry: failure.retry, detail };
   }
   await batch.ledger.record({
     ...row,
@@ -148,9 +145,13 @@ async function attemptLoad(object: Pick<BucketObject, "name" | "size" | "generat
     rows: report.tables.reduce((sum, table) => sum + table.rows, 0),
     refused: Object.values(report.refused).reduce((sum, count) => sum + count, 0),
     jobs: JSON.stringify(report.tables.map(({ table, jobId, rows, status }) => ({ table, job_id: jobId, rows, status }))),
-    recordedAt: now(),
+    recordedAt: clock(batch),
   });
-  return { outcome: "loaded", retry: false };
+  return { attempt, outcome: "loaded", retry: false };
+}
+
+function clock(batch: BatchFunctions): Date {
+  return batch.now?.() ?? new Date();
 }
 
 /**
