@@ -7,7 +7,7 @@ import { LOAD_LEDGER_TABLE } from "../../core/batchLoad";
 import type { LogLine } from "../../core/delivery";
 import { LOADER_ENTRY_POINT, SWEEP_ENTRY_POINT } from "../../core/functionContract";
 import { storedSchema } from "../../core/layout";
-import { MAX_LOAD_ATTEMPTS, SWEEP_GRACE_MS } from "../../core/loadLedger";
+import { MAX_LOAD_ATTEMPTS, SWEEP_GRACE_MS, SWEEP_TIME_BUDGET_MS } from "../../core/loadLedger";
 import type { LoadLogLine } from "../../core/loadLedger";
 import { registerBatchFunctions, sweepArchive } from "../../functions/batchApp";
 import type { BatchFunctions } from "../../functions/batchApp";
@@ -275,4 +275,30 @@ test("one sweep loads at most its bound, and says how many are left for the next
   expect(logLines.at(-1)).toEqual(expect.objectContaining({ severity: "WARNING", message: "sweep: 1 loaded, 0 failed, 0 dead; 1 left for the next run" }));
   await sweepArchive({ ...batch, sweepMaxObjects: 1 });
   expect(rowsLoaded()).toEqual(ARCHIVE_EVENTS_BY_TABLE);
+});
+
+test("one sweep starts no object past its time budget, and counts those left", async () => {
+  gcs.put(BUCKET, HOUR_23, content(HOUR_23));
+  expect((await finalized(HOUR_23)).status).toBeLessThan(300);
+  for (const name of [HOUR_00_S0, HOUR_00_S1]) gcs.put(BUCKET, name, content(name));
+  later();
+  // Each look at the clock finds a minute more gone than the budget allows after the first.
+  const start = clock.getTime();
+  let looks = 0;
+  await sweepArchive({ ...batch, now: () => new Date(start + (looks++ < 2 ? 0 : SWEEP_TIME_BUDGET_MS + 60_000)) });
+  expect(ledgerRows().map(([name]) => name)).toEqual([HOUR_23, HOUR_00_S0]);
+  expect(logLines.at(-1)).toEqual(expect.objectContaining({ severity: "WARNING", message: "sweep: 1 loaded, 0 failed, 0 dead; 1 left for the next run" }));
+});
+
+test("an event for a generation that is gone is recorded failed and not retried: the new generation has its own event", async () => {
+  expect((await finalized(HOUR_00_S0)).status).toBeLessThan(300);
+  expect(ledgerRows()).toEqual([[HOUR_00_S0, "failed"]]);
+  expect(logLines.filter((line) => line.reason === "archive_load_failed")).toEqual([expect.objectContaining({ severity: "WARNING", attempt: 1 })]);
+
+  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0));
+  expect((await finalized(HOUR_00_S0, BUCKET, "1767661200000002")).status).toBeLessThan(300);
+  expect(ledgerRows()).toEqual([
+    [HOUR_00_S0, "failed"],
+    [HOUR_00_S0, "loaded"],
+  ]);
 });
