@@ -10,9 +10,14 @@ import { GoogleAuth } from "google-auth-library";
  */
 export interface GoogleApi {
   /** Sends a JSON request to `<root><path>` and returns the parsed JSON answer. */
-  json<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T>;
+  json<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T>;
   /** The body of a GET, as a stream: for downloads that may be gigabytes. */
   stream(path: string): Promise<Readable>;
+  /**
+   * POSTs a body as it comes, of exactly `contentLength` bytes (an upload, e.g. Cloud Storage's
+   * multipart upload, which may be gigabytes), and returns the parsed JSON answer.
+   */
+  upload<T>(path: string, body: Readable, contentType: string, contentLength: number): Promise<T>;
 }
 
 /** Whatever adds credentials to a request: google-auth-library's GoogleAuth or any of its clients. */
@@ -32,26 +37,36 @@ export class GoogleApiError extends Error {
 
 /** `root` is e.g. "https://pubsub.googleapis.com"; without `auth` requests carry no credentials, as emulators expect. */
 export function googleApi(root: string, auth?: RequestAuthorizer): GoogleApi {
-  async function send(method: string, path: string, body?: unknown): Promise<Response> {
+  async function send(method: string, path: string, body?: { readonly content: string | Readable; readonly type: string; readonly length?: number }): Promise<Response> {
     const url = `${root}${path}`;
     const headers = new Headers(auth ? await auth.getRequestHeaders(url) : undefined);
-    if (body !== undefined) headers.set("content-type", "application/json");
-    const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (body !== undefined) headers.set("content-type", body.type);
+    // A streamed body is sent with its length rather than chunked: uploads need Content-Length.
+    if (body?.length !== undefined) headers.set("content-length", String(body.length));
+    const response = await fetch(url, { method, headers, body: body?.content, ...(body?.content instanceof Readable ? { duplex: "half" } : {}) });
     if (!response.ok) {
       throw new GoogleApiError(response.status, `${method} ${url} answered ${response.status}: ${errorMessage(await response.text())}`);
     }
     return response;
   }
   return {
-    async json<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-      const text = await (await send(method, path, body)).text();
-      return (text === "" ? {} : JSON.parse(text)) as T;
+    async json<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+      return parseAnswer<T>(await send(method, path, body === undefined ? undefined : { content: JSON.stringify(body), type: "application/json" }));
+    },
+    async upload<T>(path: string, body: Readable, contentType: string, contentLength: number): Promise<T> {
+      return parseAnswer<T>(await send("POST", path, { content: body, type: contentType, length: contentLength }));
     },
     async stream(path: string): Promise<Readable> {
       const response = await send("GET", path);
       return response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([]);
     },
   };
+}
+
+/** A JSON answer; an empty one (a DELETE's 204) as {}. */
+async function parseAnswer<T>(response: Response): Promise<T> {
+  const text = await response.text();
+  return (text === "" ? {} : JSON.parse(text)) as T;
 }
 
 /** The variables Google's emulators (and the client libraries) use to redirect a service. */

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { ARCHIVE_FILE_EXTENSIONS } from "../../cli/archiveSource";
+import { ASSUMED_SINK_FILES_PER_HOUR, batchLoadQuotaWarnings, LOAD_JOBS_PER_PROJECT_PER_DAY, LOAD_JOBS_PER_TABLE_PER_DAY, MAX_BATCH_TENANTS_PER_DAY } from "../../core/batchLimits";
 import { alertSpecs } from "../../infra/operations/monitoringSpec";
 import { DEFAULT_MAX_OBJECT_BYTES } from "../../core/archiveLoad";
 import { LOAD_LEDGER_SCHEMA, LOAD_LEDGER_TABLE, SINK_OBJECT_PREFIX } from "../../core/batchLoad";
@@ -26,6 +27,16 @@ describe("docs/operations.md", () => {
   it("shows both commands", () => {
     expect(operations).toContain("npm run replay -- --stack");
     expect(operations).toContain("npm run redrive -- --stack");
+  });
+
+  it("states the batch limits core/batchLimits.ts computes, under the heading the preview warning links to", () => {
+    const [anchor] = /docs\/operations\.md#([a-z-]+)/.exec(batchLoadQuotaWarnings("batch", "per-tenant-day", undefined)[0])?.slice(1) ?? [];
+    expect(anchor).toBe("batch-loading-limits");
+    const section = operations.slice(operations.indexOf("## Batch loading: limits\n"), operations.indexOf("## Monitoring\n"));
+    expect(section).toContain(`**${LOAD_JOBS_PER_TABLE_PER_DAY.toLocaleString("en-US")} per table per day** and **${LOAD_JOBS_PER_PROJECT_PER_DAY.toLocaleString("en-US")} per project per day**`);
+    expect(section).toContain(`**${ASSUMED_SINK_FILES_PER_HOUR} files an hour**`);
+    expect(section).toContain(`**${MAX_BATCH_TENANTS_PER_DAY} tenants active a day**`);
+    expect(section).toContain(`one of more than ${MAX_BATCH_TENANTS_PER_DAY} tenants`);
   });
 });
 
