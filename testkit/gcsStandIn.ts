@@ -3,7 +3,7 @@ import { LoopbackStandIn } from "./loopbackStandIn";
 
 /**
  * A loopback server that answers like the Cloud Storage JSON API for what replay calls: objects.list
- * (with prefix and pagination) and objects.get with alt=media. It records the Authorization
+ * (with prefix, pagination and each object's timeCreated) and objects.get with alt=media. It records the Authorization
  * header of each request, so a test can see the credentials were sent.
  * For the archive erasure it also keeps each object's generation (a counter over the whole
  * stand-in: every write makes a new one), contentType and customTime, and answers objects.get for
@@ -21,15 +21,26 @@ export class GcsStandIn extends LoopbackStandIn {
 
 
 
-  put(bucket: string, name: string, content: Buffer | string): void {
+  /** When each object was written, by `bucket/name`: objects.list's `timeCreated`. */
+  private readonly createdAt = new Map<string, Date>();
+
+  /** Object reads (alt=media) still to answer 503, as Cloud Storage does when it is unavailable. */
+  failingReads = 0;
+
+  put(bucket: string, name: string, content: Buffer | string, createdAt = new Date()): void {
     if (!this.buckets.has(bucket)) this.buckets.set(bucket, new Map());
     this.buckets.get(bucket)?.set(name, Buffer.from(content));
+    this.createdAt.set(`${bucket}/${name}`, createdAt);
     this.newGeneration(bucket, name);
   }
 
   protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     this.authorizations.push(request.headers.authorization);
     const url = new URL(request.url ?? "/", this.endpoint);
+    if (request.method === "GET" && url.searchParams.get("alt") === "media" && this.failingReads > 0) {
+      this.failingReads--;
+      return void response.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: 503, message: "stand-in told to fail reads" } }));
+    }
     if (await this.answerGenerations(request, url, response)) return;
     const list = /^\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
     const get = /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)$/.exec(url.pathname);
@@ -48,7 +59,7 @@ export class GcsStandIn extends LoopbackStandIn {
     const page = names.slice(start, start + this.pageSize);
     const body = {
       kind: "storage#objects",
-      items: page.map((name) => ({ name, bucket, size: String(this.buckets.get(bucket)?.get(name)?.length), ...this.metadataOf(bucket, name) })),
+      items: page.map((name) => ({ name, bucket, size: String(this.buckets.get(bucket)?.get(name)?.length), timeCreated: this.createdAt.get(`${bucket}/${name}`)?.toISOString(), ...this.metadataOf(bucket, name) })),
       ...(start + this.pageSize < names.length ? { nextPageToken: String(start + this.pageSize) } : {}),
     };
     response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));

@@ -21,7 +21,7 @@ import type { RefusalRecord } from "../../local/database";
 import { dataPaths } from "../../local/paths";
 import { segmentFileName } from "../../local/spool";
 import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
-import type { QueryOutcome } from "../../testkit/bigQueryStandIn";
+import type { QueryAnswer } from "../../testkit/bigQueryStandIn";
 import { captureCommandOutput } from "../../testkit/console";
 import { GcsStandIn } from "../../testkit/gcsStandIn";
 import { acceptedEvent, DEV_SETTINGS, loadBalancerEntry, pixelUrl } from "../../testkit/logEntries";
@@ -66,7 +66,7 @@ class TenantRows {
   /** Tables whose DELETE BigQuery refuses for the streaming buffer. */
   readonly buffered = new Set<string>();
 
-  answer = (sql: string): QueryOutcome => {
+  answer = (sql: string): QueryAnswer | { error: string } => {
     const match = /FROM `[^`.]+\.[^`.]+\.(\w+)` WHERE `event_date` BETWEEN DATE '([\d-]+)' AND DATE '([\d-]+)' AND `tenant` = '((?:[^'\\]|\\.)*)'/.exec(sql);
     if (!match) throw new Error(`the model does not know ${sql}`);
     const [, table, from, to, tenant] = match;
@@ -78,7 +78,7 @@ class TenantRows {
       if (this.buffered.has(table)) return { error: `UPDATE or DELETE statement over table p.d.${table} would affect rows in the streaming buffer, which is not supported` };
       this.rows.set(table, rows.filter((row) => !hit(row)));
     }
-    return { rowsWritten: count };
+    return { fields: [{ name: "row_count", type: "INTEGER" }], rows: [[String(count)]] };
   };
 }
 
@@ -96,7 +96,7 @@ describe("against BigQuery (the loopback stand-in, through the real client)", ()
     bigQuery.tablesPageSize = 3;
     model.rows.clear();
     model.buffered.clear();
-    bigQuery.answerQueriesWith(model.answer);
+    bigQuery.answerQueries(model.answer);
   });
 
   /** Every neighbour has day tables of two days, and rows in the partitioned table and a rollup. */
@@ -155,7 +155,7 @@ describe("against BigQuery (the loopback stand-in, through the real client)", ()
     seed(settings);
     const plan = await planBigQueryErasure(bigQuery.client(), settings, "test-project", "pixel_dev", "acme", erasureDays());
     let aborted = false;
-    bigQuery.answerQueriesWith((sql) => {
+    bigQuery.answerQueries((sql) => {
       if (!aborted && sql.startsWith(`DELETE FROM \`test-project.pixel_dev.${ROLLUPS.counts}\``)) {
         aborted = true;
         return { error: "Transaction is aborted due to concurrent update against table test-project:pixel_dev.rollup_counts." };
@@ -237,7 +237,7 @@ describe("the whole command", () => {
     bigQuery.reset();
     pubsub.waiting.clear();
     model.rows.clear();
-    bigQuery.answerQueriesWith(model.answer);
+    bigQuery.answerQueries(model.answer);
     await writeFile(path.join(dir, "outputs.json"), JSON.stringify({ deadLetterSubscription: "pixel-dead-letters", requestLogTopic: "pixel-requests", archiveBucket: `gs://${ARCHIVE}` }));
     gcs.buckets.clear();
     gcs.put(ARCHIVE, OBJECT, ["acme", "acme_eu", "acme"].map((tenant) => `${JSON.stringify(loadBalancerEntry({ httpRequest: { requestUrl: pixelUrl(`user_id=${tenant}`) } }))}\n`).join(""));
