@@ -9,6 +9,8 @@ import {
   reportUnknownKeys,
 } from "./fields";
 import { SIGNING_KEYS_VARIABLE } from "../functionContract";
+import { INGEST_MODES } from "../batchLoad";
+import type { IngestMode } from "../batchLoad";
 import { CoreSettings, readCoreSettings, withSigningKeys } from "./coreSettings";
 import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "./keys";
 import { OperationsSettings, readOperationsSettings } from "./operations";
@@ -52,6 +54,8 @@ export interface StackConfig {
   readonly project: string;
   readonly region: string;
   readonly core: CoreSettings;
+  /** How events reach the warehouse: streamed one by one, or loaded from the raw archive's files (core/batchLoad.ts). */
+  readonly ingest: IngestMode;
   /** Serve HTTPS on this host name; without it the pixel is served over plain HTTP on the IP. */
   readonly domain?: string;
   readonly datasetId: string;
@@ -87,6 +91,7 @@ export interface StackContext {
 export const DEFAULT_REGION = "us-central1";
 
 export const DEFAULT_STACK_SETTINGS = {
+  ingest: CONFIG_KEYS.ingest.default,
   datasetLocation: CONFIG_KEYS.datasetLocation.default,
   deletionProtection: CONFIG_KEYS.deletionProtection.default,
   functionMemory: CONFIG_KEYS.functionMemory.default,
@@ -125,6 +130,13 @@ const DATASET_LOCATION = /^(?:[A-Za-z]+|[a-z]+-[a-z]+[0-9]+)$/;
 const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const MEMORY = /^([0-9]+)(Mi|Gi)$/;
 const CPU = /^(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)$/;
+const INGEST_MODE = new RegExp(`^(?:${INGEST_MODES.join("|")})$`);
+
+/**
+ * An event-driven function may run at most 9 minutes, against 60 for an HTTP one (Pub/Sub push
+ * reaches the collector over HTTP): https://cloud.google.com/functions/docs/configuring/timeout
+ */
+export const EVENT_FUNCTION_MAX_TIMEOUT_SECONDS = 540;
 
 /** Memory Cloud Run allows per whole vCPU count, in MiB. */
 const MEMORY_RANGE_BY_CPU: Readonly<Record<number, readonly [number, number]>> = {
@@ -165,16 +177,20 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
   });
   const signingKeys = core.signedUrls ? readSigningKeys(raw, core, problems) : undefined;
   const tenantReaders = readTenantReaders(raw, core, problems);
+  const collector = readCollectorSettings(raw, problems);
+  const operations = readOperationsSettings(raw, problems);
+  const ingest = readIngestMode(raw, { collector, operations }, problems);
   const config = {
     stack: context.stack,
     project,
     region,
     core,
+    ingest,
     ...(domain ? { domain: domain.toLowerCase() } : {}),
     datasetId,
     datasetLocation,
     deletionProtection: readBoolean(raw, "deletionProtection", problems, DEFAULT_STACK_SETTINGS.deletionProtection),
-    collector: readCollectorSettings(raw, problems),
+    collector,
     maxDeliveryAttempts: readInteger(raw, "maxDeliveryAttempts", problems, {
       fallback: DEFAULT_STACK_SETTINGS.maxDeliveryAttempts,
       min: 5,
@@ -185,10 +201,33 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
     ...(tenantReaders ? { tenantReaders } : {}),
     warehouse: readWarehouseSettings(raw, core, problems),
     looker: readLookerSettings(raw, problems),
-    operations: readOperationsSettings(raw, problems),
+    operations,
   };
   if (!problems.isEmpty) throw new ConfigError(problems.messages);
   return config;
+}
+
+/**
+ * The batch tier loads the raw archive's files, so it needs the archive; and its loader runs on
+ * Eventarc events, which allow a shorter timeout than the collector's Pub/Sub push.
+ */
+function readIngestMode(raw: RawConfig, read: Pick<StackConfig, "collector" | "operations">, problems: ConfigProblems): IngestMode {
+  const ingest = readString(raw, "ingest", problems, {
+    fallback: DEFAULT_STACK_SETTINGS.ingest,
+    pattern: INGEST_MODE,
+    hint: 'use "streaming" (each event in BigQuery within seconds, the default) or "batch" (the archive\'s hourly files loaded hours later, for about the price of the CDN alone)',
+  }) as IngestMode;
+  if (ingest !== "batch") return ingest;
+  if (!read.operations.archive) {
+    problems.add("ingest", "batch loads the raw archive's files, but archive is false: set archive to true, or ingest to streaming.");
+  }
+  if (read.collector.timeoutSeconds > EVENT_FUNCTION_MAX_TIMEOUT_SECONDS) {
+    problems.add(
+      "functionTimeoutSeconds",
+      `${read.collector.timeoutSeconds} is more than the ${EVENT_FUNCTION_MAX_TIMEOUT_SECONDS} s an event-driven function may run, and with ingest batch the loader runs on Eventarc events: use ${EVENT_FUNCTION_MAX_TIMEOUT_SECONDS} or less.`,
+    );
+  }
+  return ingest;
 }
 
 function readProject({ project, projectOptional }: StackContext, problems: ConfigProblems): string {
