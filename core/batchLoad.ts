@@ -58,3 +58,10 @@ export const LOAD_LEDGER_SCHEMA: readonly SchemaField[] = [
   { name: "detail", type: "STRING", mode: "NULLABLE", description: "Why an attempt failed or the object is dead." },
   { name: "recorded_at", type: "TIMESTAMP", mode: "REQUIRED", description: "When this row was written." },
 ];
+
+/**
+ * The `reason` of the one ERROR line the batch functions log when they record an archive object
+ * as dead (unreadable, or over the size bound, after bounded retries): monitoring counts these
+ * lines and alerts on them, so the two must agree on the value.
+ */
+export const ARCHIVE_OBJECT_DEAD_REASON = "archive_object_dead";

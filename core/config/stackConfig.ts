@@ -13,7 +13,7 @@ import { INGEST_MODES } from "../batchLoad";
 import type { IngestMode } from "../batchLoad";
 import { CoreSettings, readCoreSettings, withSigningKeys } from "./coreSettings";
 import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "./keys";
-import { OperationsSettings, readOperationsSettings } from "./operations";
+import { OperationsSettings, readOperationsSettings, reportUnused } from "./operations";
 import { readTenantReaders, TenantReaders } from "./tenantReaders";
 import { readWarehouseSettings, WarehouseSettings } from "./warehouse";
 import { LookerSettings, readLookerSettings } from "./looker";
@@ -132,11 +132,8 @@ const MEMORY = /^([0-9]+)(Mi|Gi)$/;
 const CPU = /^(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)$/;
 const INGEST_MODE = new RegExp(`^(?:${INGEST_MODES.join("|")})$`);
 
-/**
- * An event-driven function may run at most 9 minutes, against 60 for an HTTP one (Pub/Sub push
- * reaches the collector over HTTP): https://cloud.google.com/functions/docs/configuring/timeout
- */
-export const EVENT_FUNCTION_MAX_TIMEOUT_SECONDS = 540;
+/** The push subscription's and its backlog alert's settings: a batch stack has neither. */
+const STREAMING_ONLY_KEYS = ["functionTimeoutSeconds", "maxDeliveryAttempts", "alertBacklogMinutes"] as const;
 
 /** Memory Cloud Run allows per whole vCPU count, in MiB. */
 const MEMORY_RANGE_BY_CPU: Readonly<Record<number, readonly [number, number]>> = {
@@ -177,9 +174,8 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
   });
   const signingKeys = core.signedUrls ? readSigningKeys(raw, core, problems) : undefined;
   const tenantReaders = readTenantReaders(raw, core, problems);
-  const collector = readCollectorSettings(raw, problems);
   const operations = readOperationsSettings(raw, problems);
-  const ingest = readIngestMode(raw, { collector, operations }, problems);
+  const ingest = readIngestMode(raw, operations, problems);
   const config = {
     stack: context.stack,
     project,
@@ -190,7 +186,7 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
     datasetId,
     datasetLocation,
     deletionProtection: readBoolean(raw, "deletionProtection", problems, DEFAULT_STACK_SETTINGS.deletionProtection),
-    collector,
+    collector: readCollectorSettings(raw, problems),
     maxDeliveryAttempts: readInteger(raw, "maxDeliveryAttempts", problems, {
       fallback: DEFAULT_STACK_SETTINGS.maxDeliveryAttempts,
       min: 5,
@@ -208,25 +204,21 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
 }
 
 /**
- * The batch tier loads the raw archive's files, so it needs the archive; and its loader runs on
- * Eventarc events, which allow a shorter timeout than the collector's Pub/Sub push.
+ * The batch tier loads the raw archive's files, so it needs the archive. Its functions run on
+ * events with the longest timeout those may have, and nothing is pushed or backs up in Pub/Sub, so
+ * the push settings would be ignored.
  */
-function readIngestMode(raw: RawConfig, read: Pick<StackConfig, "collector" | "operations">, problems: ConfigProblems): IngestMode {
+function readIngestMode(raw: RawConfig, operations: OperationsSettings, problems: ConfigProblems): IngestMode {
   const ingest = readString(raw, "ingest", problems, {
     fallback: DEFAULT_STACK_SETTINGS.ingest,
     pattern: INGEST_MODE,
     hint: 'use "streaming" (each event in BigQuery within seconds, the default) or "batch" (the archive\'s hourly files loaded hours later, for about the price of the CDN alone)',
   }) as IngestMode;
   if (ingest !== "batch") return ingest;
-  if (!read.operations.archive) {
+  if (!operations.archive) {
     problems.add("ingest", "batch loads the raw archive's files, but archive is false: set archive to true, or ingest to streaming.");
   }
-  if (read.collector.timeoutSeconds > EVENT_FUNCTION_MAX_TIMEOUT_SECONDS) {
-    problems.add(
-      "functionTimeoutSeconds",
-      `${read.collector.timeoutSeconds} is more than the ${EVENT_FUNCTION_MAX_TIMEOUT_SECONDS} s an event-driven function may run, and with ingest batch the loader runs on Eventarc events: use ${EVENT_FUNCTION_MAX_TIMEOUT_SECONDS} or less.`,
-    );
-  }
+  reportUnused(raw, STREAMING_ONLY_KEYS, { while: "ingest is batch", fix: "set ingest to streaming" }, problems);
   return ingest;
 }
 

@@ -287,7 +287,7 @@ describe("ingest", () => {
   test.each([
     [{ ingest: "streaming" }, "streaming"],
     [{ ingest: "batch" }, "batch"],
-    [{ ingest: "batch", archive: "true", functionTimeoutSeconds: "540" }, "batch"],
+    [{ ingest: "batch", archive: "true", functionTimeoutSeconds: "60", maxDeliveryAttempts: 10 }, "batch"],
     [{ ingest: "streaming", archive: "false", functionTimeoutSeconds: "600" }, "streaming"],
   ])("%p reads as %s", (raw, mode) => {
     expect(validate(raw).ingest).toBe(mode);
@@ -298,8 +298,8 @@ describe("ingest", () => {
     [{ ingest: "Batch" }, ['pixel-pipeline:ingest: "Batch" is not valid: use "streaming" (each event in BigQuery within seconds, the default) or "batch" (the archive\'s hourly files loaded hours later, for about the price of the CDN alone).']],
     [{ ingest: "batch", archive: "false" }, ["pixel-pipeline:ingest: batch loads the raw archive's files, but archive is false: set archive to true, or ingest to streaming."]],
     [
-      { ingest: "batch", functionTimeoutSeconds: "600" },
-      ["pixel-pipeline:functionTimeoutSeconds: 600 is more than the 540 s an event-driven function may run, and with ingest batch the loader runs on Eventarc events: use 540 or less."],
+      { ingest: "batch", functionTimeoutSeconds: "600", maxDeliveryAttempts: "20", alertBacklogMinutes: "60" },
+      ["functionTimeoutSeconds", "maxDeliveryAttempts", "alertBacklogMinutes"].map((key) => `pixel-pipeline:${key}: has no effect while ingest is batch: remove it, or set ingest to streaming.`),
     ],
   ])("%p is refused with the fix", (raw, messages) => {
     expect(problems(raw)).toEqual(messages);
