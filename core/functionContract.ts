@@ -22,3 +22,8 @@ export const LOADER_ENTRY_POINT = "loadArchiveObject";
 export const SWEEP_ENTRY_POINT = "sweepArchive";
 /** The archive bucket the loader reads and the sweep lists. */
 export const ARCHIVE_BUCKET_VARIABLE = "PIXEL_ARCHIVE_BUCKET";
+/**
+ * The dataset's BigQuery location, for the batch loader's jobs: BigQuery finds a job in the US or
+ * EU multi-region without it, but a job in a region (europe-west3, say) only when told where.
+ */
+export const DATASET_LOCATION_VARIABLE = "PIXEL_DATASET_LOCATION";

@@ -3,7 +3,7 @@ import { LoopbackStandIn } from "./loopbackStandIn";
 
 /**
  * A loopback server that answers like the Cloud Storage JSON API for what replay calls: objects.list
- * (with prefix and pagination) and objects.get with alt=media. It records the Authorization
+ * (with prefix, pagination and each object's timeCreated) and objects.get with alt=media. It records the Authorization
  * header of each request, so a test can see the credentials were sent.
  */
 export class GcsStandIn extends LoopbackStandIn {
@@ -17,9 +17,16 @@ export class GcsStandIn extends LoopbackStandIn {
 
 
 
-  put(bucket: string, name: string, content: Buffer | string): void {
+  /** When each object was written, by `bucket/name`: objects.list's `timeCreated`. */
+  private readonly createdAt = new Map<string, Date>();
+
+  /** Object reads (alt=media) still to answer 503, as Cloud Storage does when it is unavailable. */
+  failingReads = 0;
+
+  put(bucket: string, name: string, content: Buffer | string, createdAt = new Date()): void {
     if (!this.buckets.has(bucket)) this.buckets.set(bucket, new Map());
     this.buckets.get(bucket)?.set(name, Buffer.from(content));
+    this.createdAt.set(`${bucket}/${name}`, createdAt);
   }
 
   protected answer(request: IncomingMessage, response: ServerResponse): void {
@@ -29,6 +36,10 @@ export class GcsStandIn extends LoopbackStandIn {
     const get = /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)$/.exec(url.pathname);
     if (request.method === "GET" && list) return this.list(decodeURIComponent(list[1]), url.searchParams, response);
     if (request.method === "GET" && get && url.searchParams.get("alt") === "media") {
+      if (this.failingReads > 0) {
+        this.failingReads--;
+        return void response.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: 503, message: "stand-in told to fail reads" } }));
+      }
       const content = this.buckets.get(decodeURIComponent(get[1]))?.get(decodeURIComponent(get[2]));
       if (content) return void response.writeHead(200, { "content-type": "application/octet-stream" }).end(content);
     }
@@ -42,7 +53,7 @@ export class GcsStandIn extends LoopbackStandIn {
     const page = names.slice(start, start + this.pageSize);
     const body = {
       kind: "storage#objects",
-      items: page.map((name) => ({ name, bucket, size: String(this.buckets.get(bucket)?.get(name)?.length) })),
+      items: page.map((name) => ({ name, bucket, size: String(this.buckets.get(bucket)?.get(name)?.length), timeCreated: this.createdAt.get(`${bucket}/${name}`)?.toISOString() })),
       ...(start + this.pageSize < names.length ? { nextPageToken: String(start + this.pageSize) } : {}),
     };
     response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));

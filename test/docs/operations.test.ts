@@ -2,7 +2,10 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { ARCHIVE_FILE_EXTENSIONS } from "../../cli/archiveSource";
 import { alertSpecs } from "../../infra/operations/monitoringSpec";
+import { DEFAULT_MAX_OBJECT_BYTES } from "../../core/archiveLoad";
+import { LOAD_LEDGER_SCHEMA, LOAD_LEDGER_TABLE, SINK_OBJECT_PREFIX } from "../../core/batchLoad";
 import { OPERATIONS_CONFIG_KEYS } from "../../core/config/operations";
+import { DEATH_CAUSES, LOAD_FAILURE_REASONS, MAX_LOAD_ATTEMPTS, SWEEP_GRACE_MS, SWEEP_MAX_OBJECTS, SWEEP_TIME_BUDGET_MS } from "../../core/loadLedger";
 
 const operations = readFileSync(path.join(__dirname, "..", "..", "docs", "operations.md"), "utf8");
 
@@ -23,5 +26,35 @@ describe("docs/operations.md", () => {
   it("shows both commands", () => {
     expect(operations).toContain("npm run replay -- --stack");
     expect(operations).toContain("npm run redrive -- --stack");
+  });
+});
+
+describe("docs/operations.md, batch loading", () => {
+  const section = operations.slice(operations.indexOf("## Batch loading: the ledger and dead objects\n"), operations.indexOf("## Monitoring\n"));
+
+  it("has the section", () => {
+    expect(section.length).toBeGreaterThan(1000);
+  });
+
+  it.each(LOAD_LEDGER_SCHEMA.map((field) => field.name))("describes the ledger's column %s", (column) => {
+    expect(section).toMatch(new RegExp(`^\\| [^|]*\`${column}\``, "m"));
+  });
+
+  it.each(Object.keys(LOAD_FAILURE_REASONS))("names the reason %s", (reason) => {
+    expect(section).toContain(`\`reason: "${reason}"\``);
+  });
+
+  it.each(DEATH_CAUSES)("says when an object dies of %s and what to do", (cause) => {
+    expect(section).toContain(`| \`${cause}\` |`);
+  });
+
+  it("states the bounds the code applies", () => {
+    expect(section).toContain(`\`${LOAD_LEDGER_TABLE}\``);
+    expect(section).toContain(`the loader's size bound (${DEFAULT_MAX_OBJECT_BYTES / 1024 ** 3} GiB`);
+    expect(section).toContain(`On the ${MAX_LOAD_ATTEMPTS}th failed attempt`);
+    expect(section).toContain(`dead, with the alert, on its ${MAX_LOAD_ATTEMPTS}th`);
+    expect(section).toContain(`at least ${SWEEP_GRACE_MS / 3_600_000} hour old`);
+    expect(section).toContain(`at most ${SWEEP_MAX_OBJECTS} objects and ${SWEEP_TIME_BUDGET_MS / 60_000} minutes per run`);
+    expect(section).toContain(`names under \`${SINK_OBJECT_PREFIX}\` ending in \`.json\``);
   });
 });
