@@ -180,6 +180,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
           region: args.region,
           core,
           datasetId: warehouse.datasetId,
+          datasetLocation: args.datasetLocation,
           archiveBucket: requiredArchive(archive).bucketName,
           settings: args.collector,
           bundle: bundleFunction(BATCH_FUNCTION_ENTRY),

@@ -3,7 +3,7 @@ import * as gcp from "@pulumi/gcp";
 import { serializeCoreSettings } from "../../core/config/coreSettings";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import type { CollectorSettings, SecretPlacement } from "../../core/config/stackConfig";
-import { ARCHIVE_BUCKET_VARIABLE, DATASET_VARIABLE, LOADER_ENTRY_POINT, SETTINGS_VARIABLE, SWEEP_ENTRY_POINT } from "../../core/functionContract";
+import { ARCHIVE_BUCKET_VARIABLE, DATASET_LOCATION_VARIABLE, DATASET_VARIABLE, LOADER_ENTRY_POINT, SETTINGS_VARIABLE, SWEEP_ENTRY_POINT } from "../../core/functionContract";
 import { serviceAccountId, storageServiceAgent } from "../naming";
 import { DEPLOYED_RUNTIME, FunctionBundle } from "./functionBundle";
 import { declareFunctionSecrets, declareFunctionSource, deployedService, FunctionService, grantsSettled } from "./functionDeployment";
@@ -51,6 +51,8 @@ export interface BatchLoadingArgs {
   readonly core: CoreSettings;
   /** The event dataset: the loader writes its tables and the load ledger there, and nothing else. */
   readonly datasetId: pulumi.Input<string>;
+  /** The dataset's location, where the load jobs run. */
+  readonly datasetLocation: string;
   /** The raw archive's bucket: the loader's source, and the only bucket it may read. */
   readonly archiveBucket: pulumi.Input<string>;
   /** Memory, CPU, instances and concurrency, as the collector would have them. */
@@ -141,6 +143,7 @@ export class BatchLoading extends pulumi.ComponentResource {
             environmentVariables: {
               [SETTINGS_VARIABLE]: serializeCoreSettings(args.core),
               [DATASET_VARIABLE]: args.datasetId,
+              [DATASET_LOCATION_VARIABLE]: args.datasetLocation,
               [ARCHIVE_BUCKET_VARIABLE]: args.archiveBucket,
             },
             secretEnvironmentVariables: secrets.environmentVariables,

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { ARCHIVE_FILE_EXTENSIONS } from "../../cli/archiveSource";
-import { alertSpecs } from "../../infra/operations/monitoringSpec";
+import { alertSpecs, batchAlertSpecs } from "../../infra/operations/monitoringSpec";
 import { DEFAULT_MAX_OBJECT_BYTES } from "../../core/archiveLoad";
 import { LOAD_LEDGER_SCHEMA, LOAD_LEDGER_TABLE, SINK_OBJECT_PREFIX } from "../../core/batchLoad";
 import { OPERATIONS_CONFIG_KEYS } from "../../core/config/operations";
@@ -14,7 +14,7 @@ describe("docs/operations.md", () => {
     expect(operations).toContain(`| \`${key}\` |`);
   });
 
-  it.each(alertSpecs({ backlogAlertMinutes: 30 }).map((spec) => [spec.displayName, spec.key]))("has a runbook entry for %s (#%s)", (displayName, key) => {
+  it.each([...alertSpecs({ backlogAlertMinutes: 30 }), ...batchAlertSpecs()].map((spec) => [spec.displayName, spec.key]))("has a runbook entry for %s (#%s)", (displayName, key) => {
     expect(operations).toContain(`<a id="${key}"></a>\n### ${displayName}\n`);
     expect(operations).toContain(`| ${displayName} |`);
   });
