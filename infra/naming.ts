@@ -43,6 +43,8 @@ export interface ServiceAgent {
 export const SERVICE_AGENTS = {
   pubsub: { label: "Pub/Sub", service: "pubsub.googleapis.com", domain: "gcp-sa-pubsub.iam.gserviceaccount.com" },
   dataTransfer: { label: "BigQuery Data Transfer", service: "bigquerydatatransfer.googleapis.com", domain: "gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com" },
+  // Not a ServiceIdentity: Cloud Storage reports (and creates) its agent through gcp.storage.getProjectServiceAccount.
+  storage: { label: "Cloud Storage", service: "storage.googleapis.com", domain: "gs-project-accounts.iam.gserviceaccount.com" },
 } as const satisfies Record<string, ServiceAgent>;
 
 /**
@@ -64,7 +66,17 @@ export function serviceAgentMember(agent: ServiceAgent, reportedEmail: string | 
  * only when the identity reports no email.
  */
 export function declareServiceAgent(name: string, project: string, agent: ServiceAgent, parent: pulumi.Resource): pulumi.Output<string> {
-  return new gcp.projects.ServiceIdentity(name, { project, service: agent.service }, { parent }).email.apply(async (email) =>
-    serviceAgentMember(agent, email, email ? undefined : (await gcp.organizations.getProject({ projectId: project }, { parent })).number),
-  );
+  return new gcp.projects.ServiceIdentity(name, { project, service: agent.service }, { parent }).email.apply((email) => reportedAgentMember(agent, project, email, parent));
+}
+
+/**
+ * The project's Cloud Storage service agent, which publishes the bucket notifications Eventarc's
+ * storage triggers read. Asking for it creates it, as ServiceIdentity does for other agents.
+ */
+export function storageServiceAgent(project: string, parent: pulumi.Resource): pulumi.Output<string> {
+  return gcp.storage.getProjectServiceAccountOutput({ project }, { parent }).emailAddress.apply((email) => reportedAgentMember(SERVICE_AGENTS.storage, project, email, parent));
+}
+
+async function reportedAgentMember(agent: ServiceAgent, project: string, email: string | undefined, parent: pulumi.Resource): Promise<string> {
+  return serviceAgentMember(agent, email, email ? undefined : (await gcp.organizations.getProject({ projectId: project }, { parent })).number);
 }

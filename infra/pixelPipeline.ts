@@ -1,14 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
+import type * as gcp from "@pulumi/gcp";
 import type { StackConfig } from "../core/config/stackConfig";
 import { EdgeSecurity } from "./edge/edgeSecurity";
 import { PixelLoadBalancer } from "./edge/loadBalancer";
 import { PixelBucket } from "./edge/pixelBucket";
 import * as examples from "./examples";
+import { BatchLoading } from "./ingest/batchLoading";
 import { CollectorFunction } from "./ingest/collectorFunction";
-import { bundleFunction } from "./ingest/functionBundle";
+import { BATCH_FUNCTION_ENTRY, bundleFunction } from "./ingest/functionBundle";
 import { PushDelivery } from "./ingest/pushDelivery";
 import { RequestLogExport } from "./ingest/requestLogExport";
-import { PipelineMonitoring } from "./operations/monitoring";
+import { BatchTier, PipelineMonitoring, StreamingTier } from "./operations/monitoring";
 import { RawArchive } from "./operations/rawArchive";
 import { ProjectApis } from "./projectApis";
 import { AnalyticsViews } from "./warehouse/analyticsViews";
@@ -28,8 +30,9 @@ export const DEFAULT_PIPELINE_NAME = "pixel";
 
 /**
  * The whole pipeline, stage by stage: the pixel and its edge (bucket, load balancer, CDN, edge
- * policy), ingest (request logs, Pub/Sub push, the collector function), the warehouse (dataset,
- * tables, views) and operations (raw archive, monitoring). docs/architecture.md has the picture.
+ * policy), ingest (request logs, then Pub/Sub push and the collector function when streaming, or
+ * the loader of the raw archive's files in batch), the warehouse (dataset, tables, views) and
+ * operations (raw archive, monitoring). docs/architecture.md has the picture.
  */
 export class PixelPipeline extends pulumi.ComponentResource {
   public readonly ipAddress: pulumi.Output<string>;
@@ -39,8 +42,9 @@ export class PixelPipeline extends pulumi.ComponentResource {
   public readonly servingNote: string;
   public readonly datasetId: pulumi.Output<string>;
   public readonly templateTableId: pulumi.Output<string>;
-  public readonly requestLogTopic: pulumi.Output<string>;
-  public readonly deadLetterSubscription: pulumi.Output<string>;
+  /** Streaming only: a batch stack has no topic and no subscriptions. */
+  public readonly requestLogTopic?: pulumi.Output<string>;
+  public readonly deadLetterSubscription?: pulumi.Output<string>;
   public readonly archiveBucket?: pulumi.Output<string>;
   public readonly dashboardUrl?: pulumi.Output<string>;
   public readonly exampleQuery: pulumi.Output<string>;
@@ -63,7 +67,7 @@ export class PixelPipeline extends pulumi.ComponentResource {
     const moved = { parent: this, aliases: [{ parent: pulumi.rootStackResource }] };
 
     // Everything else waits for the APIs, so a fresh project deploys in one `pulumi up`.
-    const apis = new ProjectApis(`${name}-apis`, { project: args.project }, moved);
+    const apis = new ProjectApis(`${name}-apis`, { project: args.project, ingest: args.ingest }, moved);
     const stage = { ...moved, dependsOn: apis };
 
     // The edge. The bucket component keeps the pipeline's own name, as it had under the stack.
@@ -71,10 +75,12 @@ export class PixelPipeline extends pulumi.ComponentResource {
     const edgeSecurity = operations.edgeSecurity ? new EdgeSecurity(`${name}-edge-security`, { settings: operations.edgeSecurity }, stage) : undefined;
     const edge = new PixelLoadBalancer(`${name}-edge`, { bucketName: pixel.bucketName, domain, edgeSecurityPolicy: edgeSecurity?.policyId }, stage);
 
-    // Ingest: request logs to Pub/Sub, pushed to the collector function.
+    // Ingest: request logs to Pub/Sub, pushed to the collector function; or, in batch, the raw
+    // archive's files loaded by the loader function (below, once the archive exists).
+    const streaming = args.ingest === "streaming";
     const requestLogs = new RequestLogExport(
       `${name}-logs`,
-      { forwardingRuleName: edge.servingRuleName, excludeFromDefaultBucket: operations.excludeRequestLogsFromDefaultBucket },
+      { forwardingRuleName: edge.servingRuleName, excludeFromDefaultBucket: operations.excludeRequestLogsFromDefaultBucket, toPubSub: streaming },
       stage,
     );
     const warehouse = new EventWarehouse(
@@ -86,37 +92,11 @@ export class PixelPipeline extends pulumi.ComponentResource {
         deletionProtection: args.deletionProtection,
         requirePartitionFilter: args.warehouse.requirePartitionFilter,
         retention: args.retention,
+        ingest: args.ingest,
       },
       stage,
     );
-    const collector = new CollectorFunction(
-      `${name}-collector`,
-      {
-        scope,
-        project: args.project,
-        region: args.region,
-        core,
-        datasetId: warehouse.datasetId,
-        settings: args.collector,
-        maxDeliveryAttempts: args.maxDeliveryAttempts,
-        bundle: bundleFunction(),
-        signingKeys: args.signingKeys,
-        secretPlacement: args.secretPlacement,
-      },
-      stage,
-    );
-    const delivery = new PushDelivery(
-      `${name}-delivery`,
-      {
-        scope,
-        project: args.project,
-        topic: requestLogs.topic,
-        functionService: collector.service,
-        functionTimeoutSeconds: args.collector.timeoutSeconds,
-        maxDeliveryAttempts: args.maxDeliveryAttempts,
-      },
-      stage,
-    );
+    const streamed = requestLogs.topic ? this.streamingIngest(name, scope, args, requestLogs.topic, warehouse.datasetId, stage) : undefined;
 
     // Looker's read-only connection, when the stack asks for one: it sees every row, and its explores cut tenants.
     const looker = args.looker.connection
@@ -187,19 +167,38 @@ export class PixelPipeline extends pulumi.ComponentResource {
           stage,
         )
       : undefined;
+    // What monitoring watches: the collector and its subscriptions, or the batch tier's two functions.
+    let watched: { functionServiceId: pulumi.Output<string>; tier: StreamingTier | BatchTier };
+    if (streamed) {
+      const { collector, delivery } = streamed;
+      watched = {
+        functionServiceId: collector.service.name,
+        tier: { ingest: "streaming", pushSubscriptionId: delivery.pushSubscriptionId, deadLetterSubscriptionId: delivery.deadLetterSubscriptionId },
+      };
+    } else {
+      const batch = new BatchLoading(
+        `${name}-batch`,
+        {
+          scope,
+          project: args.project,
+          region: args.region,
+          core,
+          datasetId: warehouse.datasetId,
+          datasetLocation: args.datasetLocation,
+          archiveBucket: requiredArchive(archive).bucketName,
+          settings: args.collector,
+          bundle: bundleFunction(BATCH_FUNCTION_ENTRY),
+          signingKeys: args.signingKeys,
+          secretPlacement: args.secretPlacement,
+        },
+        stage,
+      );
+      watched = { functionServiceId: batch.loaderService.name, tier: { ingest: "batch", sweepServiceId: batch.sweepService.name } };
+    }
     const monitoring = operations.monitoring
       ? new PipelineMonitoring(
           `${name}-monitoring`,
-          {
-            scope,
-            project: args.project,
-            core,
-            settings: operations.monitoring,
-            requestLogFilter: requestLogs.filter,
-            functionServiceId: collector.service.name,
-            pushSubscriptionId: delivery.pushSubscriptionId,
-            deadLetterSubscriptionId: delivery.deadLetterSubscriptionId,
-          },
+          { scope, project: args.project, core, settings: operations.monitoring, requestLogFilter: requestLogs.filter, ...watched },
           stage,
         )
       : undefined;
@@ -211,8 +210,8 @@ export class PixelPipeline extends pulumi.ComponentResource {
     this.servingNote = examples.servingNote(domain);
     this.datasetId = pulumi.interpolate`${args.project}.${warehouse.datasetId}`;
     this.templateTableId = pulumi.interpolate`${this.datasetId}.${warehouse.templateTableId}`;
-    this.requestLogTopic = requestLogs.topic.id;
-    this.deadLetterSubscription = delivery.deadLetterSubscriptionId;
+    this.requestLogTopic = requestLogs.topic?.id;
+    this.deadLetterSubscription = streamed?.delivery.deadLetterSubscriptionId;
     this.archiveBucket = archive ? pulumi.interpolate`gs://${archive.bucketName}` : undefined;
     this.dashboardUrl = monitoring?.dashboardUrl;
     this.exampleQuery = warehouse.datasetId.apply((id) => examples.exampleQuery(args.project, id, core, examples.lastUtcDays(new Date(), 7)));
@@ -244,4 +243,50 @@ export class PixelPipeline extends pulumi.ComponentResource {
       lookerConnection: this.lookerConnection,
     });
   }
+
+  /** Streaming: the collector function, and the push subscription that delivers each log entry to it. */
+  private streamingIngest(
+    name: string,
+    scope: string,
+    args: PixelPipelineArgs,
+    topic: gcp.pubsub.Topic,
+    datasetId: pulumi.Output<string>,
+    stage: pulumi.ComponentResourceOptions,
+  ): { collector: CollectorFunction; delivery: PushDelivery } {
+    const collector = new CollectorFunction(
+      `${name}-collector`,
+      {
+        scope,
+        project: args.project,
+        region: args.region,
+        core: args.core,
+        datasetId,
+        settings: args.collector,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
+        bundle: bundleFunction(),
+        signingKeys: args.signingKeys,
+        secretPlacement: args.secretPlacement,
+      },
+      stage,
+    );
+    const delivery = new PushDelivery(
+      `${name}-delivery`,
+      {
+        scope,
+        project: args.project,
+        topic,
+        functionService: collector.service,
+        functionTimeoutSeconds: args.collector.timeoutSeconds,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
+      },
+      stage,
+    );
+    return { collector, delivery };
+  }
+}
+
+/** validateStackConfig refuses batch without the archive; a program that builds its args otherwise learns it here. */
+function requiredArchive(archive: RawArchive | undefined): RawArchive {
+  if (!archive) throw new Error("PixelPipeline: ingest batch needs operations.archive, the files it loads.");
+  return archive;
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
+import type { IngestMode } from "../core/batchLoad";
 import { PropagationWait, propagationTrigger } from "./propagationWait";
 
 /** Every Google API the pipeline calls, directly or through the services it uses. */
@@ -22,6 +23,12 @@ export const REQUIRED_APIS = [
 ] as const;
 
 /**
+ * What the batch tier adds: Eventarc, which runs the loader on each archive object, and Cloud
+ * Scheduler, which runs the sweep. Cloud Run, Pub/Sub and Cloud Functions are already required.
+ */
+export const BATCH_APIS = ["eventarc.googleapis.com", "cloudscheduler.googleapis.com"] as const;
+
+/**
  * How long to wait after enabling APIs. Enabling one is eventually consistent: the provider's guide
  * for google_project_service says a service is not guaranteed usable when the resource completes.
  */
@@ -29,6 +36,8 @@ export const API_PROPAGATION_SECONDS = 60;
 
 export interface ProjectApisArgs {
   readonly project: string;
+  /** A batch stack also enables BATCH_APIS; a streaming stack enables exactly what it did before. */
+  readonly ingest: IngestMode;
 }
 
 /**
@@ -42,7 +51,8 @@ export class ProjectApis extends pulumi.ComponentResource {
 
   constructor(name: string, args: ProjectApisArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pixel:infra:ProjectApis", name, {}, opts);
-    this.services = REQUIRED_APIS.map(
+    const apis = [...REQUIRED_APIS, ...(args.ingest === "batch" ? BATCH_APIS : [])];
+    this.services = apis.map(
       (api) => new gcp.projects.Service(`${name}-${api.split(".")[0]}`, { project: args.project, service: api, disableOnDestroy: false }, { parent: this }),
     );
     new PropagationWait(

@@ -31,6 +31,8 @@ export const TEST_PROJECT = "pixel-test-project";
 export const TEST_PROJECT_NUMBER = "123456789012";
 export const TEST_IP = "203.0.113.7";
 export const SINK_WRITER = "serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com";
+/** What Cloud Storage reports as the project's service agent. */
+export const STORAGE_AGENT_EMAIL = `service-${TEST_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com`;
 
 
 export const BASE_CONFIG: Readonly<Record<string, string>> = {
@@ -99,6 +101,9 @@ export async function runProgram(
       },
       call(args) {
         if (args.token === "gcp:organizations/getProject:getProject") return { projectId: args.inputs.projectId, number: TEST_PROJECT_NUMBER };
+        if (args.token === "gcp:storage/getProjectServiceAccount:getProjectServiceAccount") {
+          return { project: args.inputs.project, emailAddress: STORAGE_AGENT_EMAIL, member: `serviceAccount:${STORAGE_AGENT_EMAIL}` };
+        }
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },

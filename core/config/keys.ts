@@ -45,6 +45,11 @@ export const CONFIG_KEYS = {
   utmColumns: { type: "boolean", default: true, description: "Fill utm_source, utm_medium, utm_campaign, utm_term and utm_content from the pixel URL or the page's query; false leaves them NULL." },
 
   // What the Pulumi program reads.
+  ingest: {
+    type: "string",
+    default: "streaming",
+    description: "streaming (each event through Pub/Sub and the collector, in BigQuery within seconds) or batch (the raw archive's hourly files loaded with free load jobs, hours later; needs archive).",
+  },
   domain: { type: "string", default: NOT_SET, description: "Serve HTTPS on this host name with a managed certificate; empty: plain HTTP on the IP." },
   region: { type: "string", default: NOT_SET, description: "Where the function and the buckets live; empty: gcp:region, else us-central1." },
   datasetId: { type: "string", default: NOT_SET, description: "The BigQuery dataset; empty: pixel_<stack>." },

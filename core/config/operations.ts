@@ -87,8 +87,8 @@ export function readOperationsSettings(raw: RawConfig, retention: Pick<Retention
   const monitoringOn = readBoolean(raw, "monitoring", problems, DEFAULT_OPERATIONS_SETTINGS.monitoring);
   const archive = readArchive(raw, retention, problems);
   const monitoring = readMonitoring(raw, problems);
-  if (!archiveOn) reportUnused(raw, ["archiveColdAfterDays", "archiveDeleteAfterDays", "archiveSoftDeleteDays"], "archive", problems);
-  if (!monitoringOn) reportUnused(raw, ["alertEmail", "alertBacklogMinutes"], "monitoring", problems);
+  if (!archiveOn) reportUnused(raw, ["archiveColdAfterDays", "archiveDeleteAfterDays", "archiveSoftDeleteDays"], { while: "archive is false", fix: "set archive to true" }, problems);
+  if (!monitoringOn) reportUnused(raw, ["alertEmail", "alertBacklogMinutes"], { while: "monitoring is false", fix: "set monitoring to true" }, problems);
   const edgeSecurity = readEdgeSecurity(raw, problems);
   return {
     ...(archiveOn ? { archive } : {}),
@@ -200,10 +200,10 @@ export function isIpRange(text: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-/** A setting of a switched-off feature would be ignored without a word. */
-function reportUnused(raw: RawConfig, keys: readonly (keyof typeof CONFIG_KEYS)[], feature: string, problems: ConfigProblems): void {
+/** A setting of a switched-off feature would be ignored without a word: `while` names the switch, `fix` how to turn it on. */
+export function reportUnused(raw: RawConfig, keys: readonly (keyof typeof CONFIG_KEYS)[], feature: { while: string; fix: string }, problems: ConfigProblems): void {
   for (const key of keys) {
     // Pulumi.yaml's default is merged into every stack, so only a value set on purpose is reported.
-    if (!isAbsent(raw[key]) && !isDeclaredDefault(key, raw[key])) problems.add(key, `has no effect while ${feature} is false: remove it, or set ${feature} to true.`);
+    if (!isAbsent(raw[key]) && !isDeclaredDefault(key, raw[key])) problems.add(key, `has no effect while ${feature.while}: remove it, or ${feature.fix}.`);
   }
 }

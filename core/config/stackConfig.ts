@@ -9,9 +9,11 @@ import {
   reportUnknownKeys,
 } from "./fields";
 import { SIGNING_KEYS_VARIABLE } from "../functionContract";
+import { INGEST_MODES } from "../batchLoad";
+import type { IngestMode } from "../batchLoad";
 import { CoreSettings, readCoreSettings, withSigningKeys } from "./coreSettings";
 import { CONFIG_KEYS, KNOWN_CONFIG_KEYS } from "./keys";
-import { OperationsSettings, readOperationsSettings } from "./operations";
+import { OperationsSettings, readOperationsSettings, reportUnused } from "./operations";
 import { readTenantReaders, TenantReaders } from "./tenantReaders";
 import { readWarehouseSettings, WarehouseSettings } from "./warehouse";
 import { readRetentionSettings, RETENTION_FOREVER, RetentionSettings } from "./retention";
@@ -53,6 +55,8 @@ export interface StackConfig {
   readonly project: string;
   readonly region: string;
   readonly core: CoreSettings;
+  /** How events reach the warehouse: streamed one by one, or loaded from the raw archive's files (core/batchLoad.ts). */
+  readonly ingest: IngestMode;
   /** Serve HTTPS on this host name; without it the pixel is served over plain HTTP on the IP. */
   readonly domain?: string;
   readonly datasetId: string;
@@ -90,6 +94,7 @@ export interface StackContext {
 export const DEFAULT_REGION = "us-central1";
 
 export const DEFAULT_STACK_SETTINGS = {
+  ingest: CONFIG_KEYS.ingest.default,
   datasetLocation: CONFIG_KEYS.datasetLocation.default,
   deletionProtection: CONFIG_KEYS.deletionProtection.default,
   functionMemory: CONFIG_KEYS.functionMemory.default,
@@ -142,6 +147,10 @@ const DATASET_LOCATION = /^(?:[A-Za-z]+|[a-z]+-[a-z]+[0-9]+)$/;
 const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const MEMORY = /^([0-9]+)(Mi|Gi)$/;
 const CPU = /^(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)$/;
+const INGEST_MODE = new RegExp(`^(?:${INGEST_MODES.join("|")})$`);
+
+/** The push subscription's and its backlog alert's settings: a batch stack has neither. */
+const STREAMING_ONLY_KEYS = ["functionTimeoutSeconds", "maxDeliveryAttempts", "alertBacklogMinutes"] as const;
 
 /** Memory Cloud Run allows per whole vCPU count, in MiB. */
 const MEMORY_RANGE_BY_CPU: Readonly<Record<number, readonly [number, number]>> = {
@@ -184,11 +193,14 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
   const tenantReaders = readTenantReaders(raw, core, problems);
   const warehouse = readWarehouseSettings(raw, core, problems);
   const retention = readRetentionSettings(raw, warehouse.rollupLateDays, problems);
+  const operations = readOperationsSettings(raw, retention, problems);
+  const ingest = readIngestMode(raw, operations, problems);
   const config = {
     stack: context.stack,
     project,
     region,
     core,
+    ingest,
     ...(domain ? { domain: domain.toLowerCase() } : {}),
     datasetId,
     datasetLocation,
@@ -205,10 +217,29 @@ export function validateStackConfig(raw: RawConfig, context: StackContext): Stac
     warehouse,
     retention,
     looker: readLookerSettings(raw, problems),
-    operations: readOperationsSettings(raw, retention, problems),
+    operations,
   };
   if (!problems.isEmpty) throw new ConfigError(problems.messages);
   return config;
+}
+
+/**
+ * The batch tier loads the raw archive's files, so it needs the archive. Its functions run on
+ * events with the longest timeout those may have, and nothing is pushed or backs up in Pub/Sub, so
+ * the push settings would be ignored.
+ */
+function readIngestMode(raw: RawConfig, operations: OperationsSettings, problems: ConfigProblems): IngestMode {
+  const ingest = readString(raw, "ingest", problems, {
+    fallback: DEFAULT_STACK_SETTINGS.ingest,
+    pattern: INGEST_MODE,
+    hint: 'use "streaming" (each event in BigQuery within seconds, the default) or "batch" (the archive\'s hourly files loaded hours later, for about the price of the CDN alone)',
+  }) as IngestMode;
+  if (ingest !== "batch") return ingest;
+  if (!operations.archive) {
+    problems.add("ingest", "batch loads the raw archive's files, but archive is false: set archive to true, or ingest to streaming.");
+  }
+  reportUnused(raw, STREAMING_ONLY_KEYS, { while: "ingest is batch", fix: "set ingest to streaming" }, problems);
+  return ingest;
 }
 
 function readProject({ project, projectOptional }: StackContext, problems: ConfigProblems): string {

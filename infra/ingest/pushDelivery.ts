@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import type { FunctionService } from "./collectorFunction";
+import type { FunctionService } from "./functionDeployment";
 import { declareServiceAgent, SERVICE_AGENTS, serviceAccountId } from "../naming";
 
 /** Redelivery backs off from 10 s to Pub/Sub's maximum of 10 minutes. */

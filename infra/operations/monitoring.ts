@@ -3,7 +3,11 @@ import * as gcp from "@pulumi/gcp";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { DELIVERY_FAILURE_REASONS } from "../../core/delivery";
 import {
+  AlertSpec,
   alertSpecs,
+  BatchNames,
+  batchAlertSpecs,
+  deadObjectLogFilter,
   dashboardConsoleUrl,
   dashboardJson,
   MonitoredNames,
@@ -13,7 +17,9 @@ import {
   refusalLogFilter,
   REQUEST_METRIC_LABEL,
   resourceName,
+  StreamingNames,
   tenantLabelExtractor,
+  ThresholdCondition,
 } from "./monitoringSpec";
 import type { MonitoringSettings } from "../../core/config/operations";
 
@@ -25,10 +31,22 @@ export interface PipelineMonitoringArgs {
   readonly settings: MonitoringSettings;
   /** The load balancer's request logs, as the sinks select them. */
   readonly requestLogFilter: pulumi.Input<string>;
-  /** `projects/<p>/locations/<region>/services/<name>` of the function. */
+  /** `projects/<p>/locations/<region>/services/<name>` of the function that writes the events: the collector, or the batch loader. */
   readonly functionServiceId: pulumi.Input<string>;
+  /** What else the tier has to watch: the collector's subscriptions, or the batch tier's sweep. */
+  readonly tier: StreamingTier | BatchTier;
+}
+
+export interface StreamingTier {
+  readonly ingest: "streaming";
   readonly pushSubscriptionId: pulumi.Input<string>;
   readonly deadLetterSubscriptionId: pulumi.Input<string>;
+}
+
+export interface BatchTier {
+  readonly ingest: "batch";
+  /** The sweep's service id: it loads objects too, so its refusals and dead objects count. */
+  readonly sweepServiceId: pulumi.Input<string>;
 }
 
 /** Incidents close by themselves a week after their condition stops holding. */
@@ -60,11 +78,15 @@ export class PipelineMonitoring extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const { tier } = args;
+    const sweepName = tier.ingest === "batch" ? pulumi.output(tier.sweepServiceId).apply(resourceName) : undefined;
+    // Every function that parses entries: the collector, or the loader and the sweep.
+    const parserNames = pulumi.all([serviceName, ...(sweepName ? [sweepName] : [])]);
     const refusals = new gcp.logging.Metric(
       `${name}-refusals`,
       {
         description: "Log entries the function refused, and writes that failed, by reason",
-        filter: serviceName.apply(refusalLogFilter),
+        filter: parserNames.apply((names) => refusalLogFilter(...names)),
         metricDescriptor: {
           metricKind: "DELTA",
           valueType: "INT64",
@@ -75,15 +97,43 @@ export class PipelineMonitoring extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const names: pulumi.Output<MonitoredNames> = pulumi
-      .all([requests.name, refusals.name, serviceName, args.pushSubscriptionId, args.deadLetterSubscriptionId])
-      .apply(([requestMetric, refusalMetric, service, push, deadLetters]) => ({
-        requestMetric,
-        refusalMetric,
-        serviceName: service,
-        pushSubscription: resourceName(push),
-        deadLetterSubscription: resourceName(deadLetters),
-      }));
+    let names: pulumi.Output<MonitoredNames>;
+    let alerts: { spec: Omit<AlertSpec, "condition">; condition: pulumi.Output<ThresholdCondition> }[];
+    if (tier.ingest === "batch") {
+      const deadObjects = new gcp.logging.Metric(
+        `${name}-dead-objects`,
+        {
+          description: "Archive objects the batch tier recorded dead: their rows are not in BigQuery",
+          filter: parserNames.apply((names) => deadObjectLogFilter(...names)),
+          metricDescriptor: { metricKind: "DELTA", valueType: "INT64", unit: "1" },
+        },
+        { parent: this },
+      );
+      const batchNames: pulumi.Output<BatchNames> = pulumi
+        .all([requests.name, refusals.name, serviceName, sweepName!, deadObjects.name])
+        .apply(([requestMetric, refusalMetric, service, sweep, deadObjectMetric]) => ({
+          ingest: "batch" as const,
+          requestMetric,
+          refusalMetric,
+          serviceName: service,
+          sweepServiceName: sweep,
+          deadObjectMetric,
+        }));
+      names = batchNames;
+      alerts = withConditions(batchAlertSpecs(), batchNames);
+    } else {
+      const streamingNames: pulumi.Output<StreamingNames> = pulumi
+        .all([requests.name, refusals.name, serviceName, tier.pushSubscriptionId, tier.deadLetterSubscriptionId])
+        .apply(([requestMetric, refusalMetric, service, push, deadLetters]) => ({
+          requestMetric,
+          refusalMetric,
+          serviceName: service,
+          pushSubscription: resourceName(push),
+          deadLetterSubscription: resourceName(deadLetters),
+        }));
+      names = streamingNames;
+      alerts = withConditions(alertSpecs(args.settings), streamingNames);
+    }
 
     const email = args.settings.alertEmail;
     const channel =
@@ -94,14 +144,14 @@ export class PipelineMonitoring extends pulumi.ComponentResource {
             { type: "email", displayName: `Pixel pipeline (${args.scope}) alerts`, labels: { email_address: email } },
             { parent: this },
           );
-    for (const spec of alertSpecs(args.settings)) {
+    for (const { spec, condition } of alerts) {
       new gcp.monitoring.AlertPolicy(
         `${name}-${spec.key}`,
         {
           displayName: `${spec.displayName} (${args.scope})`,
           combiner: "OR",
           severity: spec.severity,
-          conditions: names.apply((resolved) => [{ displayName: spec.displayName, conditionThreshold: spec.condition(resolved) }]),
+          conditions: condition.apply((conditionThreshold) => [{ displayName: spec.displayName, conditionThreshold }]),
           documentation: { content: spec.runbook, mimeType: "text/markdown", subject: `${spec.displayName} (${args.scope})` },
           alertStrategy: { autoClose: AUTO_CLOSE },
           notificationChannels: channel ? [channel.id] : [],
@@ -119,4 +169,9 @@ export class PipelineMonitoring extends pulumi.ComponentResource {
     this.dashboardUrl = dashboard.id.apply((id) => dashboardConsoleUrl(args.project, id));
     this.registerOutputs({ dashboardUrl: this.dashboardUrl });
   }
+}
+
+/** Each alert with its condition, once the names it watches are known. */
+function withConditions<Names>(specs: readonly AlertSpec<Names>[], names: pulumi.Output<Names>): { spec: Omit<AlertSpec, "condition">; condition: pulumi.Output<ThresholdCondition> }[] {
+  return specs.map((spec) => ({ spec, condition: names.apply(spec.condition) }));
 }

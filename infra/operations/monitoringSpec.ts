@@ -1,3 +1,4 @@
+import { ARCHIVE_OBJECT_DEAD_REASON } from "../../core/batchLoad";
 import type { MonitoringSettings } from "../../core/config/operations";
 
 /**
@@ -7,17 +8,32 @@ import type { MonitoringSettings } from "../../core/config/operations";
  */
 
 /** The names everything below refers to, once the resources exist. */
-export interface MonitoredNames {
+interface CommonNames {
   /** Log-based metric counting pixel requests, by tenant. */
   readonly requestMetric: string;
-  /** Log-based metric counting the function's refusals and failures, by reason. */
+  /** Log-based metric counting the functions' refusals and failures, by reason. */
   readonly refusalMetric: string;
-  /** The Cloud Run service behind the function. */
+  /** The Cloud Run service behind the function that writes the events: the collector, or the batch loader. */
   readonly serviceName: string;
+}
+
+/** Streaming: the collector and the subscriptions that deliver to it. */
+export interface StreamingNames extends CommonNames {
+  readonly ingest?: "streaming";
   /** Short subscription ids, as Pub/Sub metrics label them. */
   readonly pushSubscription: string;
   readonly deadLetterSubscription: string;
 }
+
+/** Batch: the loader, the sweep, and the count of archive objects recorded dead. */
+export interface BatchNames extends CommonNames {
+  readonly ingest: "batch";
+  readonly sweepServiceName: string;
+  /** Log-based metric counting the ARCHIVE_OBJECT_DEAD_REASON lines. */
+  readonly deadObjectMetric: string;
+}
+
+export type MonitoredNames = StreamingNames | BatchNames;
 
 export const REQUEST_METRIC_LABEL = "tenant";
 export const REFUSAL_METRIC_LABEL = "reason";
@@ -57,9 +73,20 @@ export function tenantLabelExtractor(tenantAttribute: string): string {
   return `REGEXP_EXTRACT(httpRequest.requestUrl, "[?&]${tenantAttribute}=([^&#]*)")`;
 }
 
-/** The function's refusal and failure lines: every line it writes with a reason. */
-export function refusalLogFilter(serviceName: string): string {
-  return `resource.type="cloud_run_revision" AND resource.labels.service_name="${serviceName}" AND jsonPayload.${REFUSAL_METRIC_LABEL}:*`;
+/** The log lines of these functions' Cloud Run services. */
+function servicesLogFilter(serviceNames: readonly string[]): string {
+  const services = serviceNames.map((name) => `resource.labels.service_name="${name}"`);
+  return `resource.type="cloud_run_revision" AND ${services.length === 1 ? services[0] : `(${services.join(" OR ")})`}`;
+}
+
+/** The functions' refusal and failure lines: every line they write with a reason. */
+export function refusalLogFilter(...serviceNames: string[]): string {
+  return `${servicesLogFilter(serviceNames)} AND jsonPayload.${REFUSAL_METRIC_LABEL}:*`;
+}
+
+/** The line the batch functions write once for each archive object they record as dead. */
+export function deadObjectLogFilter(...serviceNames: string[]): string {
+  return `${servicesLogFilter(serviceNames)} AND jsonPayload.${REFUSAL_METRIC_LABEL}="${ARCHIVE_OBJECT_DEAD_REASON}"`;
 }
 
 export interface Aggregation {
@@ -78,7 +105,7 @@ export interface ThresholdCondition {
   readonly trigger: { readonly count: number };
 }
 
-export interface AlertSpec {
+export interface AlertSpec<Names = StreamingNames> {
   /** Resource name suffix, and the anchor of its runbook entry in docs/operations.md. */
   readonly key: string;
   readonly displayName: string;
@@ -86,7 +113,7 @@ export interface AlertSpec {
   /** Shown in the incident and the notification: what it means and what to do. */
   readonly runbook: string;
   /** The condition, once the names of what it watches are known. */
-  readonly condition: (names: MonitoredNames) => ThresholdCondition;
+  readonly condition: (names: Names) => ThresholdCondition;
 }
 
 function functionResponsesFilter(serviceName: string): string {
@@ -98,9 +125,10 @@ function subscriptionFilter(metric: string, subscription: string): string {
 }
 
 const FIVE_MINUTES_MAX: Aggregation = { alignmentPeriod: "300s", perSeriesAligner: "ALIGN_MAX" };
+const FIVE_MINUTES_SUM: Aggregation = { alignmentPeriod: "300s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" };
 
-/** The three conditions that mean events are not reaching BigQuery, and the runbook for each. */
-export function alertSpecs(settings: MonitoringSettings): AlertSpec[] {
+/** The three conditions that mean streamed events are not reaching BigQuery, and the runbook for each. */
+export function alertSpecs(settings: Pick<MonitoringSettings, "backlogAlertMinutes">): AlertSpec[] {
   return [
     {
       key: "function-errors",
@@ -110,7 +138,7 @@ export function alertSpecs(settings: MonitoringSettings): AlertSpec[] {
         "The collector function has answered Pub/Sub with 5xx errors for 15 minutes without a break: writes to BigQuery keep failing (quota, permissions, a deleted dataset) or the function crashes at start-up. Pub/Sub retries every message, so nothing is lost yet, but messages dead-letter once they run out of attempts. Read the function's `write_failed` and `row_rejected` log lines, fix the cause, then `npm run redrive` whatever was dead-lettered meanwhile. Runbook: docs/operations.md#function-errors.",
       condition: (names) => ({
         filter: `${functionResponsesFilter(names.serviceName)} AND metric.label.response_code_class="5xx"`,
-        aggregations: [{ alignmentPeriod: "300s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
+        aggregations: [FIVE_MINUTES_SUM],
         comparison: "COMPARISON_GT",
         thresholdValue: 0,
         // A transient BigQuery error heals within a few retries; only failure that persists pages.
@@ -143,6 +171,44 @@ export function alertSpecs(settings: MonitoringSettings): AlertSpec[] {
         aggregations: [FIVE_MINUTES_MAX],
         comparison: "COMPARISON_GT",
         thresholdValue: settings.backlogAlertMinutes * 60,
+        duration: "0s",
+        trigger: { count: 1 },
+      }),
+    },
+  ];
+}
+
+/**
+ * The batch tier's two conditions: the loader failing for a while (Eventarc retries, so nothing is
+ * lost yet), and an archive object recorded dead (its rows are not in BigQuery until someone acts).
+ */
+export function batchAlertSpecs(): AlertSpec<BatchNames>[] {
+  return [
+    {
+      key: "loader-errors",
+      displayName: "Pixel batch loader failing",
+      severity: "ERROR",
+      runbook:
+        "The batch loader has answered Eventarc with errors for 15 minutes without a break: Cloud Storage or BigQuery refuses it (permissions, quota, a deleted dataset), or it crashes at start-up. Eventarc retries each object's event for up to 24 hours and the hourly sweep loads what it missed, so nothing is lost yet; an object that fails every attempt is recorded dead. Read the loader's `archive_load_failed` log lines and fix the cause. Runbook: docs/operations.md#loader-errors.",
+      condition: (names) => ({
+        filter: `${functionResponsesFilter(names.serviceName)} AND metric.label.response_code_class="5xx"`,
+        aggregations: [FIVE_MINUTES_SUM],
+        comparison: "COMPARISON_GT",
+        thresholdValue: 0,
+        duration: "900s",
+        trigger: { count: 1 },
+      }),
+    },
+    {
+      key: "archive-object-dead",
+      displayName: "Pixel archive object not loaded",
+      severity: "ERROR",
+      runbook: `An archive object was recorded dead: over the size bound, refused by BigQuery, or failed on every attempt. Its rows are not in BigQuery, and neither the loader nor the sweep tries it again. The \`${ARCHIVE_OBJECT_DEAD_REASON}\` log line names the object and the cause, and the load ledger its attempts. Fix the cause, then load the object's days again with \`npm run replay -- --rebuild\`. Runbook: docs/operations.md#archive-object-dead.`,
+      condition: (names) => ({
+        filter: `metric.type="${logMetricType(names.deadObjectMetric)}"`,
+        aggregations: [FIVE_MINUTES_SUM],
+        comparison: "COMPARISON_GT",
+        thresholdValue: 0,
         duration: "0s",
         trigger: { count: 1 },
       }),
@@ -186,6 +252,32 @@ export function dashboardJson(stack: string, names: MonitoredNames): string {
       plotType: "STACKED_AREA",
       yAxis: "responses/min",
     },
+    ...(names.ingest === "batch" ? batchCharts(names) : streamingCharts(names)),
+  ];
+  const perRow = DASHBOARD_COLUMNS / TILE.width;
+  return JSON.stringify({
+    displayName: `Pixel pipeline (${stack})`,
+    mosaicLayout: {
+      columns: DASHBOARD_COLUMNS,
+      tiles: charts.map((chart, index) => ({
+        xPos: (index % perRow) * TILE.width,
+        yPos: Math.floor(index / perRow) * TILE.height,
+        ...TILE,
+        widget: {
+          title: chart.title,
+          xyChart: {
+            dataSets: [{ timeSeriesQuery: { timeSeriesFilter: { filter: chart.filter, aggregation: chart.aggregation } }, plotType: chart.plotType, targetAxis: "Y1" }],
+            yAxis: { label: chart.yAxis, scale: "LINEAR" },
+          },
+        },
+      })),
+    },
+  });
+}
+
+/** What backs up or dead-letters on the way to the collector. */
+function streamingCharts(names: StreamingNames): Chart[] {
+  return [
     {
       title: "Age of the oldest undelivered message (s)",
       filter: subscriptionFilter("oldest_unacked_message_age", names.pushSubscription),
@@ -208,25 +300,19 @@ export function dashboardJson(stack: string, names: MonitoredNames): string {
       yAxis: "messages",
     },
   ];
-  const perRow = DASHBOARD_COLUMNS / TILE.width;
-  return JSON.stringify({
-    displayName: `Pixel pipeline (${stack})`,
-    mosaicLayout: {
-      columns: DASHBOARD_COLUMNS,
-      tiles: charts.map((chart, index) => ({
-        xPos: (index % perRow) * TILE.width,
-        yPos: Math.floor(index / perRow) * TILE.height,
-        ...TILE,
-        widget: {
-          title: chart.title,
-          xyChart: {
-            dataSets: [{ timeSeriesQuery: { timeSeriesFilter: { filter: chart.filter, aggregation: chart.aggregation } }, plotType: chart.plotType, targetAxis: "Y1" }],
-            yAxis: { label: chart.yAxis, scale: "LINEAR" },
-          },
-        },
-      })),
+}
+
+/** What the batch tier could not load. */
+function batchCharts(names: BatchNames): Chart[] {
+  return [
+    {
+      title: "Archive objects recorded dead, by hour",
+      filter: `metric.type="${logMetricType(names.deadObjectMetric)}"`,
+      aggregation: { alignmentPeriod: "3600s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" },
+      plotType: "LINE",
+      yAxis: "objects",
     },
-  });
+  ];
 }
 
 /** Where the dashboard opens in the console; its resource id is `projects/<number>/dashboards/<id>`. */

@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { EVENT_DATE_COLUMN, PARTITIONED_TABLE, partitionedSchema, TENANT_COLUMN } from "../../core/layout";
 import { templateSchema } from "../../core/schema";
+import { LOAD_LEDGER_SCHEMA, LOAD_LEDGER_TABLE } from "../../core/batchLoad";
+import type { IngestMode } from "../../core/batchLoad";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import type { RetentionSettings } from "../../core/config/retention";
 import { clearInheritedExpiration, datasetExpirations, givesTablesExpiration, partitionExpiration } from "./tableExpiration";
@@ -16,6 +18,8 @@ export interface EventWarehouseArgs {
   readonly requirePartitionFilter: boolean;
   /** How long the day tables and the partitions are kept, and the time travel window. */
   readonly retention: RetentionSettings;
+  /** Batch also keeps the load ledger here: what became of each archive object. */
+  readonly ingest: IngestMode;
 }
 
 /**
@@ -84,6 +88,23 @@ export class EventWarehouse extends pulumi.ComponentResource {
             { parent: this },
           )
         : undefined;
+
+    if (args.ingest === "batch") {
+      new gcp.bigquery.Table(
+        `${name}-load-ledger`,
+        {
+          datasetId: dataset.datasetId,
+          tableId: LOAD_LEDGER_TABLE,
+          schema: JSON.stringify(LOAD_LEDGER_SCHEMA),
+          // The sweep reads the recent rows; a day's partition is what a look at one day scans.
+          timePartitioning: { type: "DAY", field: "recorded_at" },
+          clusterings: ["object"],
+          deletionProtection: args.deletionProtection,
+          description: "The batch tier's record of each archive object: loaded, failed (an attempt) or dead, with its load jobs.",
+        },
+        { parent: this },
+      );
+    }
 
     this.datasetId = dataset.datasetId;
     this.templateTableId = template.tableId;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { ARCHIVE_FILE_EXTENSIONS } from "../../cli/archiveSource";
 import { ASSUMED_SINK_FILES_PER_HOUR, batchLoadQuotaWarnings, LOAD_JOBS_PER_PROJECT_PER_DAY, LOAD_JOBS_PER_TABLE_PER_DAY, MAX_BATCH_TENANTS_PER_DAY } from "../../core/batchLimits";
-import { alertSpecs } from "../../infra/operations/monitoringSpec";
+import { alertSpecs, batchAlertSpecs } from "../../infra/operations/monitoringSpec";
 import { DEFAULT_MAX_OBJECT_BYTES } from "../../core/archiveLoad";
 import { LOAD_LEDGER_SCHEMA, LOAD_LEDGER_TABLE, SINK_OBJECT_PREFIX } from "../../core/batchLoad";
 import { OPERATIONS_CONFIG_KEYS } from "../../core/config/operations";
@@ -15,7 +15,7 @@ describe("docs/operations.md", () => {
     expect(operations).toContain(`| \`${key}\` |`);
   });
 
-  it.each(alertSpecs({ backlogAlertMinutes: 30 }).map((spec) => [spec.displayName, spec.key]))("has a runbook entry for %s (#%s)", (displayName, key) => {
+  it.each([...alertSpecs({ backlogAlertMinutes: 30 }), ...batchAlertSpecs()].map((spec) => [spec.displayName, spec.key]))("has a runbook entry for %s (#%s)", (displayName, key) => {
     expect(operations).toContain(`<a id="${key}"></a>\n### ${displayName}\n`);
     expect(operations).toContain(`| ${displayName} |`);
   });

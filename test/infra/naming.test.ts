@@ -68,6 +68,7 @@ describe("serviceAgentMember", () => {
     ["Data Transfer's: the email the identity reports", SERVICE_AGENTS.dataTransfer, "service-123456789012@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com", undefined, transfer],
     ["Data Transfer's: the address built from the project number, without an email", SERVICE_AGENTS.dataTransfer, undefined, "123456789012", transfer],
     ["Data Transfer's: the same for an empty email", SERVICE_AGENTS.dataTransfer, "", "123456789012", transfer],
+    ["Cloud Storage's: the address built from the project number, without an email", SERVICE_AGENTS.storage, "", "123456789012", "serviceAccount:service-123456789012@gs-project-accounts.iam.gserviceaccount.com"],
   ])("%s", (_what, agent, email, projectNumber, member) => {
     expect(serviceAgentMember(agent, email, projectNumber)).toBe(member);
   });

@@ -17,6 +17,7 @@ describe("defaults", () => {
     ["datasetId", "pixel_dev"],
     ["datasetLocation", "US"],
     ["deletionProtection", true],
+    ["ingest", "streaming"],
     ["maxDeliveryAttempts", 10],
     ["domain", undefined],
     ["signingKeys", undefined],
@@ -280,5 +281,32 @@ describe("warnings about a valid configuration", () => {
 
   test.each([{ tenantAllowlist: ["acme"] }, { signedUrls: true, signingKeys: "0123456789abcdef" }])("a stack with %p is not", (raw) => {
     expect(stackConfigWarnings(configWith(raw))).toEqual([]);
+  });
+});
+
+describe("ingest", () => {
+  test.each([
+    [{ ingest: "streaming" }, "streaming"],
+    [{ ingest: "batch" }, "batch"],
+    [{ ingest: "batch", archive: "true", functionTimeoutSeconds: "60", maxDeliveryAttempts: 10 }, "batch"],
+    [{ ingest: "streaming", archive: "false", functionTimeoutSeconds: "600" }, "streaming"],
+  ])("%p reads as %s", (raw, mode) => {
+    expect(validate(raw).ingest).toBe(mode);
+  });
+
+  // The whole message, as a user reads it: the key, what is wrong, and the fix.
+  test.each([
+    [{ ingest: "Batch" }, ['pixel-pipeline:ingest: "Batch" is not valid: use "streaming" (each event in BigQuery within seconds, the default) or "batch" (the archive\'s hourly files loaded hours later, for about the price of the CDN alone).']],
+    [{ ingest: "batch", archive: "false" }, ["pixel-pipeline:ingest: batch loads the raw archive's files, but archive is false: set archive to true, or ingest to streaming."]],
+    [
+      { ingest: "batch", functionTimeoutSeconds: "600", maxDeliveryAttempts: "20", alertBacklogMinutes: "60" },
+      ["functionTimeoutSeconds", "maxDeliveryAttempts", "alertBacklogMinutes"].map((key) => `pixel-pipeline:${key}: has no effect while ingest is batch: remove it, or set ingest to streaming.`),
+    ],
+  ])("%p is refused with the fix", (raw, messages) => {
+    expect(problems(raw)).toEqual(messages);
+  });
+
+  test("a batch stack's problems are reported with every other problem, at once", () => {
+    expect(problems({ ingest: "batch", archive: "false", region: "US" }).map((problem) => problem.split(": ")[0]).sort()).toEqual(["pixel-pipeline:ingest", "pixel-pipeline:region"]);
   });
 });

@@ -1,5 +1,5 @@
 import { validateStackConfig } from "../../../core/config/stackConfig";
-import { IAM_PROPAGATION_SECONDS } from "../../../infra/ingest/collectorFunction";
+import { IAM_PROPAGATION_SECONDS } from "../../../infra/ingest/functionDeployment";
 import { DEFAULT_PIPELINE_NAME, PixelPipeline } from "../../../infra/pixelPipeline";
 import { propagationTrigger } from "../../../infra/propagationWait";
 import { grants, only, ProgramRun, runProgram, TEST_PROJECT } from "../../../testkit/pulumiProgram";

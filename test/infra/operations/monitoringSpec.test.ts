@@ -1,7 +1,20 @@
 import { DELIVERY_FAILURE_REASONS } from "../../../core/delivery";
 import { REFUSAL_REASONS } from "../../../core/refusals";
 import { requestLogFilter } from "../../../infra/ingest/requestLogExport";
-import { alertSpecs, dashboardConsoleUrl, dashboardJson, MonitoredNames, pixelRequestFilter, refusalLogFilter, resourceName, tenantLabelExtractor } from "../../../infra/operations/monitoringSpec";
+import { LOAD_FAILURE_REASONS } from "../../../core/loadLedger";
+import {
+  alertSpecs,
+  BatchNames,
+  batchAlertSpecs,
+  dashboardConsoleUrl,
+  dashboardJson,
+  deadObjectLogFilter,
+  MonitoredNames,
+  pixelRequestFilter,
+  refusalLogFilter,
+  resourceName,
+  tenantLabelExtractor,
+} from "../../../infra/operations/monitoringSpec";
 
 const NAMES: MonitoredNames = {
   requestMetric: "pixel-monitoring-pixel-requests-a1",
@@ -41,6 +54,12 @@ describe("log filters", () => {
 
   test("refusals are the function's log lines that carry a reason", () => {
     expect(refusalLogFilter("fn-1")).toBe('resource.type="cloud_run_revision" AND resource.labels.service_name="fn-1" AND jsonPayload.reason:*');
+  });
+
+  test("in batch, refusals and dead objects are the loader's and the sweep's lines", () => {
+    const services = '(resource.labels.service_name="loader-1" OR resource.labels.service_name="sweep-1")';
+    expect(refusalLogFilter("loader-1", "sweep-1")).toBe(`resource.type="cloud_run_revision" AND ${services} AND jsonPayload.reason:*`);
+    expect(deadObjectLogFilter("loader-1", "sweep-1")).toBe(`resource.type="cloud_run_revision" AND ${services} AND jsonPayload.reason="archive_object_dead"`);
   });
 
   test.each([
@@ -119,5 +138,40 @@ describe("dashboard", () => {
 
   test("opens in the console from its resource id", () => {
     expect(dashboardConsoleUrl("my-project", "projects/123/dashboards/abc-1")).toBe("https://console.cloud.google.com/monitoring/dashboards/custom/abc-1?project=my-project");
+  });
+});
+
+describe("batch", () => {
+  const BATCH_NAMES: BatchNames = {
+    ingest: "batch",
+    requestMetric: "pixel-monitoring-pixel-requests-a1",
+    refusalMetric: "pixel-monitoring-refusals-b2",
+    serviceName: "pixel-batch-loader-c3",
+    sweepServiceName: "pixel-batch-sweep-d4",
+    deadObjectMetric: "pixel-monitoring-dead-objects-e5",
+  };
+  const specs = batchAlertSpecs();
+
+  test("the loader failing and an archive object recorded dead, each with a runbook entry naming only reasons the batch tier logs", () => {
+    expect(specs.map((spec) => spec.key)).toEqual(["loader-errors", "archive-object-dead"]);
+    for (const spec of specs) expect(spec.runbook).toContain(`docs/operations.md#${spec.key}`);
+    const named = specs.flatMap((spec) => [...spec.runbook.matchAll(/`([a-z]+_[a-z_]+)`/g)].map((match) => match[1]));
+    expect(named.sort()).toEqual(Object.keys(LOAD_FAILURE_REASONS).sort());
+  });
+
+  test.each([
+    ["loader-errors", 'resource.label.service_name="pixel-batch-loader-c3" AND metric.label.response_code_class="5xx"', "900s"],
+    ["archive-object-dead", 'metric.type="logging.googleapis.com/user/pixel-monitoring-dead-objects-e5"', "0s"],
+  ])("%s watches the right series, above zero, for %s", (key, filterPart, duration) => {
+    const condition = specs.find((spec) => spec.key === key)!.condition(BATCH_NAMES);
+    expect(condition.filter).toContain(filterPart);
+    expect(condition).toMatchObject({ comparison: "COMPARISON_GT", thresholdValue: 0, duration, trigger: { count: 1 } });
+  });
+
+  test("the dashboard charts dead objects instead of subscriptions", () => {
+    const titles = (names: MonitoredNames) => (JSON.parse(dashboardJson("prod", names)) as { mosaicLayout: { tiles: { widget: { title: string } }[] } }).mosaicLayout.tiles.map((tile) => tile.widget.title);
+    const shared = titles(NAMES).slice(0, 3);
+    expect(titles(BATCH_NAMES)).toEqual([...shared, "Archive objects recorded dead, by hour"]);
+    expect(dashboardJson("prod", BATCH_NAMES)).not.toMatch(/pubsub/);
   });
 });
