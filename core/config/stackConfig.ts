@@ -1,3 +1,4 @@
+import { batchLoadQuotaWarnings } from "../batchLimits";
 import {
   ConfigError,
   ConfigProblems,
@@ -107,10 +108,11 @@ export const DEFAULT_STACK_SETTINGS = {
 
 /**
  * What a valid configuration still leaves open, for `pulumi preview` to say before anything is
- * deployed. Without an allowlist or signed URLs anyone can invent tenants.
+ * deployed. Without an allowlist or signed URLs anyone can invent tenants; a batch stack in the
+ * per-tenant-day layout may run out of BigQuery's load jobs (core/batchLimits.ts).
  */
-export function stackConfigWarnings(config: Pick<StackConfig, "core" | "retention">): string[] {
-  return [...openTenantsWarnings(config), ...retentionWarnings(config)];
+export function stackConfigWarnings(config: Pick<StackConfig, "core" | "retention" | "ingest">): string[] {
+  return [...openTenantsWarnings(config), ...retentionWarnings(config), ...batchLoadQuotaWarnings(config.ingest, config.core.layout, config.core.tenantAllowlist)];
 }
 
 /**

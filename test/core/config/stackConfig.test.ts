@@ -282,6 +282,16 @@ describe("warnings about a valid configuration", () => {
   test.each([{ tenantAllowlist: ["acme"] }, { signedUrls: true, signingKeys: "0123456789abcdef" }])("a stack with %p is not", (raw) => {
     expect(stackConfigWarnings(configWith(raw))).toEqual([]);
   });
+
+  // The first words of each warning: who may invent tenants, then whether batch loads may run out.
+  test.each([
+    [{ ingest: "batch" }, ["Anyone can invent tenants", "Batch loads may run out of BigQuery's load jobs"]],
+    [{ ingest: "batch", signedUrls: true, signingKeys: "0123456789abcdef" }, ["Batch loads may run out of BigQuery's load jobs"]],
+    [{ ingest: "batch", tenantAllowlist: ["acme"] }, []],
+    [{ ingest: "batch", layout: "partitioned", signedUrls: true, signingKeys: "0123456789abcdef" }, []],
+  ])("a stack with %p is warned: %p", (raw, warnings) => {
+    expect(stackConfigWarnings(configWith(raw)).map((warning) => warning.split(":")[0])).toEqual(warnings);
+  });
 });
 
 describe("ingest", () => {
