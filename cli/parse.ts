@@ -4,12 +4,9 @@
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import type { CoreSettings } from "../core/config/coreSettings";
-import { logEntryToEvent } from "../core/event";
+import { parseEntryLine } from "../core/event";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
-import type { ParseResult } from "../core/event";
 import { storedRow, storedTableName } from "../core/layout";
-import type { LoadBalancerLogEntry } from "../core/logEntry";
-import { preview, refuse } from "../core/refusals";
 import { defineCommand, runCommand } from "./runner";
 import { readStack } from "./stackFile";
 
@@ -19,17 +16,6 @@ would do with it: the row and its table, or the refusal and its reason. visitor_
 stack's visitor key in PIXEL_VISITOR_KEY.
   --stack NAME     settings from Pulumi.NAME.yaml (default dev)
   -h, --help       this help`;
-
-/** What the function would do with one line of LogEntry JSON: the event, or why it is not one. */
-export function parseEntryLine(line: string, settings: CoreSettings): ParseResult {
-  let entry: LoadBalancerLogEntry;
-  try {
-    entry = JSON.parse(line) as LoadBalancerLogEntry;
-  } catch {
-    return refuse("invalid_message", `not JSON: ${preview(line)}`);
-  }
-  return logEntryToEvent(entry, settings);
-}
 
 /** What the function would do with one input line, as the line to print. */
 export function parseLine(line: string, settings: CoreSettings): string {

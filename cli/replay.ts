@@ -4,6 +4,7 @@
 import { createInterface } from "node:readline";
 import { BigQuery } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
+import { parseEntryLine } from "../core/event";
 import type { AcceptedEvent } from "../core/event";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import { insertTableName, parseTableSuffix, storedTableName } from "../core/layout";
@@ -12,7 +13,6 @@ import { withLocalVisitorKey } from "../local/visitorKey";
 import { ARCHIVE_FILE_EXTENSIONS, ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { serviceApi } from "../functions/googleApi";
-import { parseEntryLine } from "./parse";
 import { ReplayProgress, terminalProgress } from "./progress";
 import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";
 import { rollupHint } from "./rollup";

@@ -1,4 +1,5 @@
 import type { AcceptedEvent } from "./event";
+import { isRoutineRefusal } from "./refusals";
 import type { Refusal } from "./refusals";
 
 /** What became of one message's event. */
@@ -71,21 +72,42 @@ export function decide(outcome: DeliveryOutcome["kind"], attempt: number, policy
   }
 }
 
+/**
+ * The batch loader's one line for the refusals of an archive object past its per-object bound:
+ * they are counted (in `refused`), not logged one by one.
+ */
+export const REFUSALS_NOT_LOGGED = "refusals_not_logged";
+
 /** One JSON line per refusal or row not stored; Cloud Logging reads `severity` and `message` from it. */
 export interface LogLine {
   severity: "INFO" | "WARNING" | "ERROR";
   message: string;
-  reason: Refusal["reason"] | DeliveryFailureReason;
+  reason: Refusal["reason"] | DeliveryFailureReason | typeof REFUSALS_NOT_LOGGED;
   detail: string;
   /** The log entry's own insertId: with it the raw entry can be found in Cloud Logging or the archive. */
   insertId?: string;
   messageId?: string;
+  /** The archive object the batch loader read the entry from (gs://bucket/name). */
+  object?: string;
+  /** Refusals by reason, on the batch loader's REFUSALS_NOT_LOGGED line. */
+  refused?: Readonly<Record<string, number>>;
 }
 
 export type Logger = (line: LogLine) => void;
 
 /** What identifies a message in log lines. */
 export type MessageIds = Pick<LogLine, "insertId" | "messageId">;
+
+/** The line for an entry the core refused: the collector's, and the batch loader's, which names the object instead of a message. */
+export function refusalLine(refusal: Refusal, ids: MessageIds & Pick<LogLine, "object">): LogLine {
+  return {
+    severity: isRoutineRefusal(refusal.reason) ? "INFO" : "WARNING",
+    message: `pixel event refused: ${refusal.reason}`,
+    reason: refusal.reason,
+    detail: refusal.detail,
+    ...ids,
+  };
+}
 
 const UNSTORED_MESSAGES: Record<"rejected" | "failed", Record<"retry" | "dead_letter", string>> = {
   rejected: { retry: "row rejected by the store; the message will be retried, then dead-lettered", dead_letter: "row rejected by the store; the message is dead-lettered" },

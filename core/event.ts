@@ -25,6 +25,20 @@ export interface AcceptedEvent {
 
 export type ParseResult = AcceptedEvent | Refusal;
 
+/**
+ * One line of newline-delimited LogEntry JSON (an archive file, a spool segment, `npm run parse`'s
+ * input) as the function would take it: the event, or why it is not one. Never throws.
+ */
+export function parseEntryLine(line: string, settings: CoreSettings): ParseResult {
+  let entry: LoadBalancerLogEntry;
+  try {
+    entry = JSON.parse(line) as LoadBalancerLogEntry;
+  } catch {
+    return refuse("invalid_message", `not JSON: ${preview(line)}`);
+  }
+  return logEntryToEvent(entry, settings);
+}
+
 export const DNT_PARAMETER = "dnt";
 const COUNTED_STATUSES: ReadonlySet<number> = new Set([200, 304]);
 

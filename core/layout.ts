@@ -64,6 +64,11 @@ export function partitionedSchema(attributes: readonly AttributeSpec[]): SchemaF
   return [...templateSchema(attributes), ...TABLE_NAME_COLUMNS];
 }
 
+/** The columns of the tables a layout stores rows in: a day table takes the template's, the partitioned table adds the tenant and day. */
+export function storedSchema(layout: Layout, attributes: readonly AttributeSpec[]): SchemaField[] {
+  return layout === "partitioned" ? partitionedSchema(attributes) : templateSchema(attributes);
+}
+
 const TABLE_SUFFIX = /^_([A-Za-z0-9]+)_(\d{4})(\d{2})(\d{2})$/;
 
 /** The tenant and day ("YYYY-MM-DD") of a suffix `_<encoded tenant>_<YYYYMMDD>`; undefined for anything the core cannot produce. */

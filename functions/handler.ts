@@ -3,8 +3,7 @@ import { logEntryToEvent } from "../core/event";
 import type { AcceptedEvent } from "../core/event";
 import { decodeLogEntry } from "../core/message";
 import type { PubSubMessage } from "../core/message";
-import { isRoutineRefusal } from "../core/refusals";
-import { decide, unstoredLine } from "../core/delivery";
+import { decide, refusalLine, unstoredLine } from "../core/delivery";
 import type { Decision, DeliveryOutcome, DeliveryPolicy, Logger, MessageIds, UnstoredOutcome } from "../core/delivery";
 
 export const jsonLineLogger: Logger = (line) => console.log(JSON.stringify(line));
@@ -55,13 +54,7 @@ export async function handlePixelMessage(message: PubSubMessage | undefined, han
     messageId: typeof message?.messageId === "string" ? message.messageId : undefined,
   };
   if (!result.ok) {
-    handling.log({
-      severity: isRoutineRefusal(result.reason) ? "INFO" : "WARNING",
-      message: `pixel event refused: ${result.reason}`,
-      reason: result.reason,
-      detail: result.detail,
-      ...ids,
-    });
+    handling.log(refusalLine(result, ids));
     return { outcome: { kind: "refused", refusal: result }, decision: "ack", ids };
   }
   const outcome = await store(result, handling.writer);

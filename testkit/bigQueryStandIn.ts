@@ -1,6 +1,7 @@
 import { BigQuery } from "@google-cloud/bigquery";
 import { OAuth2Client } from "google-auth-library";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createInterface } from "node:readline";
 import { LoopbackStandIn } from "./loopbackStandIn";
 
 export interface RecordedRequest {
@@ -43,6 +44,45 @@ interface StandInRow {
 const INSERT_ALL = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables\/[^/]+\/insertAll$/;
 const JOBS = /^\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
 const QUERY_RESULTS = /^\/bigquery\/v2\/projects\/[^/]+\/queries\/[^/]+$/;
+const UPLOAD_JOBS = /^\/upload\/bigquery\/v2\/projects\/[^/]+\/jobs$/;
+const JOB = /^\/bigquery\/v2\/projects\/[^/]+\/jobs\/([^/]+)$/;
+
+/** An error as BigQuery gives it in a job's status. */
+export interface JobError {
+  readonly reason: string;
+  readonly message: string;
+  readonly location?: string;
+}
+
+/** How a load job goes: `runningLooks` jobs.get answers RUNNING before it is DONE, then with `errors` (it failed, loading nothing) or without. */
+export interface LoadJobScript {
+  readonly runningLooks?: number;
+  readonly errors?: readonly JobError[];
+}
+
+/** A load job the stand-in holds: its upload's configuration and rows, and where it stands. */
+export interface StandInLoadJob {
+  readonly jobId: string;
+  readonly configuration: { readonly load: LoadConfiguration };
+  readonly table: string;
+  readonly rows: readonly Record<string, unknown>[];
+  runningLooks: number;
+  readonly errors: readonly JobError[];
+}
+
+interface LoadConfiguration {
+  readonly destinationTable: { readonly projectId: string; readonly datasetId: string; readonly tableId: string };
+  readonly sourceFormat?: string;
+  readonly schema?: { readonly fields: readonly { readonly name: string }[] };
+  readonly writeDisposition?: string;
+  readonly createDisposition?: string;
+  readonly schemaUpdateOptions?: readonly string[];
+}
+
+interface JobResource {
+  readonly jobReference: { readonly projectId: string; readonly jobId: string; readonly location?: string };
+  readonly configuration: { readonly load: LoadConfiguration };
+}
 
 /** How a query job ends: its one result row (`rows_written`), or BigQuery's error message. */
 export type QueryOutcome = { readonly rowsWritten: number } | { readonly error: string };
@@ -63,6 +103,15 @@ export class BigQueryStandIn extends LoopbackStandIn {
   private faultPlan?: FaultPlan;
   /** The insertAll calls a "hang" left without an answer, until answerHung or reset ends them. */
   private hung: { rows: StandInRow[]; request: IncomingMessage; response: ServerResponse }[] = [];
+  /** Load jobs by id, as their uploads created them; also the ids of query jobs, which jobs.insert checks too. */
+  readonly loadJobs = new Map<string, StandInLoadJob>();
+  private queryJobIds = new Set<string>();
+  /** Rows of the load jobs that ended without errors, by destination table (decorator included), in order. */
+  readonly loaded = new Map<string, Record<string, unknown>[]>();
+  /** Load jobs answered 409 because their id was taken. */
+  readonly duplicateLoads: string[] = [];
+  private loadScripts: LoadJobScript[] = [];
+  private uploadGate?: { remaining: number; waiting: (() => void)[] };
 
   /** The answers to the next insertAll calls, in order; afterwards every call succeeds. */
   script(...answers: ScriptedAnswer[]): void {
@@ -72,6 +121,24 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** How the next query jobs end, in order; afterwards each writes no rows. The stand-in runs no SQL. */
   scriptQueries(...outcomes: QueryOutcome[]): void {
     this.queryOutcomes = outcomes;
+  }
+
+  /** How the next load jobs go, in order; afterwards each is done at once without errors. */
+  scriptLoads(...scripts: LoadJobScript[]): void {
+    this.loadScripts = scripts;
+  }
+
+  /**
+   * Holds the answers to uploads until `count` of them have arrived whole, then answers them in
+   * the order they arrived: so concurrent loads of one object all look a job up before any creates it.
+   */
+  holdUploads(count: number): void {
+    this.uploadGate = { remaining: count, waiting: [] };
+  }
+
+  /** The rows loaded into a table, in order (an empty list when none). */
+  loadedRows(table: string): Record<string, unknown>[] {
+    return this.loaded.get(table) ?? [];
   }
 
   /** Decides every later insertAll with `plan` instead of the script. */
@@ -97,6 +164,12 @@ export class BigQueryStandIn extends LoopbackStandIn {
     this.faultPlan = undefined;
     this.queries.length = 0;
     this.queryOutcomes = [];
+    this.loadJobs.clear();
+    this.queryJobIds.clear();
+    this.loaded.clear();
+    this.duplicateLoads.length = 0;
+    this.loadScripts = [];
+    this.uploadGate = undefined;
   }
 
   /**
@@ -110,13 +183,16 @@ export class BigQueryStandIn extends LoopbackStandIn {
   }
 
   protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? "").split("?")[0];
+    if (request.method === "POST" && UPLOAD_JOBS.test(path)) return this.upload(request, response, path);
+    const job = JOB.exec(path);
+    if (request.method === "GET" && job) return this.getJob(response, decodeURIComponent(job[1]), path);
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
-    const path = (request.url ?? "").split("?")[0];
     const body = text ? (JSON.parse(text) as { rows?: StandInRow[] }) : undefined;
     this.requests.push({ method: request.method ?? "", path, body });
-    if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: unknown; configuration: { query: { query: string } } });
+    if (request.method === "POST" && JOBS.test(path)) return this.startJob(response, body as { jobReference: { jobId?: string }; configuration: { query: { query: string } } });
     if (request.method === "GET" && QUERY_RESULTS.test(path)) return this.queryResults(response);
     if (request.method !== "POST" || !INSERT_ALL.test(path)) {
       this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${path}` } } });
@@ -129,8 +205,11 @@ export class BigQueryStandIn extends LoopbackStandIn {
     else this.settle(rows, request, response, answer);
   }
 
-  /** jobs.insert of a query: recorded, and done at once. */
-  private startJob(response: ServerResponse, job: { jobReference: unknown; configuration: { query: { query: string } } }): void {
+  /** jobs.insert of a query: recorded, and done at once; 409 when its id is taken. */
+  private startJob(response: ServerResponse, job: { jobReference: { jobId?: string }; configuration: { query: { query: string } } }): void {
+    const jobId = job.jobReference.jobId;
+    if (jobId !== undefined && (this.queryJobIds.has(jobId) || this.loadJobs.has(jobId))) return this.send(response, alreadyExists(jobId));
+    if (jobId !== undefined) this.queryJobIds.add(jobId);
     this.queries.push(job.configuration.query.query);
     this.send(response, { status: 200, body: { kind: "bigquery#job", jobReference: job.jobReference, configuration: job.configuration, status: { state: "DONE" } } });
   }
@@ -154,6 +233,88 @@ export class BigQueryStandIn extends LoopbackStandIn {
     });
   }
 
+  /**
+   * jobs.insert as the client's load upload sends it (uploadType=multipart: the job resource as
+   * JSON, then the newline-delimited rows), read line by line as it arrives. A row that is not
+   * JSON, or names a column the load's schema lacks, fails the job as BigQuery fails it.
+   */
+  private async upload(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
+    let resource: JobResource | undefined;
+    const rows: Record<string, unknown>[] = [];
+    let badRow: string | undefined;
+    let part = 0;
+    let inHeaders = false;
+    const boundary = /boundary=([^;]+)/.exec(request.headers["content-type"] ?? "")?.[1];
+    for await (const line of createInterface({ input: request, crlfDelay: Infinity })) {
+      if (line === `--${boundary}` || line === `--${boundary}--`) {
+        part++;
+        inHeaders = true;
+      } else if (inHeaders) {
+        inHeaders = line !== "";
+      } else if (part === 1) {
+        resource = JSON.parse(line) as JobResource;
+      } else if (part === 2 && line !== "") {
+        try {
+          const row = JSON.parse(line) as Record<string, unknown>;
+          const columns = new Set(resource?.configuration.load.schema?.fields.map((field) => field.name));
+          const unknown = Object.keys(row).find((column) => !columns.has(column));
+          if (unknown !== undefined) badRow ??= `JSON table encountered too many errors. Error while reading data: No such field: ${unknown}.`;
+          rows.push(row);
+        } catch {
+          badRow ??= `JSON parsing error in row starting at position ${rows.length}: not JSON`;
+        }
+      }
+    }
+    this.requests.push({ method: "POST", path, body: resource });
+    if (!resource) return this.send(response, { status: 400, body: { error: { code: 400, message: "upload without a job resource" } } });
+    await this.passUploadGate();
+    const { jobId } = resource.jobReference;
+    if (this.loadJobs.has(jobId) || this.queryJobIds.has(jobId)) {
+      this.duplicateLoads.push(jobId);
+      return this.send(response, alreadyExists(jobId));
+    }
+    const script = this.loadScripts.shift() ?? {};
+    const errors = badRow === undefined ? (script.errors ?? []) : [{ reason: "invalid", message: badRow }];
+    const job: StandInLoadJob = { jobId, configuration: resource.configuration, table: resource.configuration.load.destinationTable.tableId, rows, runningLooks: script.runningLooks ?? 0, errors };
+    this.loadJobs.set(jobId, job);
+    if (job.runningLooks === 0) this.finish(job);
+    this.send(response, { status: 200, body: jobResource(resource, job) });
+  }
+
+  private async passUploadGate(): Promise<void> {
+    const gate = this.uploadGate;
+    if (!gate) return;
+    gate.remaining--;
+    if (gate.remaining > 0) {
+      await new Promise<void>((resolve) => gate.waiting.push(resolve));
+      return;
+    }
+    this.uploadGate = undefined;
+    // Let each held upload go in turn, in the order they arrived, this one last.
+    for (const release of gate.waiting) {
+      release();
+      await new Promise(setImmediate);
+    }
+  }
+
+  /** jobs.get: a load job as it stands (a RUNNING look brings it closer to DONE), or 404. */
+  private getJob(response: ServerResponse, jobId: string, path: string): void {
+    this.requests.push({ method: "GET", path, body: undefined });
+    const job = this.loadJobs.get(jobId);
+    if (!job) return this.send(response, { status: 404, body: { error: { code: 404, message: `Not found: Job test-project:${jobId}`, errors: [{ reason: "notFound", message: `Not found: Job ${jobId}` }] } } });
+    const resource = jobResource({ jobReference: { projectId: job.configuration.load.destinationTable.projectId, jobId }, configuration: job.configuration }, job);
+    if (job.runningLooks > 0 && --job.runningLooks === 0) this.finish(job);
+    this.send(response, { status: 200, body: resource });
+  }
+
+  /** A load job ends: its rows are loaded unless it failed (a load writes all its rows or none). */
+  private finish(job: StandInLoadJob): void {
+    if (job.errors.length > 0) return;
+    const rows = this.loaded.get(job.table) ?? [];
+    rows.push(...job.rows);
+    this.loaded.set(job.table, rows);
+  }
+
   private settle(rows: StandInRow[], request: IncomingMessage, response: ServerResponse, answer: ScriptedAnswer | "drop" | "store_then_drop"): void {
     if (answer === "drop") {
       request.socket.destroy();
@@ -171,4 +332,22 @@ export class BigQueryStandIn extends LoopbackStandIn {
     response.writeHead(answer.status, { "content-type": "application/json" });
     response.end(JSON.stringify(answer.body));
   }
+}
+
+function alreadyExists(jobId: string): ScriptedAnswer {
+  const message = `Already Exists: Job test-project:US.${jobId}`;
+  return { status: 409, body: { error: { code: 409, message, errors: [{ reason: "duplicate", message }], status: "ALREADY_EXISTS" } } };
+}
+
+function jobResource(resource: JobResource, job: StandInLoadJob): unknown {
+  const done = job.runningLooks === 0;
+  const failed = done && job.errors.length > 0;
+  return {
+    kind: "bigquery#job",
+    id: `${resource.jobReference.projectId}:US.${job.jobId}`,
+    jobReference: { ...resource.jobReference, location: "US" },
+    configuration: resource.configuration,
+    status: done ? { state: "DONE", ...(failed ? { errorResult: job.errors[0], errors: job.errors } : {}) } : { state: "RUNNING" },
+    statistics: done && !failed ? { load: { outputRows: String(job.rows.length) } } : {},
+  };
 }
