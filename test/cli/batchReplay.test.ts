@@ -169,20 +169,26 @@ describe("into BigQuery", () => {
     expect(bigQuery.queries[0]).toContain("DECLARE _first_day DATE DEFAULT DATE '2026-01-05'");
   });
 
-  it("rebuilds a partitioned day by replacing its partition, under new ids", async () => {
+  it("rebuilds a partitioned day by replacing its partition with the first job and appending the later files' rows, under new ids", async () => {
     const settings = { ...DEV_SETTINGS, layout: "partitioned" as const };
     const loaderTarget = target(settings);
-    await replayThroughLoader({ objects: await archiveObjects(), settings, jobs: loaderTarget.jobs });
+    const objects = await archiveObjects();
+    await replayThroughLoader({ objects, settings, jobs: loaderTarget.jobs });
+    // Entries of the 5th that reached the sink late, filed among the 6th's files.
+    const late = { ...objects[0], name: "requests/2026/01/06/00:00:00_00:59:59_A0.json" };
     const summary = await replayThroughLoader({
-      objects: await archiveObjects(),
+      objects: [...objects, late],
       settings,
       jobs: loaderTarget.jobs,
       rebuild: { token: "t1", days: ["2026-01-05"], tablesOfDay: (day) => loaderTarget.tablesOfDay(day) },
     });
-    expect(Object.fromEntries(summary.loaded)).toEqual({ events_partitioned: 4 });
+    expect(Object.fromEntries(summary.loaded)).toEqual({ events_partitioned: 8 });
+    expect(summary.emptied).toEqual([]);
     const rebuildJobs = [...bigQuery.loadJobs.values()].filter((job) => job.jobId.startsWith("pixel_rebuild_"));
-    // Only the first file has rows of the day: one job, which replaces the partition.
-    expect(rebuildJobs.map((job) => [job.table, job.configuration.load.writeDisposition])).toEqual([["events_partitioned$20260105", "WRITE_TRUNCATE"]]);
-    expect(bigQuery.loadedRows("events_partitioned$20260105")).toHaveLength(4);
+    expect(rebuildJobs.map((job) => [job.jobId, job.table, job.configuration.load.writeDisposition])).toEqual([
+      [loadJobId(BUCKET, objects[0].name, "events_partitioned", "t1"), "events_partitioned$20260105", "WRITE_TRUNCATE"],
+      [loadJobId(BUCKET, late.name, "events_partitioned", "t1"), "events_partitioned$20260105", "WRITE_APPEND"],
+    ]);
+    expect(bigQuery.loadedRows("events_partitioned$20260105")).toHaveLength(8);
   });
 });
