@@ -143,9 +143,9 @@ export function bigQueryLoaderTarget(bigquery: BigQuery, settings: CoreSettings,
 }
 
 /**
- * DuckDB load jobs (local/duckdbLoads.ts), as the local pipeline's batch ingest runs them: each
- * job stores its rows and the rollups of the tenants' days they touch in one transaction. Run it
- * while `npm start` is stopped: DuckDB allows one writing process per file.
+ * DuckDB load jobs (local/duckdbLoads.ts), as the local pipeline's batch ingest runs them; then
+ * the rollups of the days loaded are recomputed, as `npm run rollup -- --local` does. Run it while
+ * `npm start` is stopped: DuckDB allows one writing process per file.
  */
 export async function localLoaderTarget(databaseFile: string, settings: CoreSettings): Promise<LoaderTarget> {
   const database = await LocalDatabase.open(databaseFile, settings);
@@ -157,7 +157,8 @@ export async function localLoaderTarget(databaseFile: string, settings: CoreSett
       return tenants.map(({ tenant }) => storedTableName(settings.layout, settings.templateTable, tableSuffix(String(tenant), day.replace(/-/g, ""))));
     },
     async rollUp(days) {
-      return days.size === 0 ? "no events, so no rollups to bring up to date" : `the local rollups of ${days.size} day(s) were recomputed with the rows, in each load's transaction`;
+      if (days.size === 0) return "no events, so no rollups to bring up to date";
+      return formatRollupSummary(await recomputeDays([...days].sort(), (range) => database.rollup(range)), databaseFile);
     },
     async close() {
       database.close();

@@ -71,7 +71,7 @@ export interface LoadJobRun {
   /** The table as the job names it, kept in the job's record. */
   readonly table: string;
   readonly target: LoadTarget;
-  readonly rows: AsyncIterable<string>;
+  readonly rows: AsyncIterable<string> | Iterable<string>;
   /** Deletes the target's day (the day table's tenant and day, or the partition) before the rows go in. */
   readonly replace: boolean;
 }
@@ -205,11 +205,13 @@ export class LocalDatabase {
   }
 
   /**
-   * Runs a load job: its rows, the rollups of the tenants' days they touch (or of the day it
-   * replaces) and its record commit in one transaction. Resolves with undefined, doing nothing, when
-   * a job of that id has run already. When DuckDB refuses a row, or a row is not one the target
-   * takes, nothing of the job is stored and it is recorded done with the error. Any other failure
-   * (the rows' source failing, the disk) rejects with nothing recorded, so the job can run again.
+   * Runs a load job: its rows and its record commit in one transaction. Resolves with undefined,
+   * doing nothing, when a job of that id has run already. When DuckDB refuses a row, or a row is not
+   * one the target takes, nothing of the job is stored and it is recorded done with the error. Any
+   * other failure (the rows' source failing, the disk) rejects with nothing recorded, so the job can
+   * run again. The rollups are left to the caller, once for all the jobs of an object (`rollup`):
+   * recomputed with each job, they cost a scan of the day per job, and an object of a thousand
+   * tenants' day tables took minutes.
    */
   async loadJob(job: LoadJobRun): Promise<LoadJobRecord | undefined> {
     let record: LoadJobRecord | undefined;
@@ -245,18 +247,14 @@ export class LocalDatabase {
     ]);
   }
 
-  /** Inside the job's transaction: the replace, the rows a chunk at a time, then the rollups they touched. Resolves with the rows stored. */
+  /** Inside the job's transaction: the replace, then the rows a chunk at a time. Resolves with the rows stored. */
   private async insertLoadRows({ target, rows, replace }: LoadJobRun): Promise<number> {
     if (replace) {
       if (target.day === undefined) throw new Error(`a replace of ${PARTITIONED_TABLE} names its day as a partition, ${PARTITIONED_TABLE}$YYYYMMDD`);
       const tenant = target.kind === "day-table" ? ` AND ${TENANT_COLUMN} = ${sqlString(target.tenant)}` : "";
       await this.loader.run(`DELETE FROM ${PARTITIONED_TABLE} WHERE ${EVENT_DATE_COLUMN} = ${dateLiteral(target.day, duckDbDialect)}${tenant}`);
     }
-    // A replaced partition may have lost every row of some tenant: its rollups are recomputed for every tenant.
-    const wholeDay = replace && target.kind === "partitioned" ? target.day : undefined;
     const columns = this.storedSchema.map((field) => field.name);
-    const touched = new Map<string, { tenant: string; day: string }>();
-    if (replace && target.kind === "day-table") touched.set(JSON.stringify([target.tenant, target.day]), { tenant: target.tenant, day: target.day });
     let stored = 0;
     let chunk = new Map<string, Row>();
     const flush = async () => {
@@ -267,16 +265,11 @@ export class LocalDatabase {
     };
     for await (const text of rows) {
       const row = loadJobRow(text, target);
-      const tenant = String(row[TENANT_COLUMN]);
-      const day = String(row[EVENT_DATE_COLUMN]);
-      touched.set(JSON.stringify([tenant, day]), { tenant, day });
       // Keyed by insert_id, as a batch of the streaming loader: an entry a file holds twice is one row.
       chunk.set(String(row.insert_id), row);
       if (chunk.size >= LOAD_JOB_CHUNK_ROWS) await flush();
     }
     await flush();
-    if (wholeDay !== undefined) await this.replaceRollupDays({ from: wholeDay, to: wholeDay });
-    for (const scope of touchedRollupScopes([...touched.values()].filter(({ day }) => day !== wholeDay))) await this.replaceRollupDays(scope.days, scope.tenants);
     return stored;
   }
 

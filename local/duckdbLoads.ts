@@ -25,21 +25,38 @@ function jobState(record: LoadJobRecord): LoadJobState {
 }
 
 /**
+ * Tables whose rows one read of an object feeds at once: every table of a spool segment. Each
+ * insert gathers its rows in memory until the read ends (so at most the rows of one object), and
+ * the jobs then run one after the other. Taking one table per read instead read a segment of 1,000
+ * invented tenants 1,000 times: 194 s for 5,000 lines, against 1.5 s for the partitioned layout.
+ */
+const TABLES_PER_READ = 100_000;
+
+/**
  * The loader's load jobs over the local DuckDB file, as BigQuery runs them: a job id runs at most
  * once, and a job's rows and its record commit in one transaction (LocalDatabase.loadJob), so a
  * crash leaves both or neither, and a job that did not commit runs again in full. Rows are stored
  * as the streaming loader stores them, keyed by insert_id. A job is done when insert resolves.
- * The file has one writing connection, so jobs run one after the other.
+ * The file has one writing connection, so the jobs' transactions run one after the other.
  */
 export function duckDbLoadJobs(database: LocalDatabase, templateTable: string): LoadJobs {
+  let transactions: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = transactions.then(work, work);
+    transactions = result.catch(() => undefined);
+    return result;
+  };
   return {
-    maxConcurrentInserts: 1,
+    maxConcurrentInserts: TABLES_PER_READ,
     async get(jobId) {
       const record = await database.readLoadJob(jobId);
       return record && jobState(record);
     },
     async insert({ id, table, rows, replace = false }) {
-      const record = await database.loadJob({ id, table, target: localLoadTarget(table, templateTable), rows, replace });
+      const target = localLoadTarget(table, templateTable);
+      const gathered: string[] = [];
+      for await (const row of rows) gathered.push(row);
+      const record = await oneAtATime(() => database.loadJob({ id, table, target, rows: gathered, replace }));
       if (!record) throw new LoadJobExistsError(id);
       return jobState(record);
     },

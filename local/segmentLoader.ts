@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import * as path from "node:path";
 import type { CoreSettings } from "../core/config/coreSettings";
+import { consecutiveDays } from "../core/rollups";
 import type { Logger } from "../core/delivery";
 import { loadArchiveObject, LOCAL_SPOOL_BUCKET, LoadJobFailedError, PoisonObjectError } from "../functions/archiveLoader";
 import type { ArchiveObject } from "../functions/archiveLoader";
@@ -31,8 +32,10 @@ export function segmentObject(spoolDir: string, { segment, completeBytes }: Fini
 /**
  * Batch ingest, locally: a finished segment goes whole through the cloud's batch loader
  * (functions/archiveLoader.ts) into DuckDB load jobs, one per table, as an hourly file of the
- * archive sink does into BigQuery; then the checkpoint moves to the segment's end. A crash between
- * the two loads nothing twice: the segment's jobs are done, and the next try finds them so. A
+ * archive sink does into BigQuery; then the rollups of the days of its rows are recomputed, as
+ * `npm run rollup -- --local` does, and the checkpoint moves to the segment's end. A crash before
+ * that loads nothing twice: the segment's jobs are done, the next try finds them so, and
+ * recomputes the rollups of its days again. A
  * segment whose jobs fail, or that cannot be read, is reported and passed over, so that it cannot
  * hold back every segment after it; it stays in the spool until pruned, for a replay. Resolves
  * with the log entries read.
@@ -45,7 +48,9 @@ export async function loadSegment(segment: FinishedSegment, { spoolDir, database
   let entries = 0;
   if (segment.completeBytes > 0) {
     try {
-      entries = (await loadArchiveObject(segmentObject(spoolDir, segment), { settings, jobs: duckDbLoadJobs(database, settings.templateTable), log })).entries;
+      const report = await loadArchiveObject(segmentObject(spoolDir, segment), { settings, jobs: duckDbLoadJobs(database, settings.templateTable), log });
+      for (const days of consecutiveDays(report.days)) await database.rollup(days);
+      entries = report.entries;
     } catch (error) {
       if (!(error instanceof LoadJobFailedError || error instanceof PoisonObjectError)) throw error;
       warn(`spool ${name} cannot be loaded, and loading goes on after it: ${error.message}`);

@@ -30,14 +30,16 @@ describe("npm start -- --ingest batch", () => {
     expect(await waitFor(() => countRows(local.dir), (rows) => rows === 3)).toBe(3);
     await server.waitForOutput(/"reason":"missing_tenant"/);
     expect(await query(local.dir, `SELECT order_id, tenant FROM events ORDER BY order_id`)).toEqual(["1", "2", "3"].map((order) => ({ order_id: order, tenant: "acme" })));
-    // The day's rollups came with the rows.
-    expect(await query(local.dir, `SELECT sum(events) AS events FROM daily_totals WHERE tenant = 'acme'`)).toEqual([{ events: 3 }]);
+    // The day's rollups follow the segment's rows, before its checkpoint.
+    const totals = () => query(local.dir, `SELECT sum(events) AS events FROM daily_totals WHERE tenant = 'acme'`);
+    expect(await waitFor(totals, ([row]) => row.events === 3)).toEqual([{ events: 3 }]);
 
     // Answered before the stop: the last segment is finished by the stop and loaded before the server exits.
     expect(await sendPixels(server.url, [5, 6])).toEqual([200, 200]);
     server.child.kill("SIGTERM");
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(await countRows(local.dir)).toBe(5);
+    expect(await totals()).toEqual([{ events: 5 }]);
     const loaded = await loadJobs();
     expect(loaded.jobs).toBeGreaterThanOrEqual(2);
     expect(loaded.failed).toBe(0);
