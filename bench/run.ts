@@ -10,6 +10,7 @@ import { defineCommand, runCommand } from "../cli/runner";
 import { USER_AGENT_CACHE_LIMIT } from "../core/client";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import { readStack } from "../cli/stackFile";
+import { measureArchiveLoadMemory } from "./archiveLoad";
 import { measureCalls } from "./calls";
 import { measureColdStart } from "./coldStart";
 import { measureCore } from "./core";
@@ -105,6 +106,17 @@ async function bench(quick: boolean): Promise<void> {
     ratio: `${growth >= 0 ? "+" : ""}${mebibytes(growth)} from ${warm.messages.toLocaleString("en")} to ${last.messages.toLocaleString("en")}`,
     target: `no growth beyond the bounded caches (user agents: ${USER_AGENT_CACHE_LIMIT.toLocaleString("en")} entries)`,
     met: growth <= USER_AGENT_CACHE_BYTES_BOUND,
+  });
+
+  const batch = await measureArchiveLoadMemory(quick ? 20_000 : 1_000_000, "partitioned");
+  const batchRatio = batch.engine.peakRssBytes / batch.floor.peakRssBytes;
+  report({
+    measure: `batch loader's peak RSS on one archive object of ${batch.engine.entries.toLocaleString("en")} entries (${mebibytes(batch.engine.objectBytes)} of JSON lines, ${batch.layout}: ${batch.engine.reads} reads, ${batch.engine.rows.toLocaleString("en")} rows uploaded to a counting store)`,
+    result: mebibytes(batch.engine.peakRssBytes),
+    baseline: `${mebibytes(batch.floor.peakRssBytes)}: a process that only reads the same file through the core`,
+    ratio: `${round(batchRatio)}×; the file is ${round(batch.engine.objectBytes / batch.engine.peakRssBytes, 1)}× the peak`,
+    target: "≤ 1.5× the plain read, whatever the file's size",
+    met: batchRatio <= 1.5,
   });
 
   const local = await measureLocalLoad(quick ? 2 : 10);

@@ -4,12 +4,12 @@ import type { LogLine } from "./delivery";
 import type { RefusalReason } from "./refusals";
 
 /**
- * The largest archive object the batch loader reads, by default: 2 GiB, about 1.3 million log
- * entries of the sink's ~1.6 KB. The loader reads an object once to count its tables and once
- * more per group of tables it uploads, each read at the core's pace (bench/notes.md), so a larger
- * object could not be loaded within the loader's timeout and would be retried until it is dead
- * anyway. The sink shards an hour's entries over several files, so only a pixel far busier than
- * docs/costs.md's busy one comes near it.
+ * The largest archive object the batch loader reads, by default: 2 GiB, about two million log
+ * entries of ~1 KB. The loader reads an object once to count its tables and once more per group of
+ * tables it uploads, each read at the core's pace (about half a minute per million entries on one
+ * core, bench/notes.md), so a larger object could not be loaded within the loader's timeout and
+ * would be retried until it is dead anyway. The sink shards an hour's entries over several files,
+ * so only a pixel far busier than docs/costs.md's busy one comes near it.
  */
 export const DEFAULT_MAX_OBJECT_BYTES = 2 * 1024 ** 3;
 

@@ -177,7 +177,7 @@ export async function loadArchiveObject(object: ArchiveObject, options: LoadOpti
   const uri = objectUri(object);
   const maxObjectBytes = options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
   if (object.size > maxObjectBytes) {
-    throw new PoisonObjectError(uri, "too_large", `${object.size} bytes, over the loader's bound of ${maxObjectBytes}; split it, or replay it from a machine with npm run replay`);
+    throw new PoisonObjectError(uri, "too_large", `${object.size} bytes, over the loader's bound of ${maxObjectBytes} (maxObjectBytes)`);
   }
   const survey = await surveyObject(object, uri, options);
   const jobIdOf = (table: string) => loadJobId(object.bucket, object.name, table, options.rebuildToken);
@@ -206,7 +206,7 @@ export async function loadArchiveObject(object: ArchiveObject, options: LoadOpti
   // A failed job is reported only once every other table had its chance: their ids are settled, so a
   // later attempt finds them done. An error that a retry may cure comes first, a failed job after.
   const retryable = failures.find((failure) => !(failure instanceof LoadJobFailedError));
-  if (retryable !== undefined || failures.length > 0) throw retryable ?? failures[0];
+  if (failures.length > 0) throw retryable ?? failures[0];
 
   return {
     object: uri,

@@ -184,7 +184,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
 
   protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? "").split("?")[0];
-    if (request.method === "POST" && UPLOAD_JOBS.test(path)) return this.upload(request, response, path);
+    // An upload the client broke off (its rows could not be read) creates no job, as in BigQuery.
+    if (request.method === "POST" && UPLOAD_JOBS.test(path)) return this.upload(request, response, path).catch(() => void request.socket.destroy());
     const job = JOB.exec(path);
     if (request.method === "GET" && job) return this.getJob(response, decodeURIComponent(job[1]), path);
     const chunks: Buffer[] = [];

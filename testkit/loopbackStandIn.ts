@@ -6,6 +6,10 @@ export abstract class LoopbackStandIn {
   private readonly server: Server = createServer((request, response) => void this.answer(request, response));
 
   async start(): Promise<void> {
+    // Node closes an idle kept-alive connection after 5 s, and a client that picks that connection
+    // for its next request just then sees ECONNRESET: a race of the stand-in, not of the code under
+    // test. Google keeps idle connections far longer; stop() closes them all.
+    this.server.keepAliveTimeout = 10 * 60_000;
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
   }
 

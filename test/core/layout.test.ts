@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { bigQueryWriter } from "../../functions/bigqueryWriter";
 import type { AcceptedEvent } from "../../core/event";
-import { insertTableName, PARTITIONED_TABLE, partitionedRow, partitionedSchema, parseTableSuffix, ROLLUPS, VIEWS } from "../../core/layout";
+import { insertTableName, PARTITIONED_TABLE, partitionedRow, partitionedSchema, parseTableSuffix, ROLLUPS, storedRow, storedSchema, VIEWS } from "../../core/layout";
+import type { Layout } from "../../core/layout";
 import { templateSchema } from "../../core/schema";
 import type { CoreSettings } from "../../core/config/coreSettings";
 import { LocalDatabase } from "../../local/database";
@@ -37,6 +38,14 @@ describe.each([
   ["", undefined],
 ])("parseTableSuffix(%j)", (suffix, expected) => {
   test(`is ${JSON.stringify(expected)}`, () => expect(parseTableSuffix(suffix)).toEqual(expected));
+});
+
+describe.each<Layout>(["per-tenant-day", "partitioned"])("storedSchema, %s", (layout) => {
+  test("has exactly the columns of the rows the layout stores, for the load jobs that create its tables", () => {
+    const settings = settingsFor({ layout });
+    const accepted = event("acme", "2026-01-05T12:00:00Z", 0, settings);
+    expect(storedSchema(layout, settings.attributes).map((field) => field.name).sort()).toEqual(Object.keys(storedRow(layout, accepted)).sort());
+  });
 });
 
 describe("partitionedRow", () => {

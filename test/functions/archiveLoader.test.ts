@@ -150,6 +150,49 @@ describe("one archive object, loaded", () => {
   });
 });
 
+describe("memory", () => {
+  it("never reads far ahead of the slowest upload: rows wait in a short queue, not in memory", async () => {
+    const entries = variedEntries(3_000).filter((_, index) => index % 17 !== 0);
+    let linesRead = 0;
+    const object: ArchiveObject = {
+      bucket: TEST_ARCHIVE_BUCKET,
+      name: "requests/large.json",
+      size: 1,
+      open: async () =>
+        Readable.from(
+          (function* () {
+            for (const entry of entries) {
+              linesRead++;
+              yield `${JSON.stringify(entry)}\n`;
+            }
+          })(),
+        ),
+    };
+    let linesReadAtSurvey = 0;
+    let mostAhead = 0;
+    const jobs = new Map<string, { done: boolean; errors: never[] }>();
+    const slowStore: LoadJobs = {
+      get: async (jobId) => jobs.get(jobId),
+      wait: async (jobId) => jobs.get(jobId)!,
+      async insert({ id, rows }) {
+        let taken = 0;
+        for await (const row of rows) {
+          taken += row === "" ? 0 : 1;
+          mostAhead = Math.max(mostAhead, linesRead - linesReadAtSurvey - taken);
+          await new Promise(setImmediate);
+        }
+        jobs.set(id, { done: true, errors: [] });
+        return jobs.get(id)!;
+      },
+    };
+    const report = await loadArchiveObject(object, { ...options({}, PARTITIONED_SETTINGS), jobs: { ...slowStore, get: async (jobId) => ((linesReadAtSurvey = linesRead), slowStore.get(jobId)) } });
+    expect(report.tables).toHaveLength(1);
+    // The queue (at most twice 256 rows) and the stream's own buffer of 16 chunks, not the file's rows.
+    expect(mostAhead).toBeGreaterThan(0);
+    expect(mostAhead).toBeLessThan(600);
+  });
+});
+
 describe("refusals", () => {
   const good = loadBalancerEntry({ insertId: "good-1", timestamp: "2026-01-05T10:00:00Z" });
   const notJson = "{not json";

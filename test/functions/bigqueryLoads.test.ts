@@ -1,5 +1,5 @@
 import { LoadJobExistsError } from "../../functions/archiveLoader";
-import { bigQueryLoadJobs } from "../../functions/bigqueryLoads";
+import { bigQueryLoadJobs, jobState } from "../../functions/bigqueryLoads";
 import { PARTITIONED_TABLE, storedSchema } from "../../core/layout";
 import { BigQueryStandIn } from "../../testkit/bigQueryStandIn";
 import { DEV_SETTINGS } from "../../testkit/logEntries";
@@ -101,5 +101,19 @@ describe("a load job's state", () => {
     await jobs.insert({ id: "pixel_load_1", table: "pixel_acme_20260105", rows: rowsOf(ROW) });
     expect(await jobs.get("pixel_load_1")).toEqual({ done: true, errors: [errorResult, other] });
     expect(bigQuery.loadedRows("pixel_acme_20260105")).toEqual([]);
+  });
+});
+
+describe("jobState", () => {
+  const invalid = { reason: "invalid", message: "Could not parse 'x' as INT64" };
+  it.each<[string, Parameters<typeof jobState>[0], ReturnType<typeof jobState>]>([
+    ["a pending job", { status: { state: "PENDING" } }, { done: false, errors: [] }],
+    ["a running job", { status: { state: "RUNNING" } }, { done: false, errors: [] }],
+    ["a job done without errors", { status: { state: "DONE" }, statistics: { load: { outputRows: "12" } } }, { done: true, errors: [], outputRows: 12 }],
+    // status.errors without an errorResult lists rows skipped by a job that succeeded.
+    ["a job that succeeded with errors it could skip", { status: { state: "DONE", errors: [invalid] } }, { done: true, errors: [] }],
+    ["a failed job, whose errorResult is also among its errors", { status: { state: "DONE", errorResult: invalid, errors: [invalid, { reason: "stopped", message: "too many errors" }] } }, { done: true, errors: [invalid, { reason: "stopped", message: "too many errors" }] }],
+  ])("reads %s", (_, job, state) => {
+    expect(jobState(job)).toEqual(state);
   });
 });
