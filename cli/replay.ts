@@ -1,20 +1,28 @@
-// npm run replay -- --stack <name> [--dry-run | --local] <archive file | directory | gs://bucket/prefix> ...
+// npm run replay -- --stack <name> [--dry-run | --local] [--rebuild DAY] <archive file | directory | gs://bucket/prefix> ...
 // Runs archived load balancer log entries through the function's core again and writes the rows to
-// the stack's BigQuery dataset, or to the local DuckDB file. docs/operations.md explains when.
+// the stack's BigQuery dataset, or to the local DuckDB file: streamed as the collector does, or, for
+// a stack with ingest batch, loaded by the batch loader's engine under its job ids.
+// docs/operations.md explains when.
 import { createInterface } from "node:readline";
 import { BigQuery } from "@google-cloud/bigquery";
+import type { IngestMode } from "../core/batchLoad";
 import type { CoreSettings } from "../core/config/coreSettings";
+import type { StackConfig } from "../core/config/stackConfig";
 import { parseEntryLine } from "../core/event";
 import type { AcceptedEvent } from "../core/event";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import { insertTableName, parseTableSuffix, storedTableName } from "../core/layout";
+import { isUtcDay } from "../core/views";
 import type { DataPaths } from "../local/paths";
 import { withLocalVisitorKey } from "../local/visitorKey";
 import { ARCHIVE_FILE_EXTENSIONS, ArchiveFile, listArchive, parseGcsUrl } from "./archiveSource";
+import { archiveBucketName, archiveObject, newRebuildToken, replayThroughLoader } from "./batchReplay";
+import type { LoaderReplaySummary } from "./batchReplay";
 import { DATA_OPTIONS, DATA_USAGE, explainDatabaseInUse, pathsFrom } from "./dataOptions";
 import { serviceApi } from "../functions/googleApi";
 import { ReplayProgress, terminalProgress } from "./progress";
-import { bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";
+import { bigQueryLoaderTarget, bigQueryTarget, DEFAULT_BIGQUERY_TARGET_OPTIONS, localLoaderTarget, localTarget, RejectedRow, ReplayTarget } from "./replayTargets";
+import type { LoaderTarget } from "./replayTargets";
 import { rollupHint } from "./rollup";
 import { defineCommand, EXIT, parseCommandLine, runCommand, UsageError } from "./runner";
 import type { ParsedArgs } from "./runner";
@@ -31,6 +39,15 @@ wrote, a directory of them, or gs://BUCKET/PREFIX (e.g. gs://BUCKET/requests/202
   --project ID         BigQuery project (default gcp:project of the stack)
   --dataset ID         BigQuery dataset (default the stack's datasetId, else pixel_NAME)
   --concurrency N      insertAll calls in flight, 1 to 100 (default ${DEFAULT_BIGQUERY_TARGET_OPTIONS.concurrency})
+For a stack with ingest batch, each file is loaded by the batch loader with the job ids the
+deployed loader gives it (bucket, object name, table), so a file loaded already loads nothing:
+  --archive-bucket B   the bucket a local copy was copied from (pulumi stack output archiveBucket);
+                       a copy keeps the sink's folders, requests/YYYY/MM/DD/..., which name it
+  --rebuild DAY        replace the rows of the UTC day DAY (YYYY-MM-DD; repeat for more days):
+                       its day tables, or its partition, hold only the rows loaded now, under
+                       new job ids. Pass the files of DAY and of the day after: an entry that
+                       reaches Logging late may be filed with a later batch, in the next day's files
+After loading, the rollups of the days loaded are recomputed.
 With --local:
 ${DATA_USAGE}
   -h, --help           this help`;
@@ -45,6 +62,9 @@ export interface ReplayCommand {
   readonly dataset?: string;
   readonly concurrency: number;
   readonly paths: DataPaths;
+  /** UTC days to rebuild (batch stacks); empty for a replay that loads each file once. */
+  readonly rebuildDays: readonly string[];
+  readonly archiveBucket?: string;
 }
 
 const REPLAY_ARGS = {
@@ -56,6 +76,8 @@ const REPLAY_ARGS = {
     project: { type: "string" },
     dataset: { type: "string" },
     concurrency: { type: "string" },
+    "archive-bucket": { type: "string" },
+    rebuild: { type: "string", multiple: true },
   },
   allowPositionals: true,
 } as const;
@@ -72,6 +94,11 @@ export function replayCommandFrom({ values, positionals }: ParsedArgs<typeof REP
   if (mode !== "local" && (values.db !== undefined || values["data-dir"] !== undefined)) {
     throw new UsageError("--data-dir and --db are for --local");
   }
+  const rebuildDays = [...new Set(values.rebuild ?? [])].sort();
+  for (const day of rebuildDays) {
+    if (!isUtcDay(day)) throw new UsageError(`--rebuild takes a UTC day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
+  }
+  if (mode === "dry-run" && rebuildDays.length > 0) throw new UsageError("--rebuild replaces rows, and a dry run writes nothing: leave one of them out");
   const concurrency = values.concurrency === undefined ? DEFAULT_BIGQUERY_TARGET_OPTIONS.concurrency : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) {
     throw new UsageError(`--concurrency must be a whole number from 1 to 100, got ${JSON.stringify(values.concurrency)}`);
@@ -84,7 +111,17 @@ export function replayCommandFrom({ values, positionals }: ParsedArgs<typeof REP
     ...(values.dataset ? { dataset: values.dataset } : {}),
     concurrency,
     paths: pathsFrom(values),
+    rebuildDays,
+    ...(values["archive-bucket"] === undefined ? {} : { archiveBucket: archiveBucketName(values["archive-bucket"]) }),
   };
+}
+
+/**
+ * The stack's `ingest` setting (core/config, validated with the rest), streaming when it is not set.
+ * Read through this one accessor so that replay follows the setting wherever the config keeps it.
+ */
+export function stackIngest(config: StackConfig): IngestMode {
+  return (config as StackConfig & { readonly ingest?: IngestMode }).ingest ?? "streaming";
 }
 
 export function parseReplayArgs(argv: readonly string[]): ReplayCommand {
@@ -191,6 +228,22 @@ function increment(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
+/** What a batch stack's replay did, for a person: totals, rows loaded now and before by table, refusals, what a rebuild emptied. */
+export function formatLoaderSummary(summary: LoaderReplaySummary, destination: string, rebuild?: { token: string; days: readonly string[] }): string {
+  const count = (map: Map<string, number>) => [...map.values()].reduce((sum, value) => sum + value, 0);
+  const lines = [
+    `${summary.files} file(s), ${summary.entries} log entries, ${count(summary.refused)} refused; loaded through the batch loader into ${destination}`,
+    ...section("rows loaded now, by table", summary.loaded),
+    ...section("rows loaded before under the same job ids (nothing loaded again), by table", summary.alreadyLoaded),
+    ...section("refusals by reason", summary.refused),
+  ];
+  if (rebuild) {
+    lines.push(`rebuilt ${rebuild.days.join(", ")} under new job ids (token ${rebuild.token}): each day's tables hold only the rows loaded now`);
+    if (summary.emptied.length > 0) lines.push(`emptied, as no file has rows for them any more: ${summary.emptied.join(", ")}`);
+  }
+  return lines.join("\n");
+}
+
 /** What the run did, for a person: totals, then one line per table and per refusal reason. */
 export function formatSummary(summary: ReplaySummary, mode: ReplayMode, destination?: string): string {
   const count = (map: Map<string, number>) => [...map.values()].reduce((sum, value) => sum + value, 0);
@@ -224,6 +277,11 @@ export const replayCommand = defineCommand({
   async run(parsed) {
     const command = replayCommandFrom(parsed);
     const stack = readStack(command.stack);
+    const batch = stackIngest(stack.config) === "batch" && command.mode !== "dry-run";
+    if (!batch && (command.rebuildDays.length > 0 || command.archiveBucket !== undefined)) {
+      throw new UsageError(`--rebuild and --archive-bucket are for stacks with ingest batch, whose loads have job ids; Pulumi.${command.stack}.yaml streams, and its replays keep each row's insertId`);
+    }
+    if (batch && command.concurrency !== DEFAULT_BIGQUERY_TARGET_OPTIONS.concurrency) throw new UsageError("--concurrency is for streaming stacks' insertAll calls: a batch stack's replay runs load jobs");
     // Replayed rows must get the visitor ids of the rows beside them: the stack's key, or the local pipeline's.
     const settings = command.mode === "local" ? await withLocalVisitorKey(stack.settings, command.paths.dataDir) : stack.settings;
     if (command.mode === "bigquery" && !settings.visitorKey) {
@@ -236,6 +294,7 @@ export const replayCommand = defineCommand({
       () => serviceApi("storage"),
     );
     if (files.length === 0) throw new UsageError(`no archive files (${ARCHIVE_FILE_EXTENSIONS.map((extension) => `*${extension}`).join(" or ")}) under ${command.sources.join(", ")}`);
+    if (batch) return replayIntoBatchStack(command, stack, settings, files);
 
     let target: ReplayTarget | undefined;
     let destination: string | undefined;
@@ -260,5 +319,35 @@ export const replayCommand = defineCommand({
     }
   },
 });
+
+/** A batch stack's replay: every file through the batch loader, then the rollups of the days loaded. */
+async function replayIntoBatchStack(command: ReplayCommand, stack: LocalStack, settings: CoreSettings, files: readonly ArchiveFile[]): Promise<number> {
+  const objects = files.map((file) => archiveObject(file, command.archiveBucket));
+  let target: LoaderTarget;
+  let destination: string;
+  if (command.mode === "local") {
+    target = await localLoaderTarget(command.paths.database, settings).catch(async (error: unknown) => {
+      throw await explainDatabaseInUse(error, command.paths, "replay --local writes the database itself: stop that server (Ctrl-C where it runs) and run the replay again, or replay into another --data-dir.");
+    });
+    destination = command.paths.database;
+  } else {
+    const { project, dataset } = replayDestination(command, stack);
+    target = bigQueryLoaderTarget(new BigQuery({ projectId: project }), settings, project, dataset, (message) => console.error(message));
+    destination = `BigQuery ${project}.${dataset}`;
+  }
+  try {
+    const rebuild = command.rebuildDays.length > 0 ? { token: newRebuildToken(), days: command.rebuildDays, tablesOfDay: (day: string) => target.tablesOfDay(day) } : undefined;
+    const summary = await replayThroughLoader({ objects, settings, jobs: target.jobs, rebuild, progress: process.stderr.isTTY ? terminalProgress(process.stderr) : undefined }).catch((error: unknown) => {
+      throw new Error(
+        `replay stopped: ${error instanceof Error ? error.message : String(error)}\nRunning it again is safe: files loaded already keep their job ids. A failed load job is never run again under its id; once its cause is fixed, rebuild its days with --rebuild DAY.`,
+      );
+    });
+    console.log(formatLoaderSummary(summary, destination, rebuild));
+    console.log(await target.rollUp(summary.days));
+    return EXIT.ok;
+  } finally {
+    await target.close();
+  }
+}
 
 if (require.main === module) void runCommand(replayCommand);

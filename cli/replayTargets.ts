@@ -1,11 +1,16 @@
-import type { Table } from "@google-cloud/bigquery";
+import type { BigQuery, Table } from "@google-cloud/bigquery";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { AcceptedEvent } from "../core/event";
-import { storedTableName } from "../core/layout";
+import { PARTITIONED_TABLE, parseTableSuffix, storedSchema, storedTableName } from "../core/layout";
+import { tableSuffix } from "../core/tenant";
+import type { LoadJobs } from "../functions/archiveLoader";
+import { bigQueryLoadJobs } from "../functions/bigqueryLoads";
 import { bigQueryWriter, DEFAULT_INSERT_DEADLINE_MS } from "../functions/bigqueryWriter";
 import { decide, replayDelivery } from "../core/delivery";
 import { RowRejectedError, unstoredOutcome } from "../functions/handler";
 import { LocalDatabase } from "../local/database";
+import { duckDbLoadJobs } from "../local/duckdbLoads";
+import { bigQueryRunner, DEFAULT_RETRY, formatRollupSummary, recomputeDays, withConflictRetry } from "./rollup";
 
 /** A row the store itself refused, e.g. a day table created before a schema change. */
 export interface RejectedRow {
@@ -92,6 +97,69 @@ export async function localTarget(databaseFile: string, settings: CoreSettings):
   };
   return {
     store,
+    async close() {
+      database.close();
+    },
+  };
+}
+
+/** Where a batch stack's replay loads: the batch loader's jobs, the tables of a day for a rebuild, and the rollups after. */
+export interface LoaderTarget {
+  readonly jobs: LoadJobs;
+  /** The tables that hold rows of a UTC day now: its day tables, or the partitioned table. */
+  tablesOfDay(day: string): Promise<readonly string[]>;
+  /** Brings the rollups of the days up to date; resolves with what it did, for the summary. */
+  rollUp(days: ReadonlySet<string>): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The day table name's day, when `table` is one of the template's day tables. */
+function dayOfDayTable(templateTable: string, table: string): string | undefined {
+  return table.startsWith(`${templateTable}_`) ? parseTableSuffix(table.slice(templateTable.length))?.date : undefined;
+}
+
+/**
+ * BigQuery load jobs (functions/bigqueryLoads.ts), as the deployed loader runs them, into the
+ * stack's dataset; then the rollups of the days loaded are recomputed as `npm run rollup` does
+ * (the scheduled query keeps only the latest days).
+ */
+export function bigQueryLoaderTarget(bigquery: BigQuery, settings: CoreSettings, project: string, dataset: string, warn: (message: string) => void): LoaderTarget {
+  const schema = storedSchema(settings.layout, settings.attributes);
+  const runRollup = bigQueryRunner(bigquery, settings, project, dataset);
+  return {
+    jobs: bigQueryLoadJobs(bigquery, dataset, () => schema),
+    async tablesOfDay(day) {
+      if (settings.layout === "partitioned") return [PARTITIONED_TABLE];
+      const [tables] = await bigquery.dataset(dataset).getTables({ autoPaginate: true });
+      return tables.map((table) => String(table.id)).filter((name) => dayOfDayTable(settings.templateTable, name) === day);
+    },
+    async rollUp(days) {
+      if (days.size === 0) return "no events, so no rollups to bring up to date";
+      const summary = await recomputeDays([...days].sort(), (range) => withConflictRetry(() => runRollup(range), DEFAULT_RETRY, warn));
+      return formatRollupSummary(summary, `BigQuery ${project}.${dataset}`);
+    },
+    async close() {},
+  };
+}
+
+/**
+ * DuckDB load jobs (local/duckdbLoads.ts), as the local pipeline's batch ingest runs them; then
+ * the rollups of the days loaded are recomputed, as `npm run rollup -- --local` does. Run it while
+ * `npm start` is stopped: DuckDB allows one writing process per file.
+ */
+export async function localLoaderTarget(databaseFile: string, settings: CoreSettings): Promise<LoaderTarget> {
+  const database = await LocalDatabase.open(databaseFile, settings);
+  return {
+    jobs: duckDbLoadJobs(database, settings.templateTable),
+    async tablesOfDay(day) {
+      if (settings.layout === "partitioned") return [PARTITIONED_TABLE];
+      const [tenants] = await database.read([{ sql: `SELECT DISTINCT tenant FROM ${PARTITIONED_TABLE} WHERE event_date = CAST($1 AS DATE) ORDER BY tenant`, values: [day] }]);
+      return tenants.map(({ tenant }) => storedTableName(settings.layout, settings.templateTable, tableSuffix(String(tenant), day.replace(/-/g, ""))));
+    },
+    async rollUp(days) {
+      if (days.size === 0) return "no events, so no rollups to bring up to date";
+      return formatRollupSummary(await recomputeDays([...days].sort(), (range) => database.rollup(range)), databaseFile);
+    },
     async close() {
       database.close();
     },

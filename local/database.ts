@@ -58,6 +58,45 @@ export interface LoadBatch {
   readonly refusals: readonly RefusalRecord[];
 }
 
+/**
+ * Where a load job's rows go locally: every row goes to the one stored table (see LocalDatabase),
+ * so a day table's name only says the tenant and day its rows lack; a partition decorator says
+ * which day a replace clears.
+ */
+export type LoadTarget =
+  | { readonly kind: "day-table"; readonly tenant: string; readonly day: string }
+  | { readonly kind: "partitioned"; readonly day?: string };
+
+/** A load job to run: its rows are JSON texts of stored rows (core/layout.ts storedRow). */
+export interface LoadJobRun {
+  readonly id: string;
+  /** The table as the job names it, kept in the job's record. */
+  readonly table: string;
+  readonly target: LoadTarget;
+  readonly rows: AsyncIterable<string> | Iterable<string>;
+  /** Deletes the target's day (the day table's tenant and day, or the partition) before the rows go in. */
+  readonly replace: boolean;
+}
+
+/** A load job that ran: with its rows, or, with errors, with none of them. */
+export interface LoadJobRecord {
+  readonly id: string;
+  readonly table: string;
+  /** Rows the job stored; a row whose insert_id was stored before is not counted. */
+  readonly rows: number;
+  readonly errors: readonly string[];
+}
+
+/**
+ * The load jobs that ran (duckdbLoads.ts), as BigQuery keeps its jobs: a job id runs at most once.
+ * A record commits with the job's rows, so a crash leaves both or neither; a job whose rows DuckDB
+ * refused is recorded done with its errors, and its rows are not stored.
+ */
+export const LOAD_JOBS_TABLE = "load_jobs";
+
+/** Stored rows a load job sends to DuckDB in one statement, within its one transaction. */
+const LOAD_JOB_CHUNK_ROWS = 1000;
+
 const REFUSAL_COLUMNS: readonly (keyof RefusalRecord)[] = ["message_id", "reason", "severity", "detail", "request_timestamp", "log_entry"];
 
 /**
@@ -93,6 +132,7 @@ const BOOKKEEPING_TABLES = [
   `CREATE TABLE IF NOT EXISTS spool_checkpoint (id INTEGER PRIMARY KEY, segment BIGINT NOT NULL, "offset" BIGINT NOT NULL)`,
   refusalsTableSql("refusals"),
   `CREATE TABLE IF NOT EXISTS ${LAYOUT_TABLE} (id INTEGER PRIMARY KEY, template_table VARCHAR NOT NULL, layout VARCHAR NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${LOAD_JOBS_TABLE} (id VARCHAR PRIMARY KEY, "table" VARCHAR NOT NULL, state VARCHAR NOT NULL, "rows" BIGINT NOT NULL, errors VARCHAR, "at" TIMESTAMP NOT NULL)`,
 ];
 
 /** DuckDB errors about the data itself: retrying the same rows cannot help. */
@@ -162,11 +202,7 @@ export class LocalDatabase {
   async commit(batch: LoadBatch, checkpoint: SpoolPosition): Promise<void> {
     await this.transaction(async () => {
       const rows = batch.events.map((event) => partitionedRow(event.row, event.tableSuffix));
-      await this.insert(PARTITIONED_TABLE, this.storedSchema.map((field) => field.name), rows).catch((error: { message?: unknown }) => {
-        // Not `instanceof Error`: the native binding's errors may come from another realm (as under jest).
-        const message = String(error?.message ?? "");
-        throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
-      });
+      await this.insert(PARTITIONED_TABLE, this.storedSchema.map((field) => field.name), rows).catch(rejectedByDuckDb);
       // The rollups of the tenants' days the batch touched, as the loader's readers see them: with the events, or neither.
       // Other tenants' rows of those days cannot change, and recomputing them would cost as much as the busiest day's events.
       const touched = rows.map((row) => ({ tenant: String(row[TENANT_COLUMN]), day: String(row[EVENT_DATE_COLUMN]) }));
@@ -175,6 +211,75 @@ export class LocalDatabase {
       if (batch.refusals.length > 0) await this.trimRefusals();
       await this.loader.run(`INSERT OR REPLACE INTO spool_checkpoint VALUES (1, $1, $2)`, [checkpoint.segment, checkpoint.offset]);
     });
+  }
+
+  /**
+   * Runs a load job: its rows and its record commit in one transaction. Resolves with undefined,
+   * doing nothing, when a job of that id has run already. When DuckDB refuses a row, or a row is not
+   * one the target takes, nothing of the job is stored and it is recorded done with the error. Any
+   * other failure (the rows' source failing, the disk) rejects with nothing recorded, so the job can
+   * run again. The rollups are left to the caller, once for all the jobs of an object (`rollup`):
+   * recomputed with each job, they cost a scan of the day per job, and an object of a thousand
+   * tenants' day tables took minutes.
+   */
+  async loadJob(job: LoadJobRun): Promise<LoadJobRecord | undefined> {
+    let record: LoadJobRecord | undefined;
+    try {
+      await this.transaction(async () => {
+        if (await this.readLoadJob(job.id)) return;
+        const rows = await this.insertLoadRows(job);
+        record = { id: job.id, table: job.table, rows, errors: [] };
+        await this.recordLoadJob(record);
+      });
+      return record;
+    } catch (error) {
+      if (!(error instanceof RowRejectedError)) throw error;
+      const failed = { id: job.id, table: job.table, rows: 0, errors: [error.detail] };
+      await this.transaction(() => this.recordLoadJob(failed));
+      return failed;
+    }
+  }
+
+  /** The load job of that id, if it ran. */
+  async readLoadJob(id: string): Promise<LoadJobRecord | undefined> {
+    const [row] = (await this.loader.runAndReadAll(`SELECT id, "table", "rows", errors FROM ${LOAD_JOBS_TABLE} WHERE id = $1`, [id])).getRowObjectsJS();
+    if (!row) return undefined;
+    return { id: String(row.id), table: String(row.table), rows: Number(row.rows), errors: row.errors === null ? [] : (JSON.parse(String(row.errors)) as string[]) };
+  }
+
+  private async recordLoadJob(record: LoadJobRecord): Promise<void> {
+    await this.loader.run(`INSERT INTO ${LOAD_JOBS_TABLE} VALUES ($1, $2, 'DONE', $3, $4, CAST(timezone('UTC', current_timestamp) AS TIMESTAMP))`, [
+      record.id,
+      record.table,
+      record.rows,
+      record.errors.length > 0 ? JSON.stringify(record.errors) : null,
+    ]);
+  }
+
+  /** Inside the job's transaction: the replace, then the rows a chunk at a time. Resolves with the rows stored. */
+  private async insertLoadRows({ target, rows, replace }: LoadJobRun): Promise<number> {
+    if (replace) {
+      if (target.day === undefined) throw new Error(`a replace of ${PARTITIONED_TABLE} names its day as a partition, ${PARTITIONED_TABLE}$YYYYMMDD`);
+      const tenant = target.kind === "day-table" ? ` AND ${TENANT_COLUMN} = ${sqlString(target.tenant)}` : "";
+      await this.loader.run(`DELETE FROM ${PARTITIONED_TABLE} WHERE ${EVENT_DATE_COLUMN} = ${dateLiteral(target.day, duckDbDialect)}${tenant}`);
+    }
+    const columns = this.storedSchema.map((field) => field.name);
+    let stored = 0;
+    let chunk = new Map<string, Row>();
+    const flush = async () => {
+      if (chunk.size === 0) return;
+      const result = await this.loader.run(insertRowsSql(PARTITIONED_TABLE, columns), [rowsParameter(columns, [...chunk.values()])]).catch(rejectedByDuckDb);
+      stored += Number(result.rowsChanged);
+      chunk = new Map();
+    };
+    for await (const text of rows) {
+      const row = loadJobRow(text, target);
+      // Keyed by insert_id, as a batch of the streaming loader: an entry a file holds twice is one row.
+      chunk.set(String(row.insert_id), row);
+      if (chunk.size >= LOAD_JOB_CHUNK_ROWS) await flush();
+    }
+    await flush();
+    return stored;
   }
 
   /**
@@ -460,6 +565,32 @@ function isoFromMicros(micros: bigint): string | undefined {
   const year = date.getUTCFullYear();
   if (Number.isNaN(year) || year < 0 || year > 9999) return undefined;
   return `${date.toISOString().slice(0, 19)}.${fraction.toString().padStart(6, "0")}Z`;
+}
+
+/** DuckDB's refusal of rows as RowRejectedError, which a load job records as its error; anything else as it is. */
+function rejectedByDuckDb(error: { message?: unknown }): never {
+  // Not `instanceof Error`: the native binding's errors may come from another realm (as under jest).
+  const message = String(error?.message ?? "");
+  throw DATA_ERROR.test(message) ? new RowRejectedError(firstLine(message)) : error;
+}
+
+/** A load job's row as the stored table keeps it; RowRejectedError for one the target does not take, as BigQuery refuses it. */
+function loadJobRow(text: string, target: LoadTarget): Row {
+  let row: unknown;
+  try {
+    row = JSON.parse(text);
+  } catch {
+    throw new RowRejectedError(`a row is not JSON: ${text.slice(0, 100)}`);
+  }
+  if (typeof row !== "object" || row === null || Array.isArray(row)) throw new RowRejectedError(`a row is not a JSON object: ${text.slice(0, 100)}`);
+  const stored = target.kind === "day-table" ? { ...(row as Row), [TENANT_COLUMN]: target.tenant, [EVENT_DATE_COLUMN]: target.day } : (row as Row);
+  if (typeof stored.insert_id !== "string" || typeof stored[TENANT_COLUMN] !== "string" || typeof stored[EVENT_DATE_COLUMN] !== "string") {
+    throw new RowRejectedError(`a row lacks insert_id, ${TENANT_COLUMN} or ${EVENT_DATE_COLUMN}: ${text.slice(0, 100)}`);
+  }
+  if (target.kind === "partitioned" && target.day !== undefined && stored[EVENT_DATE_COLUMN] !== target.day) {
+    throw new RowRejectedError(`a row of ${stored[EVENT_DATE_COLUMN]} is outside the partition ${target.day}`);
+  }
+  return stored;
 }
 
 function firstLine(text: string): string {

@@ -1,3 +1,4 @@
+import type { IngestMode } from "../core/batchLoad";
 import type { CoreSettings } from "../core/config/coreSettings";
 import { decide, LOCAL_DELIVERY, unstoredLine } from "../core/delivery";
 import type { LogLine, MessageIds } from "../core/delivery";
@@ -10,7 +11,8 @@ import type { RowWriter } from "../functions/handler";
 import type { LocalDatabase, PruneReport, RefusalRecord, StoredEvent } from "./database";
 import { toPubSubMessage } from "./logEntry";
 import { DEAD_LETTER_REASONS, REFUSAL_ENTRY_BYTES } from "./refusalBounds";
-import { comparePositions, pruneSpool, pruneSpoolBefore, readSpool, segmentFileName } from "./spool";
+import { loadSegment } from "./segmentLoader";
+import { comparePositions, finishedSegments, pruneSpool, pruneSpoolBefore, readSpool, segmentFileName } from "./spool";
 import { oldestKeptDay } from "../core/config/retention";
 import type { SpoolLine, SpoolPosition } from "./spool";
 
@@ -44,11 +46,20 @@ export interface LoaderOptions {
   readonly spoolDir: string;
   readonly database: LocalDatabase;
   readonly settings: CoreSettings;
+  /**
+   * `streaming` (the default): each durable line is loaded within moments, as the collector
+   * function loads each request. `batch`: each finished segment is loaded whole by the cloud's
+   * batch loader (segmentLoader.ts), as the archive's hourly files are.
+   */
+  readonly ingest?: IngestMode;
   /** Loaded spool segments kept beyond this total are deleted (spool.ts KEEP_LOADED_BYTES). */
   readonly keepLoadedBytes?: number;
   /** The stack's retentionDays, for pruneExpired; undefined keeps everything. */
   readonly retentionDays?: number;
-  /** The spool writer's durable end: the loader never reads past it. */
+  /**
+   * The spool writer's durable end: the loader never reads past it. With batch ingest, the
+   * segments before its segment are the finished ones.
+   */
   readonly durableEnd: () => SpoolPosition;
   /** Where refusals and dead letters are reported, after the batch that stored them commits. */
   readonly log: (line: LogLine) => void;
@@ -67,11 +78,16 @@ export class Loader {
   private paused = false;
   /** Failed tries of the batch now at the checkpoint, for the delivery policy. */
   private failedAttempts = 0;
+  /** Batch ingest: the segments before this one have been looked at since the loader started, and loaded. */
+  private segmentsSeenBefore: number;
 
   private constructor(
     private readonly options: LoaderOptions,
     private checkpoint: SpoolPosition,
-  ) {}
+  ) {
+    // The checkpoint's own segment may go on past it: loaded in part by a streaming run that crashed.
+    this.segmentsSeenBefore = checkpoint.segment;
+  }
 
   static async create(options: LoaderOptions): Promise<Loader> {
     return new Loader(options, await options.database.readCheckpoint());
@@ -144,13 +160,36 @@ export class Loader {
   }
 
   private behind(): boolean {
-    return comparePositions(this.checkpoint, this.options.durableEnd()) < 0;
+    const end = this.options.durableEnd();
+    return this.options.ingest === "batch" ? end.segment > this.segmentsSeenBefore : comparePositions(this.checkpoint, end) < 0;
   }
 
-  /** Loads, in batches, what is durable now; what becomes durable meanwhile waits for the next call. */
+  /** Loads what is durable now (with batch ingest, what is finished); what comes meanwhile waits for the next call. */
   private async catchUp(): Promise<number> {
     const { spoolDir, durableEnd, warn } = this.options;
     const end = durableEnd();
+    const loaded = this.options.ingest === "batch" ? await this.loadSegments(end) : await this.loadLines(end);
+    if (loaded > 0) {
+      // The spool's bound on disk; a segment that cannot be deleted now is tried again after the next load.
+      await pruneSpool(spoolDir, this.checkpoint, this.options.keepLoadedBytes).catch((error: unknown) => warn(`could not delete loaded spool segments: ${String(error)}`));
+    }
+    return loaded;
+  }
+
+  /** Batch ingest: every finished segment, each whole; resolves with the log entries read. */
+  private async loadSegments(end: SpoolPosition): Promise<number> {
+    let entries = 0;
+    for (const segment of await finishedSegments(this.options.spoolDir, this.checkpoint, end.segment)) {
+      entries += await loadSegment(segment, this.options);
+      this.checkpoint = { segment: segment.segment, offset: segment.bytes };
+    }
+    this.segmentsSeenBefore = end.segment;
+    return entries;
+  }
+
+  /** Streaming ingest: the lines up to `end`, in batches; resolves with the lines loaded. */
+  private async loadLines(end: SpoolPosition): Promise<number> {
+    const { spoolDir, warn } = this.options;
     let loaded = 0;
     while (comparePositions(this.checkpoint, end) < 0) {
       const read = await readSpool(spoolDir, this.checkpoint, end, { lines: BATCH_LINES, bytes: BATCH_BYTES });
@@ -160,10 +199,6 @@ export class Loader {
       await this.load(read.lines, read.end);
       this.checkpoint = read.end;
       loaded += read.lines.length;
-    }
-    if (loaded > 0) {
-      // The spool's bound on disk; a segment that cannot be deleted now is tried again after the next load.
-      await pruneSpool(spoolDir, this.checkpoint, this.options.keepLoadedBytes).catch((error: unknown) => warn(`could not delete loaded spool segments: ${String(error)}`));
     }
     return loaded;
   }

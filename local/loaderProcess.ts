@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as path from "node:path";
+import type { IngestMode } from "../core/batchLoad";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { LogLine } from "../core/delivery";
 import { QueryError } from "./queryResult";
@@ -11,6 +12,8 @@ export interface LoaderProcessOptions {
   readonly settings: CoreSettings;
   readonly database: string;
   readonly spoolDir: string;
+  /** Line by line (the default), or each finished segment whole (loader.ts LoaderOptions). */
+  readonly ingest?: IngestMode;
   /** Loaded spool segments kept beyond this total are deleted (spool.ts KEEP_LOADED_BYTES). */
   readonly keepLoadedBytes?: number;
   /** Refusals kept in the database; older ones are dropped (refusalBounds.ts DEFAULT_MAX_REFUSALS). */
@@ -188,9 +191,9 @@ export class LoaderProcess {
     // A message that could not be sent: its process is exiting, and the exit is handled below.
     child.on("error", () => undefined);
     child.once("exit", (code, signal) => this.exited(child, signal ?? `code ${code}`));
-    const { settings, database, spoolDir, keepLoadedBytes, maxRefusals, retentionDays } = this.options;
+    const { settings, database, spoolDir, ingest, keepLoadedBytes, maxRefusals, retentionDays } = this.options;
     const { countries, ...portableSettings } = settings;
-    await this.call({ method: "open", options: { settings: portableSettings, lookUpCountries: countries !== undefined, database, spoolDir, keepLoadedBytes, maxRefusals, retentionDays } });
+    await this.call({ method: "open", options: { settings: portableSettings, lookUpCountries: countries !== undefined, database, spoolDir, ingest, keepLoadedBytes, maxRefusals, retentionDays } });
   }
 
   /** Tells the loader the latest durable end, unless it knows it, then gathers the next ones for NOTICE_GAP_MS. */

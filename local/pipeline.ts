@@ -6,6 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { PIXEL_FILE } from "../assets/pixel";
+import type { IngestMode } from "../core/batchLoad";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { LogLine } from "../core/delivery";
 import { shareConnections } from "./connectionSlots";
@@ -18,7 +19,7 @@ import type { DataPaths } from "./paths";
 import { pixelAsset } from "./pixelResponse";
 import { checkPrivateDirectory } from "./privateFiles";
 import { newToken, removeServerFile, writeServerFile } from "./serverFile";
-import { SpoolWriter } from "./spool";
+import { DEFAULT_SEGMENT_AGE_MS, SpoolWriter } from "./spool";
 import type { SpoolOptions, SpoolPosition } from "./spool";
 import { VISITOR_KEY_FILE, withLocalVisitorKey } from "./visitorKey";
 
@@ -56,7 +57,15 @@ export interface PipelineOptions {
   readonly log: (line: LogLine) => void;
   /** Problems the pipeline recovers from itself. */
   readonly warn: (message: string) => void;
-  /** Spool segment size and how much loaded spool is kept; the defaults unless a test wants small ones. */
+  /**
+   * `streaming` (the default) loads each request within moments; `batch` loads each finished
+   * spool segment whole, through the cloud's batch loader (loader.ts LoaderOptions).
+   */
+  readonly ingest?: IngestMode;
+  /**
+   * When a segment is finished (by size, and with batch ingest by age too) and how much loaded
+   * spool is kept; the defaults unless set.
+   */
   readonly spool?: SpoolOptions & { readonly keepLoadedBytes?: number };
   /** Refusals kept in the database (refusalBounds.ts DEFAULT_MAX_REFUSALS unless set). */
   readonly maxRefusals?: number;
@@ -128,8 +137,11 @@ function createLimitedServer(handle: (request: IncomingMessage, response: Server
 
 async function start(options: PipelineOptions, server: Server) {
   const { settings, paths, warn } = options;
-  const loader = await LoaderProcess.start({ settings, database: paths.database, spoolDir: paths.spoolDir, keepLoadedBytes: options.spool?.keepLoadedBytes, maxRefusals: options.maxRefusals, retentionDays: options.retentionDays, log: options.log, warn });
-  const spool = await SpoolWriter.open(paths.spoolDir, options.spool).catch(async (error: unknown) => {
+  const batch = options.ingest === "batch";
+  const loader = await LoaderProcess.start({ settings, database: paths.database, spoolDir: paths.spoolDir, ingest: options.ingest, keepLoadedBytes: options.spool?.keepLoadedBytes, maxRefusals: options.maxRefusals, retentionDays: options.retentionDays, log: options.log, warn });
+  // Streaming loads by line, so a segment's age does not matter to it.
+  const spoolOptions = { segmentBytes: options.spool?.segmentBytes, segmentAgeMs: batch ? (options.spool?.segmentAgeMs ?? DEFAULT_SEGMENT_AGE_MS) : undefined };
+  const spool = await SpoolWriter.open(paths.spoolDir, spoolOptions).catch(async (error: unknown) => {
     await loader.close();
     throw error;
   });
@@ -236,7 +248,8 @@ async function start(options: PipelineOptions, server: Server) {
       // Requests whose entries are still on their way to the spool: their lines are synced here.
       await spool.close();
       try {
-        await loader.drain(spool.durableEnd);
+        // With batch ingest the last segment is finished now, and loaded whole.
+        await loader.drain(batch ? spool.finishedEnd : spool.durableEnd);
       } finally {
         await loader.close();
         await removeServerFile(paths.serverFile, token);

@@ -63,6 +63,13 @@ export const MAX_LINE_BYTES = 1 << 20;
 /** A segment is finished, and the next one started, once it holds this much. */
 export const SEGMENT_BYTES = 8 << 20;
 
+/**
+ * With batch ingest, a segment that holds lines is also finished this long after its first line,
+ * however small: the local stand-in for the archive sink's hourly files, short enough that a row
+ * appears within about a minute of its request (SpoolOptions segmentAgeMs).
+ */
+export const DEFAULT_SEGMENT_AGE_MS = 60_000;
+
 /** Loaded segments kept beyond this total are deleted, oldest first: the spool's bound on disk. */
 export const KEEP_LOADED_BYTES = 256 << 20;
 
@@ -81,6 +88,12 @@ export class LineTooLongError extends Error {
 export interface SpoolOptions {
   /** The size at which a segment is finished; SEGMENT_BYTES unless a test wants small ones. */
   readonly segmentBytes?: number;
+  /**
+   * A segment that holds lines is also finished this long after its first line was synced, however
+   * small it is: with batch ingest a segment is loaded once it is finished, so this bounds how long
+   * an answered request waits for its row. Without it a segment is finished by size alone.
+   */
+  readonly segmentAgeMs?: number;
 }
 
 /** Emits "durable" with the new durable end after each synced group. */
@@ -92,12 +105,17 @@ export class SpoolWriter extends EventEmitter {
   private tailUnknown = false;
   private closed = false;
   private offset = 0;
+  /** Runs from the first synced line of a segment until segmentAgeMs, when the segment is finished. */
+  private ageClock: NodeJS.Timeout | undefined;
+  /** The age clock ran out: the flush finishes the segment, after any lines queued before. */
+  private finishDue = false;
 
   private constructor(
     private readonly dir: string,
     private file: FileHandle,
     private segment: number,
     private readonly segmentBytes: number,
+    private readonly segmentAgeMs: number | undefined,
   ) {
     super();
   }
@@ -106,12 +124,20 @@ export class SpoolWriter extends EventEmitter {
   static async open(dir: string, options: SpoolOptions = {}): Promise<SpoolWriter> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const segment = ((await listSegments(dir)).at(-1) ?? 0) + 1;
-    return new SpoolWriter(dir, await createSegment(dir, segment), segment, options.segmentBytes ?? SEGMENT_BYTES);
+    return new SpoolWriter(dir, await createSegment(dir, segment), segment, options.segmentBytes ?? SEGMENT_BYTES, options.segmentAgeMs);
   }
 
   /** Everything before this position is on disk. */
   get durableEnd(): SpoolPosition {
     return { segment: this.segment, offset: this.offset };
+  }
+
+  /**
+   * The end of the finished segments, which nothing is appended to again: the start of the one
+   * lines go to, or, once the spool is closed, past its last one.
+   */
+  get finishedEnd(): SpoolPosition {
+    return { segment: this.closed ? this.segment + 1 : this.segment, offset: 0 };
   }
 
   /** Resolves once the line is synced to disk. `line` is one JSON document, which never contains a newline. */
@@ -130,6 +156,7 @@ export class SpoolWriter extends EventEmitter {
   /** Waits for every appended line to be synced, then closes the file. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.ageClock);
     await this.flushing;
     await this.file.close();
   }
@@ -142,7 +169,12 @@ export class SpoolWriter extends EventEmitter {
    * once the disk has room, and never holds a line whose request was not answered.
    */
   private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.finishDue) {
+      if (this.queue.length === 0) {
+        this.finishDue = false;
+        if (await this.startNextSegment()) this.emit("durable", this.durableEnd);
+        continue;
+      }
       const group = this.queue.splice(0);
       const bytes = Buffer.concat(group.map((line) => line.bytes));
       try {
@@ -162,20 +194,40 @@ export class SpoolWriter extends EventEmitter {
       this.stats.entries += group.length;
       this.stats.fsyncs += 1;
       for (const line of group) line.resolve();
-      if (this.offset >= this.segmentBytes && !this.closed) await this.startNextSegment();
+      if (this.offset >= this.segmentBytes) await this.startNextSegment();
+      else this.startAgeClock();
       this.emit("durable", this.durableEnd);
     }
     this.flushing = undefined;
   }
 
-  /** Finishes the full segment; if the next cannot be created yet, this one takes more lines meanwhile. */
-  private async startNextSegment(): Promise<void> {
+  /** From the segment's first synced line: when it runs out, the flush finishes the segment. */
+  private startAgeClock(): void {
+    if (this.segmentAgeMs === undefined || this.ageClock || this.closed) return;
+    this.ageClock = setTimeout(() => {
+      this.ageClock = undefined;
+      this.finishDue = true;
+      this.flushing ??= Promise.resolve().then(() => this.flush());
+    }, this.segmentAgeMs);
+    // A finished segment matters only to a loader, which keeps the process running itself.
+    this.ageClock.unref();
+  }
+
+  /**
+   * Finishes a segment that holds lines and starts the next; if the next cannot be created yet,
+   * this one takes more lines meanwhile, and the next line tries again. Resolves with whether it did.
+   */
+  private async startNextSegment(): Promise<boolean> {
+    if (this.closed || this.offset === 0) return false;
     const next = await createSegment(this.dir, this.segment + 1).catch(() => undefined);
-    if (!next) return;
+    if (!next) return false;
+    clearTimeout(this.ageClock);
+    this.ageClock = undefined;
     await this.file.close().catch(() => undefined);
     this.file = next;
     this.segment += 1;
     this.offset = 0;
+    return true;
   }
 }
 
@@ -391,6 +443,30 @@ async function readChunk(file: string, offset: number, length: number): Promise<
   } finally {
     await handle.close();
   }
+}
+
+export interface FinishedSegment {
+  readonly segment: number;
+  readonly bytes: number;
+  /** Its bytes up to the end of its last line: past it, a line a crash cut off before it was synced, whose request was never answered. */
+  readonly completeBytes: number;
+}
+
+/**
+ * The segments from the position's on, before `before` (finished: nothing is appended to them
+ * again), that hold lines past the position: the one it is inside of only if it goes on past it.
+ */
+export async function finishedSegments(dir: string, from: SpoolPosition, before: number): Promise<FinishedSegment[]> {
+  const finished: FinishedSegment[] = [];
+  for (const segment of await listSegments(dir)) {
+    if (segment < from.segment || segment >= before) continue;
+    const file = path.join(dir, segmentFileName(segment));
+    const { size } = await stat(file);
+    if (segment === from.segment && size <= from.offset) continue;
+    const tail = await readChunk(file, Math.max(0, size - READ_CHUNK_BYTES), Math.min(size, READ_CHUNK_BYTES));
+    finished.push({ segment, bytes: size, completeBytes: size - tail.length + tail.lastIndexOf(0x0a) + 1 });
+  }
+  return finished;
 }
 
 /** The next segment that exists before the active one; segments may have been deleted by hand. */

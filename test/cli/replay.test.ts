@@ -57,6 +57,8 @@ describe("command line", () => {
     [["--stack", "prod", "gs://b/requests/2026/", "x"], { mode: "bigquery", sources: ["gs://b/requests/2026/", "x"], concurrency: 16 }],
     [["--stack", "prod", "--project", "p-1", "--dataset", "d", "--concurrency", "4", "f"], { mode: "bigquery", project: "p-1", dataset: "d", concurrency: 4 }],
     [["--stack", "dev", "--local", "--data-dir", "/tmp/x", "f"], { mode: "local", paths: expect.objectContaining({ database: "/tmp/x/pixel.duckdb" }) }],
+    [["--stack", "prod", "f"], { rebuildDays: [] }],
+    [["--stack", "prod", "--rebuild", "2026-01-06", "--rebuild", "2026-01-05", "--rebuild", "2026-01-06", "--archive-bucket", "gs://pixel-archive-x1", "f"], { rebuildDays: ["2026-01-05", "2026-01-06"], archiveBucket: "pixel-archive-x1" }],
   ])("%p", (args, expected) => {
     expect(parseReplayArgs(args)).toMatchObject(expected);
   });
@@ -69,6 +71,8 @@ describe("command line", () => {
     [["--stack", "dev", "--data-dir", "/tmp/x", "f"], /are for --local/],
     [["--stack", "dev", "--concurrency", "0", "f"], /--concurrency must be a whole number from 1 to 100/],
     [["--stack", "dev", "--bogus", "f"], /bogus/],
+    [["--stack", "dev", "--rebuild", "2026-02-30", "f"], /--rebuild takes a UTC day as YYYY-MM-DD, got "2026-02-30"/],
+    [["--stack", "dev", "--dry-run", "--rebuild", "2026-01-05", "f"], /a dry run writes nothing/],
   ])("%p is a usage error", (args, message) => {
     expect(() => parseReplayArgs(args)).toThrow(UsageError);
     expect(() => parseReplayArgs(args)).toThrow(message);

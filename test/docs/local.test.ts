@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { HOST_VARIABLE, MAX_REFUSALS_VARIABLE, PORT_VARIABLE } from "../../cli/start";
+import { HOST_VARIABLE, INGEST_VARIABLE, MAX_REFUSALS_VARIABLE, PORT_VARIABLE, SEGMENT_MB_VARIABLE, SEGMENT_SECONDS_VARIABLE } from "../../cli/start";
 import { SIGNING_KEYS_VARIABLE } from "../../core/functionContract";
 import { LOADER_DATA_LIMIT_BYTES } from "../../local/loaderProcess";
 import { SPILL_LIMIT } from "../../local/database";
@@ -9,7 +9,7 @@ import { BATCH_BYTES, BATCH_LINES } from "../../local/loader";
 import { DEFAULT_MAX_REFUSALS, REFUSAL_ENTRY_BYTES } from "../../local/refusalBounds";
 import { SERVER_LIMITS } from "../../local/pipeline";
 import { checkQuery, INSTANCE_OPTIONS, QUERY_BOUNDS, QUERY_TIMEOUT_MS, RESULT_BOUNDS } from "../../local/readOnlyQuery";
-import { KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
+import { DEFAULT_SEGMENT_AGE_MS, KEEP_LOADED_BYTES, MAX_LINE_BYTES, SEGMENT_BYTES } from "../../local/spool";
 
 const root = path.join(__dirname, "..", "..");
 const local = readFileSync(path.join(root, "docs", "local.md"), "utf8");
@@ -47,9 +47,14 @@ describe("docs/local.md's security section", () => {
 });
 
 it("documents the listen address and port variables, in docs/local.md and the README", () => {
-  for (const variable of [HOST_VARIABLE, PORT_VARIABLE, MAX_REFUSALS_VARIABLE]) expect(local).toContain(`$${variable}`);
+  for (const variable of [HOST_VARIABLE, PORT_VARIABLE, MAX_REFUSALS_VARIABLE, INGEST_VARIABLE, SEGMENT_SECONDS_VARIABLE, SEGMENT_MB_VARIABLE]) expect(local).toContain(`$${variable}`);
   expect(readme).toContain(`${PORT_VARIABLE}=9090 npm start`);
   expect(readme).toContain("npm start -- --port 9090");
+});
+
+it("gives --ingest batch's segment defaults as the code has them", () => {
+  expect(local).toContain(`| \`--segment-seconds N\` | \`$${SEGMENT_SECONDS_VARIABLE}\`, else \`${DEFAULT_SEGMENT_AGE_MS / 1000}\` |`);
+  expect(local).toContain(`| \`--segment-mb N\` | \`$${SEGMENT_MB_VARIABLE}\`, else \`${SEGMENT_BYTES / 2 ** 20}\` |`);
 });
 
 it("documents where npm start takes a signing stack's keys from", () => {

@@ -26,7 +26,7 @@ test("pixels become rows of the partitioned table, readable through events, even
   await waitFor(() => query(dir, `SELECT count(*) AS n FROM events`), ([row]) => row.n === 3);
 
   const tables = await query(dir, `SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name`);
-  expect(tables.map((table) => table.table_name)).toEqual([PARTITIONED_TABLE, "local_layout", "pixel", "refusals", ...Object.values(ROLLUPS).sort(), "spool_checkpoint"]);
+  expect(tables.map((table) => table.table_name)).toEqual([PARTITIONED_TABLE, "load_jobs", "local_layout", "pixel", "refusals", ...Object.values(ROLLUPS).sort(), "spool_checkpoint"]);
   const today = new Date().toISOString().slice(0, 10);
   expect(await query(dir, `SELECT tenant, CAST(event_date AS VARCHAR) AS day, count(*) AS n FROM ${PARTITIONED_TABLE} GROUP BY ALL ORDER BY tenant`)).toEqual([
     { tenant: "Acme Corp", day: today, n: 1 },

@@ -108,7 +108,7 @@ describe("every request is logged like the load balancer logs it", () => {
     const today = new Date().toISOString().slice(0, 10).replace(/-/g, "");
     // Stored in one table, whatever the number of tenants; the day tables are names the query layer answers.
     const tables = await query(local.dir, `SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name`);
-    expect(tables.map((table) => table.table_name)).toEqual(["events_partitioned", "local_layout", "pixel", "refusals", ...Object.values(ROLLUPS).sort(), "spool_checkpoint"]);
+    expect(tables.map((table) => table.table_name)).toEqual(["events_partitioned", "load_jobs", "local_layout", "pixel", "refusals", ...Object.values(ROLLUPS).sort(), "spool_checkpoint"]);
     for (const [table, tenant] of [[`pixel_X41cmeX20X43orp_${today}`, "Acme Corp"], [`pixel_XC3XBCnXC3XAF_${today}`, "ünï"], [`pixel_acme_${today}`, "acme"]]) {
       expect(await query(local.dir, `SELECT user_id FROM ${table}`)).toEqual([{ user_id: tenant }]);
     }

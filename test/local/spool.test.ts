@@ -29,6 +29,19 @@ describe("SpoolWriter", () => {
     expect((await readdir(local.dir)).sort()).toEqual([1, 2, 3].map(segmentFileName));
   });
 
+  it("finishes a segment that holds lines once it is segmentAgeMs old, and the last one when closed", async () => {
+    const spool = await SpoolWriter.open(local.dir, { segmentAgeMs: 50 });
+    const finished = new Promise((resolve) => spool.on("durable", (end: { segment: number }) => end.segment === 2 && resolve(end)));
+    expect(spool.finishedEnd).toEqual({ segment: 1, offset: 0 });
+    await spool.append(JSON.stringify({ index: 1 }));
+    expect(await finished).toEqual({ segment: 2, offset: 0 });
+    expect(spool.finishedEnd).toEqual({ segment: 2, offset: 0 });
+    await spool.close();
+    expect(spool.finishedEnd).toEqual({ segment: 3, offset: 0 });
+    expect(await readFile(path.join(local.dir, segmentFileName(1)), "utf8")).toBe(`${JSON.stringify({ index: 1 })}\n`);
+    expect(await readFile(path.join(local.dir, segmentFileName(2)), "utf8")).toBe("");
+  });
+
   it("refuses appends after close", async () => {
     const spool = await SpoolWriter.open(local.dir);
     await spool.close();
