@@ -5,9 +5,7 @@
 // docs/operations.md explains when.
 import { createInterface } from "node:readline";
 import { BigQuery } from "@google-cloud/bigquery";
-import type { IngestMode } from "../core/batchLoad";
 import type { CoreSettings } from "../core/config/coreSettings";
-import type { StackConfig } from "../core/config/stackConfig";
 import { parseEntryLine } from "../core/event";
 import type { AcceptedEvent } from "../core/event";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
@@ -114,14 +112,6 @@ export function replayCommandFrom({ values, positionals }: ParsedArgs<typeof REP
     rebuildDays,
     ...(values["archive-bucket"] === undefined ? {} : { archiveBucket: archiveBucketName(values["archive-bucket"]) }),
   };
-}
-
-/**
- * The stack's `ingest` setting (core/config, validated with the rest), streaming when it is not set.
- * Read through this one accessor so that replay follows the setting wherever the config keeps it.
- */
-export function stackIngest(config: StackConfig): IngestMode {
-  return (config as StackConfig & { readonly ingest?: IngestMode }).ingest ?? "streaming";
 }
 
 export function parseReplayArgs(argv: readonly string[]): ReplayCommand {
@@ -277,7 +267,7 @@ export const replayCommand = defineCommand({
   async run(parsed) {
     const command = replayCommandFrom(parsed);
     const stack = readStack(command.stack);
-    const batch = stackIngest(stack.config) === "batch" && command.mode !== "dry-run";
+    const batch = stack.config.ingest === "batch" && command.mode !== "dry-run";
     if (!batch && (command.rebuildDays.length > 0 || command.archiveBucket !== undefined)) {
       throw new UsageError(`--rebuild and --archive-bucket are for stacks with ingest batch, whose loads have job ids; Pulumi.${command.stack}.yaml streams, and its replays keep each row's insertId`);
     }
