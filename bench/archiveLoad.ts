@@ -15,6 +15,9 @@ import { parseEntryLine } from "../core/event";
 import { VISITOR_KEY_VARIABLE } from "../core/functionContract";
 import type { Layout } from "../core/layout";
 import { loadArchiveObject } from "../functions/archiveLoader";
+import { bigQueryLoadJobs } from "../functions/bigqueryLoads";
+import { storedSchema } from "../core/layout";
+import { BigQueryStandIn, standInClient } from "../testkit/bigQueryStandIn";
 import type { ArchiveObject, LoadJobs, LoadJobState } from "../functions/archiveLoader";
 import { seededRandom } from "../testkit/seededRandom";
 import { corpusEntry } from "./corpus";
@@ -38,7 +41,14 @@ export interface ArchiveLoadMemory {
   readonly layout: Layout;
   readonly engine: ArchiveLoadRun;
   readonly floor: ArchiveLoadRun;
+  /** The engine with the real BigQuery client, uploading to the loopback stand-in (in the parent process). */
+  readonly bigQuery?: ArchiveLoadRun;
 }
+
+type Mode = "engine" | "floor" | "bigquery";
+
+/** Where the child finds the parent's BigQuery stand-in. */
+const STAND_IN_VARIABLE = "BENCH_BIGQUERY_ENDPOINT";
 
 /**
  * The hour's file as the sink writes it: the bench corpus's entries (200 tenants, browsers, bots,
@@ -95,7 +105,7 @@ function benchSettings(layout: Layout): CoreSettings {
 }
 
 /** Runs in the child: one load (or one plain read, the floor), then its figures as one JSON line. */
-async function child(mode: "engine" | "floor", entries: number, layout: Layout): Promise<ArchiveLoadRun> {
+async function child(mode: Mode, entries: number, layout: Layout): Promise<ArchiveLoadRun> {
   const settings = benchSettings(layout);
   const generated = generatedObject(entries, layout);
   let reads = 0;
@@ -108,6 +118,11 @@ async function child(mode: "engine" | "floor", entries: number, layout: Layout):
     const jobs = countingJobs();
     const report = await loadArchiveObject(object, { settings, jobs, log: () => undefined, maxObjectBytes: Infinity });
     rows = jobs.rows();
+    tables = report.tables.length;
+  } else if (mode === "bigquery") {
+    const jobs = bigQueryLoadJobs(standInClient(process.env[STAND_IN_VARIABLE]!), "bench", () => storedSchema(layout, settings.attributes), { pollIntervalMs: 10 });
+    const report = await loadArchiveObject(object, { settings, jobs, log: () => undefined, maxObjectBytes: Infinity });
+    rows = report.tables.reduce((sum, load) => sum + load.rows, 0);
     tables = report.tables.length;
   } else {
     const seen = new Set<string>();
@@ -125,20 +140,35 @@ async function child(mode: "engine" | "floor", entries: number, layout: Layout):
   return { entries, objectBytes: object.size, rows, tables, reads, peakRssBytes: process.resourceUsage().maxRSS * 1024, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-async function run(mode: "engine" | "floor", entries: number, layout: Layout): Promise<ArchiveLoadRun> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--require", "tsx/cjs", __filename, mode, String(entries), layout], { maxBuffer: 1 << 20 });
+async function run(mode: Mode, entries: number, layout: Layout, env: NodeJS.ProcessEnv = {}): Promise<ArchiveLoadRun> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--require", "tsx/cjs", __filename, mode, String(entries), layout], { maxBuffer: 1 << 20, env: { ...process.env, ...env } });
   return JSON.parse(stdout.trim().split("\n").pop()!) as ArchiveLoadRun;
 }
 
-/** The engine's and the floor's peak RSS on `entries` entries, each in a fresh process. */
-export async function measureArchiveLoadMemory(entries: number, layout: Layout): Promise<ArchiveLoadMemory> {
+/** The engine with the real client, against a stand-in in this process that checks and counts the rows it is sent. */
+async function runWithBigQuery(entries: number, layout: Layout): Promise<ArchiveLoadRun> {
+  const standIn = new BigQueryStandIn();
+  standIn.keepLoadedRows = false;
+  await standIn.start();
+  try {
+    return await run("bigquery", entries, layout, { [STAND_IN_VARIABLE]: standIn.endpoint });
+  } finally {
+    await standIn.stop();
+  }
+}
+
+/** The engine's and the floor's peak RSS on `entries` entries, each in a fresh process; with the real client too when asked. */
+export async function measureArchiveLoadMemory(entries: number, layout: Layout, withBigQuery = false): Promise<ArchiveLoadMemory> {
   const floor = await run("floor", entries, layout);
   const engine = await run("engine", entries, layout);
-  if (engine.rows !== floor.rows) throw new Error(`the engine uploaded ${engine.rows} rows, the plain read found ${floor.rows}`);
-  return { layout, engine, floor };
+  const bigQuery = withBigQuery ? await runWithBigQuery(entries, layout) : undefined;
+  for (const loaded of [engine, bigQuery]) {
+    if (loaded && loaded.rows !== floor.rows) throw new Error(`the engine uploaded ${loaded.rows} rows, the plain read found ${floor.rows}`);
+  }
+  return { layout, engine, floor, ...(bigQuery ? { bigQuery } : {}) };
 }
 
 if (require.main === module) {
   const [mode, entries, layout] = process.argv.slice(2);
-  void child(mode as "engine" | "floor", Number(entries), layout as Layout).then((figures) => console.log(JSON.stringify(figures)));
+  void child(mode as Mode, Number(entries), layout as Layout).then((figures) => console.log(JSON.stringify(figures)));
 }

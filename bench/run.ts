@@ -108,13 +108,13 @@ async function bench(quick: boolean): Promise<void> {
     met: growth <= USER_AGENT_CACHE_BYTES_BOUND,
   });
 
-  const batch = await measureArchiveLoadMemory(quick ? 20_000 : 1_000_000, "partitioned");
+  const batch = await measureArchiveLoadMemory(quick ? 20_000 : 1_000_000, "partitioned", true);
   const batchRatio = batch.engine.peakRssBytes / batch.floor.peakRssBytes;
   report({
     measure: `batch loader's peak RSS on one archive object of ${batch.engine.entries.toLocaleString("en")} entries (${mebibytes(batch.engine.objectBytes)} of JSON lines, ${batch.layout}: ${batch.engine.reads} reads, ${batch.engine.rows.toLocaleString("en")} rows uploaded to a counting store)`,
     result: mebibytes(batch.engine.peakRssBytes),
     baseline: `${mebibytes(batch.floor.peakRssBytes)}: a process that only reads the same file through the core`,
-    ratio: `${round(batchRatio)}×; the file is ${round(batch.engine.objectBytes / batch.engine.peakRssBytes, 1)}× the peak`,
+    ratio: `${round(batchRatio)}×; the file is ${round(batch.engine.objectBytes / batch.engine.peakRssBytes, 1)}× the peak; with the real BigQuery client uploading to the stand-in, ${mebibytes(batch.bigQuery!.peakRssBytes)}`,
     target: "≤ 1.5× the plain read, whatever the file's size",
     met: batchRatio <= 1.5,
   });

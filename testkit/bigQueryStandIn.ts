@@ -65,7 +65,9 @@ export interface StandInLoadJob {
   readonly jobId: string;
   readonly configuration: { readonly load: LoadConfiguration };
   readonly table: string;
+  /** Empty unless the stand-in keeps loaded rows (keepLoadedRows). */
   readonly rows: readonly Record<string, unknown>[];
+  readonly rowCount: number;
   runningLooks: number;
   readonly errors: readonly JobError[];
 }
@@ -156,6 +158,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
   /** Load jobs answered 409 because their id was taken. */
   readonly duplicateLoads: string[] = [];
   private loadScripts: LoadJobScript[] = [];
+  /** Off, uploads are read and checked but only counted: for a benchmark's millions of rows. */
+  keepLoadedRows = true;
   private uploadGate?: { remaining: number; waiting: (() => void)[] };
 
   /** The answers to the next insertAll calls, in order; afterwards every call succeeds. */
@@ -245,9 +249,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
    * for credentials on the network; automatic retries are off so each test sees one call per try.
    */
   client(): BigQuery {
-    const auth = new OAuth2Client();
-    auth.setCredentials({ access_token: "stand-in-token", expiry_date: Date.now() + 3_600_000 });
-    return new BigQuery({ projectId: "test-project", apiEndpoint: this.endpoint, authClient: auth, autoRetry: false });
+    return standInClient(this.endpoint);
   }
 
   protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -373,6 +375,8 @@ export class BigQueryStandIn extends LoopbackStandIn {
   private async upload(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
     let resource: JobResource | undefined;
     const rows: Record<string, unknown>[] = [];
+    let rowCount = 0;
+    let columns = new Set<string>();
     let badRow: string | undefined;
     let part = 0;
     let inHeaders = false;
@@ -385,15 +389,16 @@ export class BigQueryStandIn extends LoopbackStandIn {
         inHeaders = line !== "";
       } else if (part === 1) {
         resource = JSON.parse(line) as JobResource;
+        columns = new Set(resource.configuration.load.schema?.fields.map((field) => field.name));
       } else if (part === 2 && line !== "") {
         try {
           const row = JSON.parse(line) as Record<string, unknown>;
-          const columns = new Set(resource?.configuration.load.schema?.fields.map((field) => field.name));
           const unknown = Object.keys(row).find((column) => !columns.has(column));
           if (unknown !== undefined) badRow ??= `JSON table encountered too many errors. Error while reading data: No such field: ${unknown}.`;
-          rows.push(row);
+          rowCount++;
+          if (this.keepLoadedRows) rows.push(row);
         } catch {
-          badRow ??= `JSON parsing error in row starting at position ${rows.length}: not JSON`;
+          badRow ??= `JSON parsing error in row starting at position ${rowCount}: not JSON`;
         }
       }
     }
@@ -407,7 +412,7 @@ export class BigQueryStandIn extends LoopbackStandIn {
     }
     const script = this.loadScripts.shift() ?? {};
     const errors = badRow === undefined ? (script.errors ?? []) : [{ reason: "invalid", message: badRow }];
-    const job: StandInLoadJob = { jobId, configuration: resource.configuration, table: resource.configuration.load.destinationTable.tableId, rows, runningLooks: script.runningLooks ?? 0, errors };
+    const job: StandInLoadJob = { jobId, configuration: resource.configuration, table: resource.configuration.load.destinationTable.tableId, rows, rowCount, runningLooks: script.runningLooks ?? 0, errors };
     this.loadJobs.set(jobId, job);
     if (job.runningLooks === 0) this.finish(job);
     this.send(response, { status: 200, body: jobResource(resource, job) });
@@ -485,6 +490,13 @@ function jobResource(resource: JobResource, job: StandInLoadJob): unknown {
     jobReference: { ...resource.jobReference, location: "US" },
     configuration: resource.configuration,
     status: done ? { state: "DONE", ...(failed ? { errorResult: job.errors[0], errors: job.errors } : {}) } : { state: "RUNNING" },
-    statistics: done && !failed ? { load: { outputRows: String(job.rows.length) } } : {},
+    statistics: done && !failed ? { load: { outputRows: String(job.rowCount) } } : {},
   };
+}
+
+/** A real client pointed at a stand-in's endpoint, from any process; see BigQueryStandIn.client. */
+export function standInClient(endpoint: string): BigQuery {
+  const auth = new OAuth2Client();
+  auth.setCredentials({ access_token: "stand-in-token", expiry_date: Date.now() + 3_600_000 });
+  return new BigQuery({ projectId: "test-project", apiEndpoint: endpoint, authClient: auth, autoRetry: false });
 }
