@@ -76,7 +76,7 @@ test("the bundle's loader reads the object, finds its jobs, and records it loade
   for (const [table, rows] of dayTables) {
     const jobId = loadJobId(BUCKET, name, table);
     const configuration = { load: { destinationTable: { projectId: "test-project", datasetId: "pixel_dev", tableId: table } } };
-    bigQuery.loadJobs.set(jobId, { jobId, configuration, table, rows: Array.from({ length: rows }, () => ({})), runningLooks: 0, errors: [] });
+    bigQuery.loadJobs.set(jobId, { jobId, configuration, table, rows: Array.from({ length: rows }, () => ({})), rowCount: rows, runningLooks: 0, errors: [] });
   }
   const loader = await startFunction(LOADER_ENTRY_POINT);
   const response = await fetch(loader.url, {
