@@ -127,6 +127,21 @@ function subscriptionFilter(metric: string, subscription: string): string {
 const FIVE_MINUTES_MAX: Aggregation = { alignmentPeriod: "300s", perSeriesAligner: "ALIGN_MAX" };
 const FIVE_MINUTES_SUM: Aggregation = { alignmentPeriod: "300s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" };
 
+/**
+ * A function that answered its trigger with 5xx for 15 minutes without a break. A transient
+ * BigQuery error heals within a few retries; only failure that persists pages.
+ */
+function persistentServerErrors(serviceName: string): ThresholdCondition {
+  return {
+    filter: `${functionResponsesFilter(serviceName)} AND metric.label.response_code_class="5xx"`,
+    aggregations: [FIVE_MINUTES_SUM],
+    comparison: "COMPARISON_GT",
+    thresholdValue: 0,
+    duration: "900s",
+    trigger: { count: 1 },
+  };
+}
+
 /** The three conditions that mean streamed events are not reaching BigQuery, and the runbook for each. */
 export function alertSpecs(settings: Pick<MonitoringSettings, "backlogAlertMinutes">): AlertSpec[] {
   return [
@@ -136,15 +151,7 @@ export function alertSpecs(settings: Pick<MonitoringSettings, "backlogAlertMinut
       severity: "ERROR",
       runbook:
         "The collector function has answered Pub/Sub with 5xx errors for 15 minutes without a break: writes to BigQuery keep failing (quota, permissions, a deleted dataset) or the function crashes at start-up. Pub/Sub retries every message, so nothing is lost yet, but messages dead-letter once they run out of attempts. Read the function's `write_failed` and `row_rejected` log lines, fix the cause, then `npm run redrive` whatever was dead-lettered meanwhile. Runbook: docs/operations.md#function-errors.",
-      condition: (names) => ({
-        filter: `${functionResponsesFilter(names.serviceName)} AND metric.label.response_code_class="5xx"`,
-        aggregations: [FIVE_MINUTES_SUM],
-        comparison: "COMPARISON_GT",
-        thresholdValue: 0,
-        // A transient BigQuery error heals within a few retries; only failure that persists pages.
-        duration: "900s",
-        trigger: { count: 1 },
-      }),
+      condition: (names) => persistentServerErrors(names.serviceName),
     },
     {
       key: "dead-letters",
@@ -190,14 +197,7 @@ export function batchAlertSpecs(): AlertSpec<BatchNames>[] {
       severity: "ERROR",
       runbook:
         "The batch loader has answered Eventarc with errors for 15 minutes without a break: Cloud Storage or BigQuery refuses it (permissions, quota, a deleted dataset), or it crashes at start-up. Eventarc retries each object's event for up to 24 hours and the hourly sweep loads what it missed, so nothing is lost yet; an object that fails every attempt is recorded dead. Read the loader's `archive_load_failed` log lines and fix the cause. Runbook: docs/operations.md#loader-errors.",
-      condition: (names) => ({
-        filter: `${functionResponsesFilter(names.serviceName)} AND metric.label.response_code_class="5xx"`,
-        aggregations: [FIVE_MINUTES_SUM],
-        comparison: "COMPARISON_GT",
-        thresholdValue: 0,
-        duration: "900s",
-        trigger: { count: 1 },
-      }),
+      condition: (names) => persistentServerErrors(names.serviceName),
     },
     {
       key: "archive-object-dead",
