@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ARCHIVE_OBJECT_DEAD_REASON, isSinkObject, LOAD_LEDGER_TABLE } from "./batchLoad";
+import { ARCHIVE_OBJECT_DEAD_REASON, isSinkObject, LOAD_LEDGER_TABLE, SINK_OBJECT_PREFIX } from "./batchLoad";
 import type { LoadOutcome } from "./batchLoad";
 import { googleSqlString } from "./views";
 
@@ -33,6 +33,45 @@ export const SWEEP_GRACE_MS = 60 * 60 * 1000;
  */
 export const SWEEP_MAX_OBJECTS = 20;
 export const SWEEP_TIME_BUDGET_MS = 5 * 60 * 1000;
+
+/**
+ * How many days back the sweep looks: it lists the sink's day folders from the day this many days
+ * before the run to the run's own (UTC), and reads only the ledger's rows recorded since the first
+ * of them. Eventarc gives an event up after a day of failures, so a week covers a lost event with
+ * days to spare, an outage of the loader of up to six days included, while each run lists a fixed
+ * eight folders and reads a week of ledger partitions however long the archive is kept. An object
+ * older than that which was never loaded is left to `npm run replay` (docs/operations.md).
+ */
+export const SWEEP_LOOKBACK_DAYS = 7;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Midnight UTC of the day `time` falls on. */
+function utcDay(time: Date): Date {
+  return new Date(Math.floor(time.getTime() / DAY_MS) * DAY_MS);
+}
+
+/** The first day the sweep looks at (midnight UTC): the ledger's rows it reads are those recorded since. */
+export function sweepLookbackStart(now: Date): Date {
+  return utcDay(new Date(now.getTime() - SWEEP_LOOKBACK_DAYS * DAY_MS));
+}
+
+/**
+ * The sink's day folders the sweep lists, `requests/YYYY/MM/DD/`, oldest first: from the lookback's
+ * first day, or from the day before the ledger's first row when that is later (the objects of the
+ * hours before the first load may sit in the previous day's folder), to today. The sink names its
+ * folders by the UTC day of the entries' hour, and writes an hour's files after that hour, so an
+ * object in a listed folder was written, and recorded in the ledger, on or after the folder's day.
+ */
+export function sweepDayPrefixes(ledgerStart: Date, now: Date): string[] {
+  const lookbackStart = sweepLookbackStart(now).getTime();
+  const first = Math.max(lookbackStart, utcDay(ledgerStart).getTime() - DAY_MS);
+  const prefixes: string[] = [];
+  for (let day = first; day <= utcDay(now).getTime(); day += DAY_MS) {
+    prefixes.push(`${SINK_OBJECT_PREFIX}${new Date(day).toISOString().slice(0, 10).replaceAll("-", "/")}/`);
+  }
+  return prefixes;
+}
 
 /**
  * The reasons the batch tier logs, beside the parser's refusal reasons and DELIVERY_FAILURE_REASONS.
@@ -154,7 +193,9 @@ export interface SweepPlan<T extends ListedObject> {
  * a stack that streamed before has archive files whose rows are already in BigQuery, and an empty
  * ledger means no object has been seen yet. The horizon is the ledger's first row less the grace
  * period, since objects written just before the first load (its hour's other shards) had their
- * events in flight too.
+ * events in flight too. The sweep reads the ledger over its lookback only (SWEEP_LOOKBACK_DAYS), so
+ * its first row there stands for the ledger's: a tier that recorded nothing for the whole lookback
+ * starts again from its next row, like a new one.
  */
 export function planSweep<T extends ListedObject>(
   bucket: string,
@@ -173,17 +214,29 @@ export function planSweep<T extends ListedObject>(
   return { load: due.slice(0, maxObjects), remaining: Math.max(0, due.length - maxObjects) };
 }
 
-/** Which of the ledger's rows a history query reads: one object's, or those of every object under a gs:// prefix. */
-export type LedgerSelection = { readonly object: string } | { readonly objectsUnder: string };
+/**
+ * Which of the ledger's rows a history query reads: one object's (the table is clustered by
+ * object), or those recorded since a time of every object under a gs:// prefix.
+ */
+export type LedgerSelection = { readonly object: string } | { readonly objectsUnder: string; readonly recordedSince: Date };
 
 /**
  * The ledger's rows counted by object and outcome, with the time of each group's first row, in
  * BigQuery's SQL. The table is named by dataset only: the query job runs in the project that holds it.
+ * The time bound is a literal, so BigQuery reads only the partitions (by day of recorded_at) since then.
  */
 export function ledgerHistoryQuery(dataset: string, selection: LedgerSelection): string {
-  const where = "object" in selection ? `object = ${googleSqlString(selection.object)}` : `STARTS_WITH(object, ${googleSqlString(selection.objectsUnder)})`;
+  const where =
+    "object" in selection
+      ? `object = ${googleSqlString(selection.object)}`
+      : `STARTS_WITH(object, ${googleSqlString(selection.objectsUnder)}) AND recorded_at >= ${googleSqlTimestamp(selection.recordedSince)}`;
   return `SELECT object, outcome, COUNT(*) AS attempts, MIN(recorded_at) AS first_recorded_at
 FROM \`${dataset}.${LOAD_LEDGER_TABLE}\`
 WHERE ${where}
 GROUP BY object, outcome`;
+}
+
+/** A TIMESTAMP literal in UTC, to the millisecond. */
+function googleSqlTimestamp(time: Date): string {
+  return `TIMESTAMP '${time.toISOString().replace("T", " ").replace("Z", "+00")}'`;
 }

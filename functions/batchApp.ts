@@ -4,7 +4,21 @@ import type { LoadOutcome } from "../core/batchLoad";
 import type { CoreSettings } from "../core/config/coreSettings";
 import type { LogLine } from "../core/delivery";
 import { LOADER_ENTRY_POINT, SWEEP_ENTRY_POINT } from "../core/functionContract";
-import { failedAttemptOutcome, ledgerStart, NO_HISTORY, needsLoading, nextAttempt, objectHistories, objectUrl, planSweep, SWEEP_MAX_OBJECTS, SWEEP_TIME_BUDGET_MS } from "../core/loadLedger";
+import {
+  failedAttemptOutcome,
+  ledgerStart,
+  NO_HISTORY,
+  needsLoading,
+  nextAttempt,
+  objectHistories,
+  objectUrl,
+  planSweep,
+  sweepDayPrefixes,
+  sweepLookbackStart,
+  SWEEP_LOOKBACK_DAYS,
+  SWEEP_MAX_OBJECTS,
+  SWEEP_TIME_BUDGET_MS,
+} from "../core/loadLedger";
 import type { DeathCause, LoadLogLine, ObjectHistory } from "../core/loadLedger";
 import { archiveObject, listBucketObjects } from "./archiveBucket";
 import type { BucketObject } from "./archiveBucket";
@@ -86,18 +100,24 @@ export async function loadFinalizedObject(data: StorageObjectData | undefined, b
 }
 
 /**
- * Loads the sink objects the ledger has not seen loaded (their event lost, or dropped by Eventarc
- * after a day of failures), within a bound per run, and says how many remain.
+ * Loads the sink objects of the last SWEEP_LOOKBACK_DAYS days the ledger has not seen loaded (their
+ * event lost, or dropped by Eventarc after a day of failures), within a bound per run, and says
+ * how many remain. It lists those days' folders and reads those days' ledger rows only, so a run
+ * costs the same whatever the archive's age.
  */
 export async function sweepArchive(batch: BatchFunctions): Promise<void> {
   const started = clock(batch);
-  const counts = await batch.ledger.counts({ objectsUnder: objectUrl(batch.archiveBucket, SINK_OBJECT_PREFIX) });
+  const counts = await batch.ledger.counts({ objectsUnder: objectUrl(batch.archiveBucket, SINK_OBJECT_PREFIX), recordedSince: sweepLookbackStart(started) });
   const start = ledgerStart(counts);
   if (start === undefined) {
-    batch.log({ severity: "INFO", message: "sweep: the ledger is empty, so no object has been loaded yet; the sweep starts with the first" });
+    batch.log({
+      severity: "INFO",
+      message: `sweep: the ledger has no row from the last ${SWEEP_LOOKBACK_DAYS} days: no object has been loaded yet, or none lately; the sweep starts with the next`,
+    });
     return;
   }
-  const listed = await listBucketObjects(batch.storage, batch.archiveBucket, SINK_OBJECT_PREFIX);
+  const listed: BucketObject[] = [];
+  for (const prefix of sweepDayPrefixes(start, started)) listed.push(...(await listBucketObjects(batch.storage, batch.archiveBucket, prefix)));
   const histories = objectHistories(counts);
   const plan = planSweep(batch.archiveBucket, listed, histories, start, started, batch.sweepMaxObjects ?? SWEEP_MAX_OBJECTS);
   const tally: Record<LoadOutcome, number> = { loaded: 0, failed: 0, dead: 0 };

@@ -14,6 +14,8 @@ export class GcsStandIn extends LoopbackStandIn {
   /** Objects by bucket, then by name. */
   readonly buckets = new Map<string, Map<string, Buffer>>();
   readonly authorizations: (string | undefined)[] = [];
+  /** The prefix of each objects.list request, a page each, in order. */
+  readonly listedPrefixes: string[] = [];
 
   constructor(private readonly pageSize = 2) {
     super();
@@ -54,6 +56,7 @@ export class GcsStandIn extends LoopbackStandIn {
 
   private list(bucket: string, query: URLSearchParams, response: ServerResponse): void {
     const prefix = query.get("prefix") ?? "";
+    this.listedPrefixes.push(prefix);
     const names = [...(this.buckets.get(bucket)?.keys() ?? [])].filter((name) => name.startsWith(prefix)).sort();
     const start = Number(query.get("pageToken") ?? 0);
     const page = names.slice(start, start + this.pageSize);

@@ -19,7 +19,9 @@ export function ledgerQueries(bigQuery: BigQueryStandIn, dataset: string): Query
   return (sql) => {
     const selection = selectionOf(sql);
     if (selection === undefined || ledgerHistoryQuery(dataset, selection) !== sql) return undefined;
-    const selected = (bigQuery.rowsIn(LOAD_LEDGER_TABLE) as LedgerRow[]).filter((row) => ("object" in selection ? row.object === selection.object : row.object.startsWith(selection.objectsUnder)));
+    const selected = (bigQuery.rowsIn(LOAD_LEDGER_TABLE) as LedgerRow[]).filter((row) =>
+      "object" in selection ? row.object === selection.object : row.object.startsWith(selection.objectsUnder) && Date.parse(row.recorded_at) >= selection.recordedSince.getTime(),
+    );
     const groups = new Map<string, { object: string; outcome: string; attempts: number; first: number }>();
     for (const row of selected) {
       const key = JSON.stringify([row.object, row.outcome]);
@@ -39,10 +41,12 @@ export function ledgerQueries(bigQuery: BigQueryStandIn, dataset: string): Query
   };
 }
 
-/** The selection whose literal the query carries (as googleSqlString wrote it). */
+/** The selection whose literals the query carries (as googleSqlString and the TIMESTAMP literal wrote them). */
 function selectionOf(sql: string): LedgerSelection | undefined {
   const match = /WHERE (object = |STARTS_WITH\(object, )'((?:[^'\\]|\\.)*)'/.exec(sql);
   if (!match) return undefined;
   const text = match[2].replace(/\\u([0-9a-f]{4})|\\(.)/g, (_all, hex: string | undefined, character: string | undefined) => (hex ? String.fromCharCode(parseInt(hex, 16)) : (character ?? "")));
-  return match[1] === "object = " ? { object: text } : { objectsUnder: text };
+  if (match[1] === "object = ") return { object: text };
+  const since = /recorded_at >= TIMESTAMP '([^']*)'/.exec(sql);
+  return since ? { objectsUnder: text, recordedSince: new Date(since[1].replace(" ", "T").replace("+00", "Z")) } : undefined;
 }

@@ -10,9 +10,12 @@ import {
   nextAttempt,
   objectHistories,
   planSweep,
+  sweepDayPrefixes,
+  sweepLookbackStart,
   SWEEP_GRACE_MS,
+  SWEEP_LOOKBACK_DAYS,
 } from "../../core/loadLedger";
-import type { LedgerCount, ListedObject } from "../../core/loadLedger";
+import type { LedgerCount, LedgerSelection, ListedObject } from "../../core/loadLedger";
 import { GoogleSqlAnalyzer } from "../../testkit/googleSql";
 
 const BUCKET = "pixel-archive";
@@ -97,6 +100,34 @@ describe("planSweep", () => {
   });
 });
 
+describe("the sweep's lookback", () => {
+  const dayPrefix = (day: string) => `requests/${day.replaceAll("-", "/")}/`;
+
+  test.each<[string, string, string, string[]]>([
+    ["an old ledger: the lookback's days, across a month's and a year's end", "2025-06-01T00:00:00Z", "2026-01-03T10:00:00Z", ["2025-12-27", "2025-12-28", "2025-12-29", "2025-12-30", "2025-12-31", "2026-01-01", "2026-01-02", "2026-01-03"]],
+    ["a run just after midnight still lists the lookback's first whole day", "2025-06-01T00:00:00Z", "2026-01-08T00:00:01Z", ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]],
+    ["a ledger begun within the lookback: from the day before its first row", "2026-01-06T02:00:00Z", "2026-01-07T05:00:00Z", ["2026-01-05", "2026-01-06", "2026-01-07"]],
+    ["a ledger begun on the lookback's third day", "2025-12-29T01:00:00Z", "2026-01-03T10:00:00Z", ["2025-12-28", "2025-12-29", "2025-12-30", "2025-12-31", "2026-01-01", "2026-01-02", "2026-01-03"]],
+  ])("%s", (_name, start, now, days) => {
+    expect(sweepDayPrefixes(new Date(start), new Date(now))).toEqual(days.map(dayPrefix));
+  });
+
+  test("covers every hour of the last SWEEP_LOOKBACK_DAYS days, and the ledger rows of every object it lists", () => {
+    const time = fc.date({ min: new Date("2024-01-01T00:00:00Z"), max: new Date("2030-01-01T00:00:00Z"), noInvalidDate: true });
+    fc.assert(
+      fc.property(time, (now) => {
+        const prefixes = sweepDayPrefixes(new Date("2020-01-01T00:00:00Z"), now);
+        const since = sweepLookbackStart(now);
+        // The first listed folder's day is the query's bound: no object in it was recorded earlier.
+        expect(prefixes[0]).toBe(dayPrefix(since.toISOString().slice(0, 10)));
+        expect(now.getTime() - since.getTime()).toBeGreaterThanOrEqual(SWEEP_LOOKBACK_DAYS * 24 * 60 * 60 * 1000);
+        expect(prefixes.at(-1)).toBe(dayPrefix(now.toISOString().slice(0, 10)));
+        expect(prefixes).toHaveLength(SWEEP_LOOKBACK_DAYS + 1);
+      }),
+    );
+  });
+});
+
 describe("ledgerHistoryQuery", () => {
   let analyzer: GoogleSqlAnalyzer;
   beforeAll(async () => {
@@ -108,7 +139,11 @@ describe("ledgerHistoryQuery", () => {
 
   const ledgerTable = (path: string) => (path === `pixel_dev.${LOAD_LEDGER_TABLE}` ? LOAD_LEDGER_SCHEMA : undefined);
 
-  test.each([{ object: `gs://${BUCKET}/${SHARD}` }, { objectsUnder: `gs://${BUCKET}/requests/` }, { object: "gs://b/it's a \\ name\n.json" }])("reads the ledger's counts for %j, as Google's analyzer accepts it", async (selection) => {
+  test.each<LedgerSelection>([
+    { object: `gs://${BUCKET}/${SHARD}` },
+    { objectsUnder: `gs://${BUCKET}/requests/`, recordedSince: new Date("2025-12-30T00:00:00Z") },
+    { object: "gs://b/it's a \\ name\n.json" },
+  ])("reads the ledger's counts for %j, as Google's analyzer accepts it", async (selection) => {
     const analysis = await analyzer.analyze(ledgerHistoryQuery("pixel_dev", selection), ledgerTable);
     expect(analysis.columns).toEqual([
       { name: "object", type: "STRING" },
@@ -116,5 +151,10 @@ describe("ledgerHistoryQuery", () => {
       { name: "attempts", type: "INT64" },
       { name: "first_recorded_at", type: "TIMESTAMP" },
     ]);
+  });
+
+  test("the sweep's query reads only the rows recorded since its bound, a constant, so BigQuery prunes the older partitions", () => {
+    const sql = ledgerHistoryQuery("pixel_dev", { objectsUnder: `gs://${BUCKET}/requests/`, recordedSince: new Date("2025-12-30T00:00:00Z") });
+    expect(sql).toContain("AND recorded_at >= TIMESTAMP '2025-12-30 00:00:00.000+00'");
   });
 });

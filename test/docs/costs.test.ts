@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { ASSUMED_SINK_FILES_PER_HOUR } from "../../core/batchLimits";
+import { SWEEP_LOOKBACK_DAYS } from "../../core/loadLedger";
 
 const costs = readFileSync(path.join(__dirname, "..", "..", "docs", "costs.md"), "utf8");
 const section = costs.slice(costs.indexOf("## Streaming and batch side by side"), costs.indexOf("## Per report load"));
@@ -45,20 +46,21 @@ const batchPerMillion = Object.values(perEvent).reduce((sum, value) => sum + val
 
 // A month's fixed costs of the batch tier.
 const filesPerMonth = HOURS_PER_MONTH * ASSUMED_SINK_FILES_PER_HOUR;
-const filesInAYear = 12 * filesPerMonth;
-const listPagesAfterAYear = Math.ceil(filesInAYear / SIZE.objectsPerListPage);
+const filesPerDay = 24 * ASSUMED_SINK_FILES_PER_HOUR;
+// The sweep lists the day folders of its lookback and today's, a page per 1,000 files each.
+const sweepFolders = SWEEP_LOOKBACK_DAYS + 1;
+const listPagesPerRun = sweepFolders * Math.ceil(filesPerDay / SIZE.objectsPerListPage);
 const ledgerQuery = SIZE.queryMinBytes * PRICE.queryPerByte;
 const loaderRun = PRICE.runRequest + ASSUMED.loaderRunSeconds * PRICE.runSecond;
 // The sink's write and its notification; the loader's reads, its ledger query and its ledger row.
 const storageOperationsPerFile = 2 * PRICE.classA + ASSUMED.loaderReadsPerFile * PRICE.classB;
 const operationsPerFile = storageOperationsPerFile + ledgerQuery + SIZE.streamedRowMinBytes * PRICE.streamingPerByte;
 const sweepRun = PRICE.runRequest + ASSUMED.sweepRunSeconds * PRICE.runSecond + ledgerQuery;
-const listingPerThousandFiles = HOURS_PER_MONTH * PRICE.classA;
 const fixed = {
   loaderRuns: filesPerMonth * loaderRun,
   operations: filesPerMonth * operationsPerFile,
   sweepRuns: HOURS_PER_MONTH * sweepRun,
-  listing: listPagesAfterAYear * listingPerThousandFiles,
+  listing: HOURS_PER_MONTH * listPagesPerRun * PRICE.classA,
   scheduler: PRICE.schedulerJobMonth,
 };
 const fixedPerMonth = Object.values(fixed).reduce((sum, value) => sum + value, 0);
@@ -150,11 +152,16 @@ describe("docs/costs.md, the batch tier's fixed monthly costs", () => {
       [
         `${HOURS_PER_MONTH} runs at $${sweepRun.toFixed(5)}`,
         `${ASSUMED.sweepRunSeconds} s of the instance`,
-        // The ledger grows by a row a file; the query reads three of its columns.
-        `about ${((filesPerMonth * ASSUMED.ledgerRowReadBytes) / 1e6).toFixed(1)} MB for each month of files, so the minimum holds for the first ${Math.floor(SIZE.queryMinBytes / (12 * filesPerMonth * ASSUMED.ledgerRowReadBytes))} years`,
+        // The ledger has a row a file; the query reads three of its columns, over the lookback's folders' days.
+        `about ${((sweepFolders * filesPerDay * ASSUMED.ledgerRowReadBytes) / 1e6).toFixed(2)} MB`,
+        `so the minimum holds up to ${count(Math.floor(SIZE.queryMinBytes / (sweepFolders * 24 * ASSUMED.ledgerRowReadBytes)))} files an hour`,
       ],
     ],
-    ["The sweep's listing", `${dollars(fixed.listing)} with a year of files`, [`$${listingPerThousandFiles.toFixed(4)} a month for each 1,000 files`, `${listPagesAfterAYear} pages with a year's ${count(filesInAYear)} files`]],
+    [
+      "The sweep's listing",
+      dollars(fixed.listing),
+      [`the last ${SWEEP_LOOKBACK_DAYS} days' and today's, ${sweepFolders} folders of ${filesPerDay} files`, `${count(HOURS_PER_MONTH * listPagesPerRun)} a month whatever the archive's age`],
+    ],
     ["The sweep's Cloud Scheduler job", dollars(fixed.scheduler), []],
     ["the batch tier's own, total", dollars(fixedPerMonth), []],
   ])("%s is recomputed from the prices", (label, cell, basis) => {
@@ -192,7 +199,7 @@ describe("docs/costs.md, the batch tier's fixed monthly costs", () => {
     const vcpuSeconds = filesPerMonth * ASSUMED.loaderRunSeconds + HOURS_PER_MONTH * ASSUMED.sweepRunSeconds;
     expect(section).toContain(`the loader's and the sweep's ${count(vcpuSeconds)} vCPU-seconds and ${count(runs)} runs`);
     const remaining = filesPerMonth * (storageOperationsPerFile + SIZE.streamedRowMinBytes * PRICE.streamingPerByte) + fixed.listing;
-    expect(section).toContain(`**${dollars(remaining)} a month** with a year of files`);
+    expect(section).toContain(`**${dollars(remaining)} a month**, whatever the archive's age`);
   });
 
   test("keeping the archive in Coldline longer adds to the batch figure as stated", () => {

@@ -6,7 +6,7 @@ import { alertSpecs, batchAlertSpecs } from "../../infra/operations/monitoringSp
 import { DEFAULT_MAX_OBJECT_BYTES } from "../../core/archiveLoad";
 import { LOAD_LEDGER_SCHEMA, LOAD_LEDGER_TABLE, SINK_OBJECT_PREFIX } from "../../core/batchLoad";
 import { OPERATIONS_CONFIG_KEYS } from "../../core/config/operations";
-import { DEATH_CAUSES, LOAD_FAILURE_REASONS, MAX_LOAD_ATTEMPTS, SWEEP_GRACE_MS, SWEEP_MAX_OBJECTS, SWEEP_TIME_BUDGET_MS } from "../../core/loadLedger";
+import { DEATH_CAUSES, LOAD_FAILURE_REASONS, MAX_LOAD_ATTEMPTS, SWEEP_GRACE_MS, SWEEP_LOOKBACK_DAYS, SWEEP_MAX_OBJECTS, SWEEP_TIME_BUDGET_MS } from "../../core/loadLedger";
 
 const operations = readFileSync(path.join(__dirname, "..", "..", "docs", "operations.md"), "utf8");
 
@@ -68,6 +68,11 @@ describe("docs/operations.md, batch loading", () => {
     expect(section).toContain(`dead, with the alert, on its ${MAX_LOAD_ATTEMPTS}th`);
     expect(section).toContain(`Objects that failed ${MAX_LOAD_ATTEMPTS} times`);
     expect(section).toContain(`at least ${SWEEP_GRACE_MS / 3_600_000} hour old`);
+    expect(section).toContain(`only the last ${SWEEP_LOOKBACK_DAYS} days (\`SWEEP_LOOKBACK_DAYS\``);
+    expect(section).toContain(`from the day ${SWEEP_LOOKBACK_DAYS} days before the run to the run's own (UTC), ${SWEEP_LOOKBACK_DAYS + 1} folders`);
+    expect(section).toContain(`a loader outage of up to ${SWEEP_LOOKBACK_DAYS - 1} days`);
+    expect(section).toContain(`sweep: the ledger has no row from the last ${SWEEP_LOOKBACK_DAYS} days`);
+    expect(section).toContain(`a file whose event was lost more than ${SWEEP_LOOKBACK_DAYS} days ago`);
     expect(section).toContain(`at most ${SWEEP_MAX_OBJECTS} objects and ${SWEEP_TIME_BUDGET_MS / 60_000} minutes per run`);
     expect(section).toContain(`names under \`${SINK_OBJECT_PREFIX}\` ending in \`.json\``);
   });

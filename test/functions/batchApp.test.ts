@@ -7,7 +7,7 @@ import { LOAD_LEDGER_TABLE } from "../../core/batchLoad";
 import type { LogLine } from "../../core/delivery";
 import { LOADER_ENTRY_POINT, SWEEP_ENTRY_POINT } from "../../core/functionContract";
 import { storedSchema } from "../../core/layout";
-import { MAX_LOAD_ATTEMPTS, SWEEP_GRACE_MS, SWEEP_TIME_BUDGET_MS } from "../../core/loadLedger";
+import { MAX_LOAD_ATTEMPTS, SWEEP_GRACE_MS, SWEEP_LOOKBACK_DAYS, SWEEP_TIME_BUDGET_MS } from "../../core/loadLedger";
 import type { LoadLogLine } from "../../core/loadLedger";
 import { registerBatchFunctions, sweepArchive } from "../../functions/batchApp";
 import type { BatchFunctions } from "../../functions/batchApp";
@@ -30,7 +30,9 @@ const content = (name: string) => readFileSync(path.join(ARCHIVE_DIR, name));
 const bigQuery = new BigQueryStandIn();
 const gcs = new GcsStandIn();
 const logLines: (LogLine | LoadLogLine)[] = [];
-/** The functions' clock; the sweep runs later than the loads, past the grace period. */
+/** When the sink wrote the sample's files: the hour after their last (UTC), as the sink does. */
+const SAMPLE_WRITTEN = "2026-01-06T02:30:00Z";
+/** The functions' clock, and the objects' time of writing; the sweep runs later than the loads, past the grace period. */
 let clock: Date;
 let loaderServer: Server;
 let sweepServer: Server;
@@ -67,9 +69,10 @@ beforeEach(() => {
   bigQuery.answerQueries(ledgerQueries(bigQuery, DATASET));
   gcs.buckets.clear();
   gcs.failingReads = 0;
+  gcs.listedPrefixes.length = 0;
   logLines.length = 0;
   frameworkErrors.mockClear();
-  clock = new Date();
+  clock = new Date(SAMPLE_WRITTEN);
 });
 
 async function listen(entryPoint: string): Promise<Server> {
@@ -130,9 +133,9 @@ const rowsLoaded = () => Object.fromEntries([...bigQuery.loaded].map(([table, ro
 const reasons = () => logLines.filter((line) => line.reason !== undefined && !("insertId" in line)).map((line) => line.reason);
 
 test("an object outside the sink's prefix is acknowledged and never read", async () => {
-  gcs.put(BUCKET, "dead-letters/2026/01/05/x.json", content(HOUR_23));
-  gcs.put(BUCKET, "requests/2026/01/05/notes.txt", "notes");
-  gcs.put("another-bucket", HOUR_23, content(HOUR_23));
+  gcs.put(BUCKET, "dead-letters/2026/01/05/x.json", content(HOUR_23), clock);
+  gcs.put(BUCKET, "requests/2026/01/05/notes.txt", "notes", clock);
+  gcs.put("another-bucket", HOUR_23, content(HOUR_23), clock);
   for (const response of [await finalized("dead-letters/2026/01/05/x.json"), await finalized("requests/2026/01/05/notes.txt"), await finalized(HOUR_23, "another-bucket")]) {
     expect(response.status).toBeLessThan(300);
   }
@@ -141,7 +144,7 @@ test("an object outside the sink's prefix is acknowledged and never read", async
 });
 
 test("a finalized sink object is loaded once, recorded, and a redelivered or rewritten one loads nothing again", async () => {
-  gcs.put(BUCKET, HOUR_23, content(HOUR_23));
+  gcs.put(BUCKET, HOUR_23, content(HOUR_23), clock);
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
   const loaded = rowsLoaded();
   expect(Object.keys(loaded).length).toBeGreaterThan(0);
@@ -150,7 +153,7 @@ test("a finalized sink object is loaded once, recorded, and a redelivered or rew
   const lookups = jobLookups();
 
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
-  gcs.put(BUCKET, HOUR_23, content(HOUR_23)); // a rewrite: a new generation of the same name
+  gcs.put(BUCKET, HOUR_23, content(HOUR_23), clock); // a rewrite: a new generation of the same name
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
 
   expect(rowsLoaded()).toEqual(loaded);
@@ -164,7 +167,7 @@ test("a finalized sink object is loaded once, recorded, and a redelivered or rew
 });
 
 test("a failed attempt is recorded and retried by its event; the next loads once and is recorded too", async () => {
-  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0));
+  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0), clock);
   gcs.failingReads = 1;
   expect((await finalized(HOUR_00_S0)).status).toBe(500);
   expect(reasons()).toEqual(["archive_load_failed"]);
@@ -180,7 +183,7 @@ test("a failed attempt is recorded and retried by its event; the next loads once
 });
 
 test(`an object that fails ${MAX_LOAD_ATTEMPTS} times is recorded dead and alerted on, and not tried again`, async () => {
-  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0));
+  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0), clock);
   gcs.failingReads = MAX_LOAD_ATTEMPTS;
   const statuses = [];
   for (let attempt = 1; attempt <= MAX_LOAD_ATTEMPTS; attempt++) statuses.push((await finalized(HOUR_00_S0)).status);
@@ -196,8 +199,8 @@ test(`an object that fails ${MAX_LOAD_ATTEMPTS} times is recorded dead and alert
 });
 
 test("a file over the size bound is recorded dead at once, alerted on, and never loaded again by the sweep", async () => {
-  gcs.put(BUCKET, HOUR_23, content(HOUR_23));
-  gcs.put(BUCKET, HOUR_00_S0, Buffer.concat(Array.from({ length: Math.ceil(MAX_OBJECT_BYTES / content(HOUR_00_S0).length) + 1 }, () => content(HOUR_00_S0))));
+  gcs.put(BUCKET, HOUR_23, content(HOUR_23), clock);
+  gcs.put(BUCKET, HOUR_00_S0, Buffer.concat(Array.from({ length: Math.ceil(MAX_OBJECT_BYTES / content(HOUR_00_S0).length) + 1 }, () => content(HOUR_00_S0))), clock);
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
   expect((await finalized(HOUR_00_S0)).status).toBeLessThan(300);
   expect(ledgerRows()).toEqual([
@@ -215,7 +218,7 @@ test("a file over the size bound is recorded dead at once, alerted on, and never
 });
 
 test("a load job BigQuery fails is recorded dead with its errors and alerted on, not retried", async () => {
-  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0));
+  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0), clock);
   bigQuery.scriptLoads({ errors: [{ reason: "invalid", message: "Could not convert value to integer." }] });
   expect((await finalized(HOUR_00_S0)).status).toBeLessThan(300);
   const dead = logLines.filter((line) => line.severity === "ERROR");
@@ -228,11 +231,13 @@ test("a load job BigQuery fails is recorded dead with its errors and alerted on,
 });
 
 test("a file whose event was lost is found by the sweep and loaded through the same jobs, once", async () => {
-  for (const name of ARCHIVE_OBJECTS) gcs.put(BUCKET, name, content(name));
+  for (const name of ARCHIVE_OBJECTS) gcs.put(BUCKET, name, content(name), clock);
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
   // The events of the two later files never arrive.
   later();
   expect((await sweep()).status).toBeLessThan(300);
+  // The ledger began with this day's first load: the sweep lists that day's folder and the day's before.
+  expect(gcs.listedPrefixes).toEqual(["requests/2026/01/05/", "requests/2026/01/06/"]);
   expect(rowsLoaded()).toEqual(ARCHIVE_EVENTS_BY_TABLE);
   expect(ledgerRows()).toEqual([
     [HOUR_23, "loaded"],
@@ -249,12 +254,38 @@ test("a file whose event was lost is found by the sweep and loaded through the s
   expect(bigQuery.duplicateLoads).toEqual([]);
 });
 
-test("the sweep leaves alone objects within the grace period, and everything while the ledger is empty", async () => {
-  gcs.put(BUCKET, HOUR_23, content(HOUR_23));
+test(`the sweep lists only the last ${SWEEP_LOOKBACK_DAYS} days' folders, and leaves a never-loaded file older than that to a replay`, async () => {
+  const file = (day: string) => `requests/${day}/10:00:00_10:59:59_S0.json`;
+  const writtenOn = (day: string) => new Date(`${day.replaceAll("/", "-")}T13:00:00Z`);
+  const days = { loadedBefore: "2025/12/28", lostBefore: "2025/12/29", loadedWithin: "2025/12/31", lostWithin: "2026/01/02" };
+  const contents = { loadedBefore: HOUR_23, lostBefore: HOUR_23, loadedWithin: HOUR_00_S0, lostWithin: HOUR_00_S1 };
+  for (const [key, day] of Object.entries(days) as [keyof typeof days, string][]) {
+    clock = writtenOn(day);
+    gcs.put(BUCKET, file(day), content(contents[key]), clock);
+    if (key.startsWith("loaded")) expect((await finalized(file(day))).status).toBeLessThan(300);
+  }
+  clock = new Date("2026-01-06T04:30:00Z");
+  expect((await sweep()).status).toBeLessThan(300);
+
+  const folders = ["2025/12/30", "2025/12/31", "2026/01/01", "2026/01/02", "2026/01/03", "2026/01/04", "2026/01/05", "2026/01/06"];
+  expect(gcs.listedPrefixes).toEqual(folders.map((day) => `requests/${day}/`));
+  expect(ledgerRows()).toEqual([
+    [file(days.loadedBefore), "loaded"],
+    [file(days.loadedWithin), "loaded"],
+    [file(days.lostWithin), "loaded"],
+  ]);
+  expect(logLines.at(-1)).toEqual(expect.objectContaining({ severity: "INFO", message: "sweep: 1 loaded, 0 failed, 0 dead; 0 left for the next run" }));
+  // The ledger's query read the rows of the lookback's days only.
+  expect(bigQuery.queries.at(-1)).toContain("recorded_at >= TIMESTAMP '2025-12-30 00:00:00.000+00'");
+});
+
+test("the sweep leaves alone objects within the grace period, and everything while the ledger has no row in the lookback", async () => {
+  gcs.put(BUCKET, HOUR_23, content(HOUR_23), clock);
   later();
   await sweep();
   expect(bigQuery.loadJobs.size).toBe(0);
-  expect(logLines.at(-1)?.message).toMatch(/the ledger is empty/);
+  expect(gcs.listedPrefixes).toEqual([]);
+  expect(logLines.at(-1)?.message).toMatch(/the ledger has no row from the last 7 days/);
 
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
   gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0), clock);
@@ -263,9 +294,9 @@ test("the sweep leaves alone objects within the grace period, and everything whi
 });
 
 test("one sweep loads at most its bound, and says how many are left for the next", async () => {
-  gcs.put(BUCKET, HOUR_23, content(HOUR_23));
+  gcs.put(BUCKET, HOUR_23, content(HOUR_23), clock);
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
-  for (const name of [HOUR_00_S0, HOUR_00_S1]) gcs.put(BUCKET, name, content(name));
+  for (const name of [HOUR_00_S0, HOUR_00_S1]) gcs.put(BUCKET, name, content(name), clock);
   later();
   await sweepArchive({ ...batch, sweepMaxObjects: 1 });
   expect(ledgerRows()).toEqual([
@@ -278,9 +309,9 @@ test("one sweep loads at most its bound, and says how many are left for the next
 });
 
 test("one sweep starts no object past its time budget, and counts those left", async () => {
-  gcs.put(BUCKET, HOUR_23, content(HOUR_23));
+  gcs.put(BUCKET, HOUR_23, content(HOUR_23), clock);
   expect((await finalized(HOUR_23)).status).toBeLessThan(300);
-  for (const name of [HOUR_00_S0, HOUR_00_S1]) gcs.put(BUCKET, name, content(name));
+  for (const name of [HOUR_00_S0, HOUR_00_S1]) gcs.put(BUCKET, name, content(name), clock);
   later();
   // Each look at the clock finds a minute more gone than the budget allows after the first.
   const start = clock.getTime();
@@ -295,7 +326,7 @@ test("an event for a generation that is gone is recorded failed and not retried:
   expect(ledgerRows()).toEqual([[HOUR_00_S0, "failed"]]);
   expect(logLines.filter((line) => line.reason === "archive_load_failed")).toEqual([expect.objectContaining({ severity: "WARNING", attempt: 1 })]);
 
-  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0));
+  gcs.put(BUCKET, HOUR_00_S0, content(HOUR_00_S0), clock);
   expect((await finalized(HOUR_00_S0)).status).toBeLessThan(300);
   expect(ledgerRows()).toEqual([
     [HOUR_00_S0, "failed"],

@@ -56,8 +56,13 @@ test("reads the counts by object and outcome back with a query, with the first r
     { object: OBJECT, outcome: "failed", attempts: 1, firstRecordedAt: FIRST },
     { object: OBJECT, outcome: "loaded", attempts: 1, firstRecordedAt: loaded.recordedAt },
   ]);
-  expect(await ledger().counts({ objectsUnder: "gs://pixel-archive/requests/" })).toHaveLength(3);
-  expect(bigQuery.queries).toHaveLength(2);
+  expect(await ledger().counts({ objectsUnder: "gs://pixel-archive/requests/", recordedSince: FIRST })).toHaveLength(3);
+  // The stand-in's emulation keeps the query's time bound: only the rows recorded since are counted.
+  expect(await ledger().counts({ objectsUnder: "gs://pixel-archive/requests/", recordedSince: loaded.recordedAt })).toEqual([
+    { object: OBJECT, outcome: "loaded", attempts: 1, firstRecordedAt: loaded.recordedAt },
+    { object: other, outcome: "failed", attempts: 1, firstRecordedAt: new Date(FIRST.getTime() + 120_000) },
+  ]);
+  expect(bigQuery.queries).toHaveLength(3);
 });
 
 test("a failed insert is an error, so that the attempt is not taken as recorded", async () => {
