@@ -187,7 +187,7 @@ describe.each<[RawConfig, string, string]>([
   });
 });
 
-test("the names the program declares besides the template are the views, the partitioned table and the rollup tables", () => {
+test("the names the program declares besides the template are the views, the partitioned table, the rollup tables and the load ledger", () => {
   expect(DECLARED_TABLE_NAMES).toEqual([
     "events",
     "events_dedup",
@@ -204,5 +204,6 @@ test("the names the program declares besides the template are the views, the par
     "rollup_devices",
     "rollup_countries",
     "rollup_totals",
+    "load_ledger",
   ]);
 });
