@@ -86,16 +86,10 @@ interface JobResource {
   readonly configuration: { readonly load: LoadConfiguration };
 }
 
-/** A getQueryResults answer holding these rows, every column a STRING. */
-function rowsResult(rows: readonly Record<string, string | null>[]): unknown {
+/** A query's result holding these rows, every column a STRING. */
+function textRows(rows: readonly Record<string, string | null>[]): QueryAnswer {
   const names = Object.keys(rows[0] ?? {});
-  return {
-    kind: "bigquery#getQueryResultsResponse",
-    jobComplete: true,
-    schema: { fields: names.map((name) => ({ name, type: "STRING", mode: "NULLABLE" })) },
-    rows: rows.map((row) => ({ f: names.map((name) => ({ v: row[name] })) })),
-    totalRows: String(rows.length),
-  };
+  return { fields: names.map((name) => ({ name, type: "STRING" })), rows: rows.map((row) => names.map((name) => row[name])) };
 }
 
 const TABLES = /^\/bigquery\/v2\/projects\/[^/]+\/datasets\/[^/]+\/tables$/;
@@ -291,12 +285,20 @@ export class BigQueryStandIn extends LoopbackStandIn {
 
   /** jobs.getQueryResults: the responder's answer, the next scripted rows, or the next scripted outcome, as BigQuery answers a finished script or a failed one. */
   private queryResults(response: ServerResponse, jobId: string): void {
-    if (this.queryResponder) return this.respondToQuery(response, this.queryResponder, this.jobQueries.get(jobId) ?? "");
+    if (this.queryResponder) {
+      const sql = this.jobQueries.get(jobId) ?? "";
+      return this.sendQueryAnswer(response, this.queryResponder(sql) ?? { error: `stand-in cannot answer: ${sql}` });
+    }
     const rows = this.queryRows.shift();
-    if (rows) return this.send(response, { status: 200, body: rowsResult(rows) });
+    if (rows) return this.sendQueryAnswer(response, textRows(rows));
     const outcome = this.queryOutcomes.shift() ?? { rowsWritten: 0 };
-    if ("error" in outcome) {
-      this.send(response, { status: 400, body: { error: { code: 400, message: outcome.error, errors: [{ reason: "invalidQuery", message: outcome.error }] } } });
+    this.sendQueryAnswer(response, "error" in outcome ? outcome : { fields: [{ name: "rows_written", type: "INTEGER" }], rows: [[String(outcome.rowsWritten)]] });
+  }
+
+  /** A query's result as getQueryResults gives it, or its error as BigQuery fails an invalid query. */
+  private sendQueryAnswer(response: ServerResponse, answer: QueryAnswer | { readonly error: string }): void {
+    if ("error" in answer) {
+      this.send(response, { status: 400, body: { error: { code: 400, message: answer.error, errors: [{ reason: "invalidQuery", message: answer.error }] } } });
       return;
     }
     this.send(response, {
@@ -304,9 +306,9 @@ export class BigQueryStandIn extends LoopbackStandIn {
       body: {
         kind: "bigquery#getQueryResultsResponse",
         jobComplete: true,
-        schema: { fields: [{ name: "rows_written", type: "INTEGER", mode: "NULLABLE" }] },
-        rows: [{ f: [{ v: String(outcome.rowsWritten) }] }],
-        totalRows: "1",
+        schema: { fields: answer.fields.map((field) => ({ ...field, mode: "NULLABLE" })) },
+        rows: answer.rows.map((values) => ({ f: values.map((v) => ({ v })) })),
+        totalRows: String(answer.rows.length),
       },
     });
   }
@@ -346,25 +348,6 @@ export class BigQueryStandIn extends LoopbackStandIn {
       return this.send(response, { status: 200, body: resource(table) });
     }
     this.send(response, { status: 404, body: { error: { code: 404, message: `stand-in has no ${request.method} ${path}` } } });
-  }
-
-  private respondToQuery(response: ServerResponse, responder: QueryResponder, sql: string): void {
-    const answer = responder(sql);
-    if (answer === undefined || "error" in answer) {
-      const message = answer?.error ?? `stand-in cannot answer: ${sql}`;
-      this.send(response, { status: 400, body: { error: { code: 400, message, errors: [{ reason: "invalidQuery", message }] } } });
-      return;
-    }
-    this.send(response, {
-      status: 200,
-      body: {
-        kind: "bigquery#getQueryResultsResponse",
-        jobComplete: true,
-        schema: { fields: answer.fields.map((field) => ({ ...field, mode: "NULLABLE" })) },
-        rows: answer.rows.map((values) => ({ f: values.map((v) => ({ v })) })),
-        totalRows: String(answer.rows.length),
-      },
-    });
   }
 
   /**
